@@ -1,0 +1,23 @@
+"""jaxnet: small, fast JAX multilayer perceptrons with hand-written backprop checked against autodiff."""
+
+from .backprop import backprop as backprop
+from .grads import per_example_grads as per_example_grads
+from .grads import value_and_grad as value_and_grad
+from .mlp import MLP as MLP
+from .mlp import forward as forward
+from .mlp import init as init
+from .train import History as History
+from .train import fit as fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "History",
+    "backprop",
+    "fit",
+    "forward",
+    "init",
+    "per_example_grads",
+    "value_and_grad",
+]

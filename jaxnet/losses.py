@@ -1,0 +1,94 @@
+"""Loss functions, each beside the hand-written gradient of the loss with respect to the output.
+
+Every entry is a :class:`Loss` of two functions of a batch of outputs ``y_hat`` and targets
+``y``, both of shape ``(batch, outputs)`` (integer class labels are turned into one-hot rows
+before they get here):
+
+* ``value(y_hat, y)``: the scalar loss of the batch;
+* ``output_delta(y_hat, y)``: ``dL/dy_hat``, shape ``(batch, outputs)``.
+
+Names:
+
+* ``"mse"``: the mean of the squared errors over every element;
+* ``"sse"``: one half of the sum of squared errors. This is the tutorial's implicit loss: its
+  gradient is ``y_hat - y``, so SGD with learning rate 1 on it is exactly the article's
+  ``W += X.T @ delta`` update;
+* ``"cross_entropy"``: softmax cross-entropy on logits (``y_hat`` are the logits), mean over
+  the batch;
+* ``"binary_cross_entropy"``: on probabilities (sigmoid outputs), mean over every element.
+
+A fused output activation + loss uses the simple delta with respect to the *pre-activation*,
+``p - y`` (scaled like the loss): see :data:`FUSED_DELTAS`. The backward pass takes it from
+there instead of multiplying ``output_delta`` by the activation's derivative, which is the same
+number computed with less rounding. Regularisation terms are left out: they belong in the
+optimizer (``optax.add_decayed_weights``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Loss(NamedTuple):
+    """A batch loss and its gradient with respect to the network's output."""
+
+    value: Callable
+    output_delta: Callable
+
+
+def _clip_probability(p):
+    eps = jnp.finfo(p.dtype).eps
+    return jnp.clip(p, eps, 1.0 - eps)
+
+
+def _bce(p, y):
+    p = _clip_probability(p)
+    return -jnp.mean(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p))
+
+
+def _bce_delta(p, y):
+    p = _clip_probability(p)
+    return (p - y) / (p * (1.0 - p)) / p.size
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss(
+        value=lambda y_hat, y: jnp.mean((y_hat - y) ** 2),
+        output_delta=lambda y_hat, y: 2.0 * (y_hat - y) / y_hat.size,
+    ),
+    "sse": Loss(
+        value=lambda y_hat, y: 0.5 * jnp.sum((y_hat - y) ** 2),
+        output_delta=lambda y_hat, y: y_hat - y,
+    ),
+    "cross_entropy": Loss(
+        value=lambda z, y: -jnp.sum(y * jax.nn.log_softmax(z, axis=-1)) / z.shape[0],
+        output_delta=lambda z, y: (jax.nn.softmax(z, axis=-1) * jnp.sum(y, -1, keepdims=True) - y)
+        / z.shape[0],
+    ),
+    "binary_cross_entropy": Loss(value=_bce, output_delta=_bce_delta),
+}
+
+# (output activation, loss) -> delta with respect to the output pre-activation, given the
+# output p = f(z) and targets y. Both terms cancel the activation's derivative exactly.
+FUSED_DELTAS: dict[tuple[str, str], Callable] = {
+    ("sigmoid", "binary_cross_entropy"): lambda p, y: (p - y) / p.size,
+}
+
+CLASSIFICATION = ("cross_entropy", "binary_cross_entropy")
+
+
+def check_name(name, argument: str = "loss") -> str:
+    """Return ``name`` if it names a loss; otherwise raise a ValueError listing them."""
+    if not isinstance(name, str) or name not in LOSSES:
+        known = ", ".join(sorted(LOSSES))
+        raise ValueError(f"{argument} must be one of {known}; got {name!r}")
+    return name
+
+
+def get(name: str) -> Loss:
+    """The :class:`Loss` called ``name``."""
+    return LOSSES[check_name(name)]

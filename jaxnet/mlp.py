@@ -1,0 +1,146 @@
+"""The MLP spec, parameter initialisation and the forward pass; owner of the params layout.
+
+Params are a plain Python ``list`` with one ``dict`` per layer: ``"w"`` of shape
+``(fan_in, fan_out)`` and, only when the net has biases, ``"b"`` of shape ``(fan_out,)``.
+A layer computes ``z = a @ w + b`` (the tutorial's ``X @ W1`` orientation), then its activation.
+
+The spec :class:`MLP` holds only Python values, so it is hashable and passed to ``jit`` as a
+static argument; it is never a leaf of a pytree. Left out on purpose: dropout, normalisation
+layers, residual connections -- an MLP here is a stack of dense layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from . import _validate, activations
+
+INITS = ("auto", "glorot", "he", "lecun", "normal")
+_RELU_LIKE = ("relu", "leaky_relu", "elu", "gelu", "silu")
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """A multilayer perceptron's shape and functions.
+
+    Args:
+      sizes: layer widths from inputs to outputs, e.g. ``(2, 3, 1)``; at least two positive ints.
+      activation: name of the hidden layers' activation (see ``jaxnet.activations``).
+      output_activation: name of the output layer's activation; ``"identity"`` gives logits.
+      bias: whether every layer has a bias ``"b"``.
+      init: ``"glorot"`` (uniform), ``"he"`` (normal, ``2/fan_in``), ``"lecun"`` (normal,
+        ``1/fan_in``), ``"normal"`` (standard normal: the tutorial's ``np.random.randn``), or
+        ``"auto"``: He for ReLU-like hidden activations, Glorot otherwise. Biases start at 0.
+    """
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    output_activation: str = "identity"
+    bias: bool = True
+    init: str = "auto"
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", _validate.layer_sizes(self.sizes))
+        activations.check_name(self.activation, "activation")
+        activations.check_name(self.output_activation, "output_activation")
+        if not isinstance(self.bias, bool):
+            raise TypeError(f"bias must be True or False; got {self.bias!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers (hidden layers + 1)."""
+        return len(self.sizes) - 1
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """Activation name of each weight layer, the output layer last."""
+        return (self.activation,) * (self.depth - 1) + (self.output_activation,)
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        pairs = zip(self.sizes[:-1], self.sizes[1:])
+        return sum(i * o + (o if self.bias else 0) for i, o in pairs)
+
+
+def _init_scheme(net: MLP) -> str:
+    if net.init != "auto":
+        return net.init
+    return "he" if net.activation in _RELU_LIKE else "glorot"
+
+
+def _init_weight(scheme: str, key, fan_in: int, fan_out: int, dtype):
+    if scheme == "glorot":
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return jax.random.uniform(key, (fan_in, fan_out), dtype, -limit, limit)
+    std = {"he": math.sqrt(2.0 / fan_in), "lecun": math.sqrt(1.0 / fan_in), "normal": 1.0}
+    return std[scheme] * jax.random.normal(key, (fan_in, fan_out), dtype)
+
+
+def init(net: MLP, key, dtype=jnp.float32) -> list[dict]:
+    """Draw initial parameters.
+
+    Args:
+      net: the spec.
+      key: a ``jax.random`` key.
+      dtype: floating dtype of every leaf (float64 needs ``jax.enable_x64``).
+
+    Returns:
+      A list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts, one per layer.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    scheme = _init_scheme(net)
+    keys = jax.random.split(key, net.depth)
+    params = []
+    for k, fan_in, fan_out in zip(keys, net.sizes[:-1], net.sizes[1:]):
+        layer = {"w": _init_weight(scheme, k, fan_in, fan_out, dtype)}
+        if net.bias:
+            layer["b"] = jnp.zeros((fan_out,), dtype)
+        params.append(layer)
+    return params
+
+
+def dense(layer: dict, a):
+    """``a @ w + b`` for one layer; ``a`` is ``(fan_in,)`` or ``(batch, fan_in)``."""
+    z = a @ layer["w"]
+    return z + layer["b"] if "b" in layer else z
+
+
+def forward_one(net: MLP, params: list[dict], x):
+    """The network's output for one example: ``x`` of shape ``(features,)`` -> ``(outputs,)``."""
+    a = x
+    for layer, name in zip(params, net.activations):
+        a = activations.get(name).f(dense(layer, a))
+    return a
+
+
+@partial(jax.jit, static_argnums=0)
+def forward_batch(net: MLP, params: list[dict], x):
+    """``forward_one`` mapped over a batch: ``(batch, features)`` -> ``(batch, outputs)``."""
+    return jax.vmap(forward_one, in_axes=(None, None, 0))(net, params, x)
+
+
+def forward(net: MLP, params: list[dict], x):
+    """The network's output, checked on the way in.
+
+    Args:
+      net: the spec.
+      params: parameters in the layout of :func:`init`.
+      x: ``(features,)`` for one example or ``(batch, features)``.
+
+    Returns:
+      ``(outputs,)`` or ``(batch, outputs)``, in the params' dtype.
+    """
+    _validate.params(net, params)
+    x = _validate.inputs(net, params, x)
+    if x.ndim == 1:
+        return forward_batch(net, params, x[None])[0]
+    return forward_batch(net, params, x)

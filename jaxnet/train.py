@@ -1,0 +1,360 @@
+"""Training: one pure optax step, many steps fused in a ``lax.scan`` per chunk, and ``fit``.
+
+The host calls the compiled program once per chunk of ``eval_every`` steps, not once per
+step; chunk boundaries are where progress is shown, validation is evaluated and early
+stopping is decided. Everything that varies between runs of one architecture -- data,
+seed, learning rate, number of steps -- is an array input, so a second ``fit`` of the same
+shape does not recompile. The compiled program is keyed on (net, loss, optimizer, gradient
+method, batch size, chunk length).
+
+The gradient method is a parameter (``grads="auto"`` for ``jax.grad``, ``"manual"`` for the
+hand-written backprop), so both share this one loop. :func:`train_chunk` is written for one
+model; ``jaxnet.population`` maps it over a leading model axis.
+
+Divergence: a step whose loss or new parameters are not finite is not applied; the model is
+frozen at its last finite parameters and :class:`History` says ``status == "diverged"`` and at
+which step. No exception is raised, so nothing already trained is lost.
+
+Left out: gradient accumulation, mixed precision and callbacks inside the compiled loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numbers
+import sys
+import time
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import _validate, losses
+from .backprop import backprop_batch
+from .grads import autodiff_batch
+from .mlp import MLP, forward_batch
+
+GRAD_FNS = {"auto": autodiff_batch, "manual": backprop_batch}
+
+
+def _momentum(learning_rate):
+    return optax.sgd(learning_rate, momentum=0.9)
+
+
+def _nesterov(learning_rate):
+    return optax.sgd(learning_rate, momentum=0.9, nesterov=True)
+
+
+OPTIMIZERS = {
+    "sgd": optax.sgd,
+    "momentum": _momentum,
+    "nesterov": _nesterov,
+    "adam": optax.adam,
+    "adamw": optax.adamw,
+    "rmsprop": optax.rmsprop,
+}
+
+
+@functools.cache
+def named_optimizer(name: str) -> optax.GradientTransformation:
+    """The optax optimizer ``name`` with its learning rate kept in the state.
+
+    One object per name, so the compiled training program is shared by every learning rate
+    (set with :func:`set_learning_rate`, or ``fit(..., learning_rate=...)``).
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax "
+                         f"GradientTransformation; got {name!r}")
+    return optax.inject_hyperparams(OPTIMIZERS[name])(learning_rate=1.0)
+
+
+def set_learning_rate(opt_state, learning_rate):
+    """``opt_state`` of an ``inject_hyperparams`` optimizer with its learning rate replaced."""
+    hp = opt_state.hyperparams
+    lr = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
+    return opt_state._replace(hyperparams={**hp, "learning_rate": lr})
+
+
+class TrainState(NamedTuple):
+    """Everything one model carries from step to step (a pytree of arrays)."""
+
+    params: list
+    opt_state: object
+    key: jax.Array  # seeds the minibatch order; fixed for the run
+    step: jax.Array  # updates applied so far (int32 scalar)
+    alive: jax.Array  # False once a step diverged (bool scalar)
+
+
+def init_state(params, tx, key, learning_rate=None) -> TrainState:
+    """A fresh :class:`TrainState`; ``learning_rate`` is set in an injected-hyperparams state."""
+    opt_state = tx.init(params)
+    if learning_rate is not None:
+        opt_state = set_learning_rate(opt_state, learning_rate)
+    return TrainState(params, opt_state, key, jnp.int32(0), jnp.bool_(True))
+
+
+def _minibatch(x, y, key, step, batch_size: int | None):
+    """Rows for ``step``: shuffled epochs without replacement, drawn from ``key`` per epoch."""
+    if batch_size is None:
+        return x, y
+    per_epoch = x.shape[0] // batch_size
+    epoch, within = step // per_epoch, step % per_epoch
+    order = jax.random.permutation(jax.random.fold_in(key, epoch), x.shape[0])
+    rows = jax.lax.dynamic_slice(order, (within * batch_size,), (batch_size,))
+    return x[rows], y[rows]
+
+
+def _all_finite(tree):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _select(take, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
+
+
+def train_chunk(state: TrainState, x, y, total_steps, *, net, loss, tx, grads, batch_size, length):
+    """Run ``length`` steps of one model; steps past ``total_steps`` or a divergence are no-ops.
+
+    Args:
+      state: the model's :class:`TrainState`.
+      x: ``(n, features)``; y: ``(n, outputs)``; total_steps: int scalar array.
+      net, loss, tx, grads, batch_size, length: static (they define the compiled program).
+
+    Returns:
+      ``(state, losses)``: ``losses`` is ``(length,)``, the training loss before each step,
+      NaN for steps that were not taken.
+    """
+    grad_fn = GRAD_FNS[grads]
+
+    def body(s: TrainState, _):
+        xb, yb = _minibatch(x, y, s.key, s.step, batch_size)
+        value, g = grad_fn(net, s.params, xb, yb, loss)
+        updates, opt_state = tx.update(g, s.opt_state, s.params)
+        params = optax.apply_updates(s.params, updates)
+        active = s.alive & (s.step < total_steps)
+        good = jnp.isfinite(value) & _all_finite(params)
+        take = active & good
+        new = TrainState(
+            params=_select(take, params, s.params),
+            opt_state=_select(take, opt_state, s.opt_state),
+            key=s.key,
+            step=s.step + take.astype(jnp.int32),
+            alive=s.alive & (good | ~active),
+        )
+        return new, jnp.where(active, value, jnp.nan)
+
+    return jax.lax.scan(body, state, None, length=length)
+
+
+_STATIC = ("net", "loss", "tx", "grads", "batch_size", "length")
+run_chunk = jax.jit(train_chunk, static_argnames=_STATIC)
+
+
+def accuracy(y_hat, y, loss: str):
+    """Fraction of correct predictions for classification losses; NaN for regression."""
+    if loss == "cross_entropy":
+        return jnp.mean(jnp.argmax(y_hat, -1) == jnp.argmax(y, -1))
+    if loss == "binary_cross_entropy":
+        return jnp.mean((y_hat > 0.5) == (y > 0.5))
+    return jnp.nan
+
+
+def evaluate_batch(net: MLP, params, x, y, loss: str):
+    """``(loss, accuracy)`` of a checked batch, for one model."""
+    y_hat = forward_batch(net, params, x)
+    return losses.get(loss).value(y_hat, y), accuracy(y_hat, y, loss)
+
+
+evaluate_jit = jax.jit(evaluate_batch, static_argnums=(0, 4))
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    """What happened during :func:`fit`, as NumPy arrays.
+
+    Attributes:
+      loss: ``(steps_run,)`` training loss before each step (non-finite at a divergence).
+      eval_step: ``(evals,)`` step count at each validation evaluation.
+      val_loss, val_accuracy: ``(evals,)`` validation metrics (accuracy NaN for regression).
+      status: ``"completed"``, ``"early_stopped"`` or ``"diverged"``.
+      steps: updates applied to the returned params' run (the step that diverged, if any).
+      best_step: step of the best validation loss, or None without validation.
+      message: one line saying how it ended.
+      seconds: wall time of the whole fit, compiles included.
+    """
+
+    loss: np.ndarray
+    eval_step: np.ndarray
+    val_loss: np.ndarray
+    val_accuracy: np.ndarray
+    status: str
+    steps: int
+    best_step: int | None
+    message: str
+    seconds: float
+
+
+def _positive_int(value, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{argument} must be a positive int; got {value!r}")
+    return int(value)
+
+
+def resolve_optimizer(optimizer, learning_rate):
+    """``(tx, learning_rate)``: a named optimizer needs a learning rate; a given one may take it."""
+    if isinstance(optimizer, str):
+        if learning_rate is None:
+            raise ValueError(f"learning_rate is required with optimizer={optimizer!r}")
+        tx = named_optimizer(optimizer)
+    elif isinstance(optimizer, optax.GradientTransformation):
+        tx = optimizer
+    else:
+        raise TypeError(f"optimizer must be an optimizer name or an optax GradientTransformation; "
+                        f"got {type(optimizer).__name__}")
+    if learning_rate is not None:
+        lr = np.asarray(learning_rate, dtype=np.float64)
+        if not np.all(np.isfinite(lr)) or np.any(lr <= 0):
+            raise ValueError(f"learning_rate must be positive and finite; got {learning_rate!r}")
+    return tx, learning_rate
+
+
+def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
+    """Validate the scalar arguments shared by ``fit`` and ``fit_population``."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    _positive_int(steps, "steps")
+    _positive_int(eval_every, "eval_every")
+    if grads not in GRAD_FNS:
+        raise ValueError(f"grads must be 'auto' or 'manual'; got {grads!r}")
+    if batch_size is not None and not 1 <= _positive_int(batch_size, "batch_size") <= n_rows:
+        raise ValueError(f"batch_size must be between 1 and the {n_rows} training rows; got {batch_size}")
+
+
+def chunking(steps: int, eval_every: int) -> tuple[int, int]:
+    """``(n_chunks, length)``: chunks of at most ``eval_every`` steps, as even as possible."""
+    n_chunks = math.ceil(steps / eval_every)
+    return n_chunks, math.ceil(steps / n_chunks)
+
+
+def progress_bar(total: int, progress: bool | None, desc: str):
+    """A tqdm bar on stderr, off when stderr is not a terminal (unless ``progress=True``)."""
+    from tqdm.auto import tqdm
+
+    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
+
+
+def fit(
+    net: MLP,
+    params: list[dict],
+    x,
+    y,
+    *,
+    loss: str,
+    optimizer,
+    steps: int,
+    learning_rate=None,
+    batch_size: int | None = None,
+    grads: str = "auto",
+    key=None,
+    validation=None,
+    eval_every: int = 500,
+    patience: int | None = None,
+    progress: bool | None = None,
+):
+    """Train one network.
+
+    Args:
+      net: the spec; params: its initial parameters (list of layer dicts).
+      x: ``(n, features)``; y: ``(n, outputs)``, ``(n,)`` or integer labels (cross-entropy).
+      loss: a loss name (see ``jaxnet.losses``).
+      optimizer: an optax ``GradientTransformation`` (e.g. ``optax.sgd(1.0)``), or a name from
+        :data:`OPTIMIZERS` together with ``learning_rate``. With a name, runs that differ only
+        in learning rate share one compiled program.
+      steps: number of optimizer steps.
+      learning_rate: the learning rate for a named optimizer (or an ``inject_hyperparams`` one).
+      batch_size: minibatch size, drawn in shuffled epochs inside the compiled program; None
+        for full batch.
+      grads: ``"auto"`` (``jax.grad``) or ``"manual"`` (hand-written backprop).
+      key: ``jax.random`` key for the minibatch order (default ``key(0)``).
+      validation: ``(x_val, y_val)``, evaluated every ``eval_every`` steps.
+      eval_every: steps per compiled chunk (and between evaluations and progress updates).
+      patience: with validation, stop after this many evaluations without a lower validation
+        loss and return the best parameters.
+      progress: show a progress bar; None shows it only when stderr is a terminal.
+
+    Returns:
+      ``(params, history)``: trained params (the best ones when early stopping was asked for,
+      the last finite ones after a divergence) and a :class:`History`.
+    """
+    start = time.perf_counter()
+    losses.check_name(loss)
+    _validate.params(net, params)
+    x, y = _validate.batch(net, params, x, y, loss)
+    check_fit_args(net, steps, batch_size, grads, eval_every, x.shape[0])
+    if patience is not None:
+        _positive_int(patience, "patience")
+        if validation is None:
+            raise ValueError("patience needs validation=(x_val, y_val) to watch")
+    tx, learning_rate = resolve_optimizer(optimizer, learning_rate)
+    val = _validation_batch(net, params, validation, loss)
+    key = jax.random.key(0) if key is None else key
+    state = init_state(params, tx, key, learning_rate)
+    static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
+    return _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start)
+
+
+def _validation_batch(net, params, validation, loss):
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be a pair (x_val, y_val)")
+    return _validate.batch(net, params, validation[0], validation[1], loss)
+
+
+def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start):
+    n_chunks, length = chunking(steps, eval_every)
+    total = jnp.int32(steps)
+    chunk_losses, evals = [], []
+    best = (math.inf, state.params, None)
+    status, message = "completed", f"completed {steps} steps"
+    with progress_bar(steps, progress, "fit") as bar:
+        for _ in range(n_chunks):
+            state, chunk = run_chunk(state, x, y, total, length=length, **static)
+            chunk_losses.append(np.asarray(chunk))
+            done = int(state.step)
+            bar.update(min(length, steps - bar.n))
+            bar.set_postfix(loss=f"{float(chunk[~np.isnan(np.asarray(chunk))][-1:].sum()):.4g}")
+            if not bool(state.alive):
+                status = "diverged"
+                message = f"diverged at step {done}: non-finite loss or parameters; kept step {done}'s params"
+                break
+            if val is not None:
+                vl, va = evaluate_jit(static["net"], state.params, *val, static["loss"])
+                evals.append((done, float(vl), float(va)))
+                if float(vl) < best[0]:
+                    best = (float(vl), state.params, done)
+                elif patience is not None and done - best[2] >= patience * length:
+                    status = "early_stopped"
+                    message = f"stopped early at step {done}; best validation loss at step {best[2]}"
+                    break
+    loss_hist = np.concatenate(chunk_losses)[: int(state.step) + (status == "diverged")]
+    params = best[1] if patience is not None and best[2] is not None else state.params
+    ev = np.array(evals, dtype=np.float64).reshape(-1, 3)
+    history = History(
+        loss=loss_hist,
+        eval_step=ev[:, 0].astype(np.int64),
+        val_loss=ev[:, 1],
+        val_accuracy=ev[:, 2],
+        status=status,
+        steps=int(state.step),
+        best_step=best[2],
+        message=message,
+        seconds=time.perf_counter() - start,
+    )
+    return params, history
