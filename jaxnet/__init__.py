@@ -6,6 +6,8 @@ from .grads import value_and_grad as value_and_grad
 from .mlp import MLP as MLP
 from .mlp import forward as forward
 from .mlp import init as init
+from .population import PopulationHistory as PopulationHistory
+from .population import fit_population as fit_population
 from .train import History as History
 from .train import fit as fit
 
@@ -13,9 +15,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "PopulationHistory",
     "History",
     "backprop",
     "fit",
+    "fit_population",
     "forward",
     "init",
     "per_example_grads",

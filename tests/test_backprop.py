@@ -1,0 +1,119 @@
+"""The hand-written backward pass equals jax.grad in float64 to relative error <= 1e-10."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import tree_allclose, tree_max_rel_err
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxnet as jn
+from jaxnet import activations, losses
+
+ACTS = sorted(activations.ACTIVATIONS)
+LOSSES = sorted(losses.LOSSES)
+OUTPUT_FOR_LOSS = {"cross_entropy": "identity", "binary_cross_entropy": "sigmoid"}
+
+
+def _problem(sizes, act, loss, bias, batch, seed):
+    """A float64 net, params and data for ``loss``; batch None means a single example."""
+    out = OUTPUT_FOR_LOSS.get(loss, act)
+    net = jn.MLP(sizes, activation=act, output_activation=out, bias=bias)
+    kp, kb, kx, ky = jax.random.split(jax.random.key(seed), 4)
+    params = jn.init(net, kp, jnp.float64)
+    if bias:  # non-zero biases, so their gradients are exercised away from the init
+        params = [dict(p, b=0.1 * jax.random.normal(kb, p["b"].shape, jnp.float64)) for p in params]
+    n = 1 if batch is None else batch
+    x = jax.random.normal(kx, (n, sizes[0]), jnp.float64)
+    if loss == "cross_entropy":
+        y = jax.random.randint(ky, (n,), 0, sizes[-1])
+    elif loss == "binary_cross_entropy":
+        y = jax.random.bernoulli(ky, 0.5, (n, sizes[-1])).astype(jnp.float64)
+    else:
+        y = jax.random.normal(ky, (n, sizes[-1]), jnp.float64)
+    if batch is None:
+        x, y = x[0], y[0]
+    return net, params, x, y
+
+
+def _assert_equal_grads(net, params, x, y, loss):
+    v_manual, g_manual = jn.backprop(net, params, x, y, loss=loss)
+    v_auto, g_auto = jn.value_and_grad(net, params, x, y, loss=loss)
+    assert jax.tree.structure(g_manual) == jax.tree.structure(params)
+    assert abs(float(v_manual) - float(v_auto)) <= 1e-12 * max(1.0, abs(float(v_auto)))
+    err = tree_max_rel_err(g_manual, g_auto)
+    assert err <= 1e-10, f"relative error {err:.2e}"
+
+
+DEPTH_SIZES = {1: (3, 2), 2: (3, 4, 2), 3: (3, 4, 5, 2), 4: (3, 5, 4, 3, 2), 5: (3, 4, 4, 4, 4, 2)}
+
+
+def _check_cases(cases):
+    # Eager mode: hundreds of small cases would otherwise each pay for a compile.
+    with jax.enable_x64(True), jax.disable_jit():
+        for depth, act, loss, bias, batch in cases:
+            net, params, x, y = _problem(DEPTH_SIZES[depth], act, loss, bias, batch, seed=depth)
+            _assert_equal_grads(net, params, x, y, loss)
+
+
+@pytest.mark.parametrize("depth", sorted(DEPTH_SIZES))
+def test_manual_equals_autodiff_every_activation_and_loss_at_each_depth(depth):
+    # Bias on/off and single/batch rotate across the cases, so each depth sees all four.
+    pairs = itertools.product(ACTS, LOSSES)
+    rotation = itertools.cycle(itertools.product((True, False), (None, 5)))
+    _check_cases((depth, act, loss, *next(rotation)) for act, loss in pairs)
+
+
+def test_manual_equals_autodiff_full_product_at_depth_2():
+    grid = itertools.product(ACTS, LOSSES, (True, False), (None, 5))
+    _check_cases((2, act, loss, bias, batch) for act, loss, bias, batch in grid)
+
+
+@pytest.mark.slow
+def test_manual_equals_autodiff_full_matrix():
+    grid = itertools.product(sorted(DEPTH_SIZES), ACTS, LOSSES, (True, False), (None, 5))
+    _check_cases(grid)
+
+
+def test_manual_equals_autodiff_when_jitted(x64):
+    net, params, x, y = _problem((4, 6, 6, 3), "tanh", "cross_entropy", True, 8, seed=3)
+    _assert_equal_grads(net, params, x, y, "cross_entropy")
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=6),
+    act=st.sampled_from(ACTS),
+    loss=st.sampled_from(LOSSES),
+    bias=st.booleans(),
+    batch=st.one_of(st.none(), st.integers(1, 4)),
+    seed=st.integers(0, 2**16),
+)
+def test_manual_equals_autodiff_on_random_architectures(sizes, act, loss, bias, batch, seed):
+    with jax.enable_x64(True), jax.disable_jit():
+        net, params, x, y = _problem(tuple(sizes), act, loss, bias, batch, seed)
+        _assert_equal_grads(net, params, x, y, loss)
+
+
+def test_grads_have_exactly_the_params_structure(x64):
+    net, params, x, y = _problem((2, 3, 1), "sigmoid", "sse", False, 3, seed=0)
+    _, g = jn.backprop(net, params, x, y, loss="sse")
+    assert isinstance(g, list) and [sorted(d) for d in g] == [["w"], ["w"]]
+    assert [d["w"].shape for d in g] == [(2, 3), (3, 1)]
+
+
+def test_tutorial_deltas_written_out(x64):
+    # dJ/dW2 = -(a2.T @ ((y - o) * o(1-o))), dJ/dW1 = -(X.T @ (delta3 @ W2.T * a2(1-a2))).
+    net, params, x, y = _problem((2, 3, 1), "sigmoid", "sse", False, 3, seed=4)
+    w1, w2 = (np.asarray(p["w"]) for p in params)
+    x, y = np.asarray(x), np.asarray(y)
+    s = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    a2 = s(x @ w1)
+    o = s(a2 @ w2)
+    d3 = -(y - o) * o * (1 - o)
+    d2 = d3 @ w2.T * a2 * (1 - a2)
+    _, g = jn.backprop(net, params, x, y, loss="sse")
+    assert tree_allclose(g, [{"w": x.T @ d2}, {"w": a2.T @ d3}], rtol=1e-12)
