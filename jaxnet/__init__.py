@@ -1,6 +1,9 @@
 """jaxnet: small, fast JAX multilayer perceptrons with hand-written backprop checked against autodiff."""
 
 from .backprop import backprop as backprop
+from .data import Scaler as Scaler
+from .gradcheck import GradcheckReport as GradcheckReport
+from .gradcheck import gradcheck as gradcheck
 from .grads import per_example_grads as per_example_grads
 from .grads import value_and_grad as value_and_grad
 from .mlp import MLP as MLP
@@ -16,11 +19,14 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP",
     "PopulationHistory",
+    "Scaler",
     "History",
     "backprop",
     "fit",
     "fit_population",
     "forward",
+    "gradcheck",
+    "GradcheckReport",
     "init",
     "per_example_grads",
     "value_and_grad",

@@ -39,7 +39,9 @@ def params(net, params) -> None:
         got = f"a {type(params).__name__}"
         if isinstance(params, (list, tuple)):
             got += f" of {len(params)} layers"
-        raise TypeError(f"params must be a list of {net.depth} layer dicts for {net.sizes}; got {got}")
+        raise TypeError(
+            f"params must be a list of {net.depth} layer dicts for {net.sizes}; got {got}"
+        )
     for i, (layer, fan_in, fan_out) in enumerate(zip(params, net.sizes[:-1], net.sizes[1:])):
         want = {"w": (fan_in, fan_out)} | ({"b": (fan_out,)} if net.bias else {})
         if not isinstance(layer, dict) or set(layer) != set(want):
@@ -73,7 +75,9 @@ def _finite(arr, argument: str) -> None:
     bad = ~np.isfinite(np.asarray(arr))
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{argument} must be finite; got {np.asarray(arr)[where]} at index {where}")
+        raise ValueError(
+            f"{argument} must be finite; got {np.asarray(arr)[where]} at index {where}"
+        )
 
 
 def dtype_of(params):
@@ -131,12 +135,17 @@ def targets(net, y, n: int, loss: str, dtype):
         if loss == "binary_cross_entropy" and not _is_tracer(y):
             yy = np.asarray(y)
             if yy.min() < 0 or yy.max() > 1:
-                raise ValueError(f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}")
+                raise ValueError(
+                    f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}"
+                )
         return jnp.asarray(y, dtype).reshape(n, out)
     expect = f"({n}, {out})" + (f" or ({n},)" if out == 1 else "")
     if loss == "cross_entropy":
         expect += f" or integer labels of shape ({n},)"
-    raise ValueError(f"y must have shape {expect} to match x's {n} rows and the net's {out} outputs; got shape {shape}")
+    raise ValueError(
+        f"y must have shape {expect} to match x's {n} rows and the net's {out} outputs; "
+        f"got shape {shape}"
+    )
 
 
 def batch(net, params, x, y, loss: str):

@@ -25,7 +25,7 @@ from .mlp import MLP, dense
 
 
 def _output_delta(net: MLP, loss: str, z, a, y):
-    """``dL/dz`` of the output layer: the fused simple form where one exists, else the chain rule."""
+    """``dL/dz`` of the output layer: the fused simple form if one exists, else the chain rule."""
     fused = losses.FUSED_DELTAS.get((net.output_activation, loss))
     if fused is not None:
         return fused(a, y)

@@ -52,8 +52,6 @@ def _add_tutorial(sub):
     p.set_defaults(run=_cmd_tutorial)
 
 
-TUTORIAL_X = np.array([[2.0, 9.0], [1.0, 5.0], [3.0, 6.0]])  # hours studied, hours slept
-TUTORIAL_Y = np.array([92.0, 86.0, 89.0])  # test score out of 100
 NEW_STUDENT = np.array([4.0, 8.0])
 
 
@@ -61,14 +59,15 @@ def _cmd_tutorial(args):
     import jax
     import optax
 
-    from . import checkpoint, mlp, train
-    from .data import Scaler
+    from . import checkpoint, data, mlp, train
 
     hidden = int_list(args.hidden, "--hidden")
     net = mlp.MLP((2, *hidden, 1), activation=args.activation, output_activation="sigmoid",
                   bias=args.bias, init="normal")
-    scaler = Scaler.fit(TUTORIAL_X, kind="max")  # the article's X / np.amax(X, axis=0)
-    x, y = scaler.transform(TUTORIAL_X), TUTORIAL_Y / 100.0
+    students = data.tutorial()
+    scaler = data.Scaler.fit(students.x, kind="max")  # the article's X / np.amax(X, axis=0)
+    scores = data.Scaler("max", 0.0, 100.0)  # the article's y / 100
+    x, y = scaler.transform(students.x), scores.transform(students.y)
     params = mlp.init(net, jax.random.key(args.seed))
     print(f"net {'-'.join(map(str, net.sizes))} {args.activation}, bias={args.bias}, "
           f"SGD lr={args.lr} on sse, {args.steps} steps, {args.grads} gradients, seed {args.seed}")
@@ -77,18 +76,22 @@ def _cmd_tutorial(args):
     marks = sorted(set(range(0, len(hist.loss), max(1, len(hist.loss) // 10))) | {len(hist.loss) - 1})
     print("loss " + "  ".join(f"{i}:{hist.loss[i]:.3g}" for i in marks))
     print(f"final loss {hist.loss[-1]:.6g} ({hist.message})")
-    predicted = 100.0 * np.asarray(mlp.forward(net, params, x))[:, 0]
+    predicted = scores.inverse(mlp.forward(net, params, x))[:, 0]
     print("\n  studied  slept   actual  predicted")
-    for (h1, h2), a, p in zip(TUTORIAL_X, TUTORIAL_Y, predicted):
+    for (h1, h2), a, p in zip(students.x, students.y, predicted):
         print(f"  {h1:7.0f} {h2:6.0f} {a:8.1f} {p:10.2f}")
-    right = 100.0 * float(mlp.forward(net, params, scaler.transform(NEW_STUDENT))[0])
-    article = 100.0 * float(mlp.forward(net, params, NEW_STUDENT / NEW_STUDENT.max())[0])
-    print(f"\nnew student studied 4 h, slept 8 h:")
-    print(f"  scaled by the training maxima (3, 9):   predicted score {right:.2f}  <- right")
-    print(f"  scaled by its own maximum (8), as the article does: {article:.2f}  <- wrong: "
-          "a model only understands inputs on its training scale")
-    checkpoint.save(args.out, net, params, scaler=scaler, config={"command": "tutorial", **vars_of(args)})
-    print(f"weights saved to {args.out}")
+    right_x, article_x = scaler.transform(NEW_STUDENT), NEW_STUDENT / NEW_STUDENT.max()
+    right = float(scores.inverse(mlp.forward(net, params, right_x))[0])
+    article = float(scores.inverse(mlp.forward(net, params, article_x))[0])
+    print("\nnew student [4, 8] (studied 4 h, slept 8 h):")
+    print(f"  scaled by the training maxima (3, 9) -> {np.round(right_x, 3)}: "
+          f"predicted {right:.2f}   <- right")
+    print(f"  scaled by its own maximum 8 (article) -> {np.round(article_x, 3)}: "
+          f"predicted {article:.2f}   <- wrong: the net only knows the training scale")
+    config = {"command": "tutorial", **vars_of(args), "task": "regression",
+              "target_name": students.target_name, "feature_names": list(students.feature_names)}
+    checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
+    print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
 
 def vars_of(args) -> dict:
@@ -99,15 +102,434 @@ def vars_of(args) -> dict:
 # --- gradcheck (issue 4) ----------------------------------------------------------------------
 
 
+def _add_gradcheck(sub):
+    p = sub.add_parser("gradcheck", help="check backprop against jax.grad and finite differences")
+    p.add_argument("--sizes", default="2,3,1", help="layer sizes (default 2,3,1)")
+    p.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
+    p.add_argument(
+        "--output-activation",
+        default=None,
+        help="default: identity for cross_entropy, sigmoid for binary_cross_entropy, "
+        "else the hidden activation",
+    )
+    p.add_argument(
+        "--loss", default="sse", help="mse, sse (default), cross_entropy or binary_cross_entropy"
+    )
+    p.add_argument("--no-bias", dest="bias", action="store_false", help="layers without biases")
+    p.add_argument("--batch", type=int, default=4, help="examples in the batch (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of params, data and directions")
+    p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="check every activation x loss x depth 1-4 x bias on/off instead "
+        "(ignores the net options)",
+    )
+    p.set_defaults(run=_cmd_gradcheck)
+
+
+def _cmd_gradcheck(args):
+    # Names, not `from . import gradcheck`: the package's `gradcheck` is the function.
+    from .gradcheck import gradcheck, output_activation_for, random_problem
+    from .losses import check_name
+    from .mlp import MLP
+
+    if args.all:
+        return _gradcheck_all(args.dtype, args.seed)
+    sizes = int_list(args.sizes, "--sizes")
+    loss = check_name(args.loss, "--loss")
+    if args.batch < 1:
+        raise CliError(f"--batch must be a positive int; got {args.batch}")
+    out = args.output_activation or output_activation_for(loss, args.activation)
+    net = MLP(sizes, activation=args.activation, output_activation=out, bias=args.bias)
+    params, x, y = random_problem(net, loss, batch=args.batch, seed=args.seed)
+    report = gradcheck(net, params, x, y, loss, dtype=args.dtype, seed=args.seed)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+def _gradcheck_all(dtype: str, seed: int) -> int:
+    import time
+
+    from .gradcheck import check_matrix
+
+    start, reports = time.perf_counter(), []
+    for report in check_matrix(dtype=dtype, seed=seed):
+        print(report.summary(), flush=True)
+        reports.append(report)
+    failed = sum(not r.ok for r in reports)
+    worst = ", ".join(
+        f"{name} {max(r.max_rel_err(name) for r in reports):.2e}"
+        for name in reports[0].comparison_names()
+    )
+    print(
+        f"total: {len(reports) - failed} of {len(reports)} cases passed, {failed} failed "
+        f"in {time.perf_counter() - start:.1f} s; largest {dtype} relative errors: {worst}"
+    )
+    return 1 if failed else 0
+
+
 # --- train / predict (issue 3) ----------------------------------------------------------------
+
+# Defaults of `jaxnet train` options left unset. A dataset can override them: the tutorial's
+# three rows cannot be split and the article scales them by their maxima; MNIST-1D's noisy
+# signals want a larger learning rate and two hidden layers (its paper's MLP baseline).
+TRAIN_DEFAULTS = {
+    "hidden": "128",
+    "lr": 1e-3,
+    "steps": 2000,
+    "batch_size": 128,
+    "scaler": "standard",
+    "val_size": 0.1,
+    "test_size": 0.25,
+}
+DATASET_DEFAULTS = {
+    "tutorial": {"hidden": "3", "scaler": "max", "val_size": 0.0, "test_size": 0.0},
+    "mnist1d": {"hidden": "100,100", "lr": 1e-2, "batch_size": 100, "steps": 3000},
+}
+
+
+def _add_train(sub):
+    from . import data, train
+
+    p = sub.add_parser("train", help="train an MLP on a dataset or a CSV file and save it")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=data.DATASETS, help="a built-in dataset")
+    source.add_argument("--csv", metavar="FILE", help="a CSV file with a header row")
+    p.add_argument("--target", metavar="COL", help="the CSV column to predict (with --csv)")
+    p.add_argument("--task", choices=data.TASKS, help="for --csv: default inferred from the target")
+    p.add_argument("--hidden", help="hidden sizes, e.g. 128,64 (default 128; mnist1d 100,100)")
+    p.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    p.add_argument("--optimizer", default="adam", choices=sorted(train.OPTIMIZERS), help="adam")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3; mnist1d 1e-2)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default 2000; mnist1d 3000)")
+    p.add_argument("--batch-size", type=int, help="default 128 (mnist1d 100); 0: full batch")
+    p.add_argument("--scaler", choices=(*data.SCALER_KINDS, "none"), help="default standard")
+    p.add_argument("--val-size", type=float, help="share of non-test rows for validation (0.1)")
+    p.add_argument("--test-size", type=float, help="share of rows held out for testing (0.25)")
+    p.add_argument("--patience", type=int, help="stop after this many evaluations without gain")
+    p.add_argument("--eval-every", type=int, help="steps between evaluations (default steps/20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the init and batch order")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of generated data and splits")
+    p.add_argument("--grads", choices=["auto", "manual"], default="auto", help="auto: jax.grad")
+    p.add_argument("--out", help="checkpoint path (default runs/DATASET.jaxnet); PNG beside it")
+    p.set_defaults(run=_cmd_train)
+
+
+def _train_dataset(args):
+    from . import data
+
+    if args.csv is None:
+        if args.target or args.task:
+            raise CliError("--target and --task go with --csv")
+        try:
+            return data.load(args.dataset, seed=args.data_seed)
+        except ImportError as e:
+            raise CliError(str(e)) from e
+    if not args.target:
+        raise CliError("--csv needs --target COLUMN, the column to predict")
+    return data.read_csv(args.csv, args.target, task=args.task)
+
+
+def _with_defaults(args, name: str) -> argparse.Namespace:
+    """``args`` with unset options filled from the dataset's defaults, then the generic ones."""
+    chosen = {**TRAIN_DEFAULTS, **DATASET_DEFAULTS.get(name, {})}
+    unset = {k: v for k, v in chosen.items() if getattr(args, k) is None}
+    return argparse.Namespace(**{**vars(args), **unset})
+
+
+def _check_train_args(args) -> None:
+    for name in ("val_size", "test_size"):
+        if not 0 <= getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise CliError(f"{flag} must be a fraction in [0, 1); got {getattr(args, name)}")
+    if args.batch_size < 0:
+        raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
+    if args.patience is not None and args.val_size == 0:
+        raise CliError("--patience needs a validation set (--val-size > 0)")
+
+
+def _train_net(args, dataset):
+    """``(net, loss)``: logits + cross-entropy for classes, a linear output + MSE otherwise."""
+    from . import mlp
+
+    hidden = int_list(args.hidden, "--hidden")
+    if dataset.task == "classification":
+        sizes, loss = (dataset.x.shape[1], *hidden, dataset.n_classes), "cross_entropy"
+    else:
+        sizes, loss = (dataset.x.shape[1], *hidden, 1), "mse"
+    return mlp.MLP(sizes, activation=args.activation, output_activation="identity"), loss
+
+
+def _scale(scaler, values):
+    return values if scaler is None else scaler.transform(values)
+
+
+def _evaluate(net, params, x, y, loss: str) -> tuple[float, float]:
+    """``(loss, accuracy)`` on checked arrays; accuracy is NaN for regression."""
+    from . import _validate, train
+
+    xb, yb = _validate.batch(net, params, x, y, loss)
+    value, accuracy = train.evaluate_jit(net, params, xb, yb, loss)
+    return float(value), float(accuracy)
+
+
+def _finite_or_none(value: float):
+    return value if np.isfinite(value) else None  # JSON has no NaN
+
+
+def _summary(metrics: dict, task: str, target_scaler, target_name: str) -> list[str]:
+    """The final table: loss and accuracy, or RMSE in the target's own units."""
+    unit = 1.0 if target_scaler is None else float(target_scaler.scale)
+    head = "accuracy" if task == "classification" else f"RMSE ({target_name})"
+    lines = [f"{'':12}{'loss':>10}  {head}"]
+    for split, (loss, accuracy) in metrics.items():
+        if task == "classification":
+            lines.append(f"{split:12}{loss:10.4g}  {100 * accuracy:7.2f}%")
+        else:  # mse of standardised targets: RMSE in original units is sqrt(mse) * scale
+            lines.append(f"{split:12}{loss:10.4g}  {np.sqrt(loss) * unit:.4g}")
+    return lines
+
+
+def _train_config(args, dataset, loss, history, metrics) -> dict:
+    """What predict needs (task, names, classes) and what happened, as plain JSON."""
+    return {
+        "command": "train",
+        "dataset": dataset.name,
+        "task": dataset.task,
+        "loss": loss,
+        "feature_names": list(dataset.feature_names),
+        "target_name": dataset.target_name,
+        "classes": None if dataset.classes is None else list(dataset.classes),
+        "settings": vars_of(args),
+        "history": {"status": history.status, "steps": history.steps, "message": history.message},
+        "metrics": {k: [_finite_or_none(v) for v in m] for k, m in metrics.items()},
+    }
+
+
+def _scaled_splits(args, dataset):
+    """``(splits, scaler, target_scaler)``: every split scaled by scalers fitted on train only."""
+    from . import data
+
+    parts = data.partition(dataset, args.val_size, args.test_size, args.data_seed)
+    x_train, y_train = parts["train"]
+    scaler = None if args.scaler == "none" else data.Scaler.fit(x_train, args.scaler)
+    regression = dataset.task == "regression"
+    target_scaler = data.Scaler.fit(y_train, "standard") if regression else None
+    splits = {k: (_scale(scaler, x), _scale(target_scaler, y)) for k, (x, y) in parts.items()}
+    return splits, scaler, target_scaler
+
+
+def _batch_size(args, n_train: int) -> int | None:
+    """None (full batch) for 0 or a batch as large as the training set."""
+    return args.batch_size if 0 < args.batch_size < n_train else None
+
+
+def _describe(args, dataset, splits, net, loss) -> str:
+    rows = len(dataset.y) + (0 if dataset.test is None else len(dataset.test[1]))
+    if dataset.task == "classification":
+        kind = f"{dataset.n_classes} classes"
+    else:
+        kind = f"regression of {dataset.target_name}"
+    sizes = ", ".join(f"{k} {len(y)}" for k, (_, y) in splits.items())
+    batch = _batch_size(args, len(splits["train"][1])) or "full"
+    return (
+        f"{dataset.name}: {rows} rows, {dataset.x.shape[1]} features, {kind}; {sizes}\n"
+        f"net {'-'.join(map(str, net.sizes))} {net.activation}, {loss}, {args.optimizer} "
+        f"lr {args.lr:g}, batch {batch}, {args.steps} steps, seed {args.seed}"
+    )
+
+
+def _fit(args, net, loss, splits):
+    """``(params, history)`` of ``jaxnet.train.fit`` with the command's settings."""
+    import jax
+
+    from . import mlp, train
+
+    init_key, batch_key = jax.random.split(jax.random.key(args.seed))
+    return train.fit(
+        net,
+        mlp.init(net, init_key),
+        *splits["train"],
+        loss=loss,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        steps=args.steps,
+        batch_size=_batch_size(args, len(splits["train"][1])),
+        grads=args.grads,
+        key=batch_key,
+        validation=splits.get("validation"),
+        patience=args.patience,
+        eval_every=args.eval_every or max(1, args.steps // 20),
+    )
+
+
+def _cmd_train(args):
+    from pathlib import Path
+
+    from . import checkpoint, plots
+
+    dataset = _train_dataset(args)
+    args = _with_defaults(args, args.dataset or "")
+    _check_train_args(args)
+    splits, scaler, target_scaler = _scaled_splits(args, dataset)
+    net, loss = _train_net(args, dataset)
+    print(_describe(args, dataset, splits, net, loss))
+    params, history = _fit(args, net, loss, splits)
+    print(f"{history.message} in {history.seconds:.1f} s")
+    metrics = {k: _evaluate(net, params, x, y, loss) for k, (x, y) in splits.items()}
+    print("\n".join(_summary(metrics, dataset.task, target_scaler, dataset.target_name)))
+    out = Path(args.out or f"runs/{dataset.name}.jaxnet")
+    config = _train_config(args, dataset, loss, history, metrics)
+    checkpoint.save(out, net, params, scaler=scaler, target_scaler=target_scaler, config=config)
+    title = f"{dataset.name}: {'-'.join(map(str, net.sizes))} {net.activation}, {args.optimizer}"
+    png = plots.loss_curve(history, out.with_name(out.stem + ".loss.png"), title=title)
+    print(f"saved {out} and its loss curve {png}")
+    return 1 if history.status == "diverged" else 0
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="predict with a model saved by `jaxnet train`")
+    p.add_argument("model", help="the checkpoint file, e.g. runs/digits.jaxnet")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--input",
+        action="append",
+        metavar="VALUES",
+        help="one example's features, e.g. 4,8 (repeatable; --input=-1,2 for a leading minus)",
+    )
+    source.add_argument("--csv", metavar="FILE", help="rows to predict: the training columns")
+    p.set_defaults(run=_cmd_predict)
+
+
+def _predict_inputs(args, ck) -> np.ndarray:
+    """``(rows, features)`` in original units, from ``--input`` or ``--csv``."""
+    from . import data
+
+    n, names = ck.net.sizes[0], ck.config.get("feature_names")
+    if args.csv is not None:
+        return data.read_features(args.csv, names or data.csv_columns(args.csv)[:n])
+    rows = [float_list(text, "--input") for text in args.input]
+    for text, row in zip(args.input, rows, strict=True):
+        if row.size != n:
+            listed = f" ({', '.join(names)})" if names and n <= 8 else ""
+            raise CliError(
+                f"{args.model} takes {n} features{listed}; --input {text!r} has {row.size}"
+            )
+    return np.stack(rows)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _class_lines(outputs: np.ndarray, config: dict) -> list[str]:
+    classes = config.get("classes") or list(range(outputs.shape[-1]))
+    lines = []
+    for i, p in enumerate(_softmax(outputs), 1):
+        best = int(p.argmax())
+        probs = " ".join(f"{c}:{q:.3f}" for c, q in zip(classes, p, strict=True))
+        lines.append(
+            f"row {i}: {config.get('target_name', 'class')} {classes[best]} "
+            f"(p={p[best]:.3f})  probabilities {probs}"
+        )
+    return lines
+
+
+def _value_lines(outputs: np.ndarray, target_scaler, config: dict) -> list[str]:
+    values = outputs if target_scaler is None else target_scaler.inverse(outputs)
+    name = config.get("target_name", "output")
+    return [
+        f"row {i}: {name} = {', '.join(f'{v:.6g}' for v in row)}" for i, row in enumerate(values, 1)
+    ]
+
+
+def _cmd_predict(args):
+    from . import checkpoint, mlp
+
+    ck = checkpoint.load(args.model)
+    x = _predict_inputs(args, ck)
+    x = x if ck.scaler is None else ck.scaler.transform(x)
+    outputs = np.asarray(mlp.forward(ck.net, ck.params, x), dtype=np.float64)
+    if ck.config.get("task") == "classification":
+        print("\n".join(_class_lines(outputs, ck.config)))
+    else:
+        print("\n".join(_value_lines(outputs, ck.target_scaler, ck.config)))
 
 
 # --- sweep / runs / report (issue 5) ----------------------------------------------------------
 
 
+def _add_sweep(sub):
+    p = sub.add_parser("sweep", help="train every config of a sweep file into a results store")
+    p.add_argument("file", help="the sweep's TOML file, e.g. experiments/sweeps/demo.toml")
+    p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
+    p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
+    p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    p.set_defaults(run=_cmd_sweep)
+
+
+def _cmd_sweep(args):
+    from . import store, sweep
+
+    spec = sweep.load(args.file)
+    path = args.store or f"runs/{spec.name}.sqlite"
+    summary = sweep.run(spec, path)
+    print(summary.describe())
+    with store.opened(path, must_exist=True) as conn:
+        rows = store.runs(conn, spec.name)
+    metric = sweep.default_metric(spec.settings)
+    print(f"\nbest of {spec.name} by {metric}:")
+    print("\n".join(sweep.ranked_table(rows, metric, args.top)))
+    if args.report:
+        _print_report(sweep.report(path, args.report, spec.name))
+
+
+def _print_report(paths) -> None:
+    print("figures: " + ", ".join(str(p) for p in paths))
+
+
+def _add_runs(sub):
+    p = sub.add_parser("runs", help="list a results store's sweeps and their best configs")
+    p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
+    p.add_argument("--csv", action="store_true", help="print one CSV row per trained member")
+    p.add_argument("--top", type=int, default=5, help="best configs shown per sweep (default 5)")
+    p.set_defaults(run=_cmd_runs)
+
+
+def _cmd_runs(args):
+    from . import store, sweep
+
+    with store.opened(args.store, must_exist=True) as conn:
+        if args.csv:
+            store.write_csv(conn, sys.stdout)
+        else:
+            print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
+
+
+def _add_report(sub):
+    from . import sweep
+
+    p = sub.add_parser("report", help="draw a sweep's figures from a results store")
+    p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the PNG files")
+    p.add_argument("--sweep", help="which sweep, when the store holds several")
+    p.add_argument("--metric", choices=sweep.METRICS, help="default: the sweep's metric")
+    p.set_defaults(run=_cmd_report)
+
+
+def _cmd_report(args):
+    from . import sweep
+
+    _print_report(sweep.report(args.store, args.out, args.sweep, args.metric))
+
+
+
 # --- main -------------------------------------------------------------------------------------
 
-_ADDERS = [_add_tutorial]
+_ADDERS = [_add_tutorial, _add_train, _add_predict, _add_gradcheck]
+_ADDERS += [_add_sweep, _add_runs, _add_report]  # issue 5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +545,8 @@ def main(argv=None) -> int:
     try:
         result = args.run(args)
     except (CliError, ValueError, TypeError, OSError) as e:
-        message = e.args[0] if e.args else str(e)
+        # str() of an OSError keeps the path; args[0] alone is only the errno.
+        message = str(e) if isinstance(e, OSError) else (e.args[0] if e.args else str(e))
         print(f"jaxnet {args.command}: error: {message}", file=sys.stderr)
         return 2
     return int(result or 0)

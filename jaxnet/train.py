@@ -26,7 +26,6 @@ import math
 import numbers
 import sys
 import time
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -68,8 +67,10 @@ def named_optimizer(name: str) -> optax.GradientTransformation:
     (set with :func:`set_learning_rate`, or ``fit(..., learning_rate=...)``).
     """
     if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax "
-                         f"GradientTransformation; got {name!r}")
+        raise ValueError(
+            f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax "
+            f"GradientTransformation; got {name!r}"
+        )
     return optax.inject_hyperparams(OPTIMIZERS[name])(learning_rate=1.0)
 
 
@@ -214,8 +215,10 @@ def resolve_optimizer(optimizer, learning_rate):
     elif isinstance(optimizer, optax.GradientTransformation):
         tx = optimizer
     else:
-        raise TypeError(f"optimizer must be an optimizer name or an optax GradientTransformation; "
-                        f"got {type(optimizer).__name__}")
+        raise TypeError(
+            f"optimizer must be an optimizer name or an optax GradientTransformation; "
+            f"got {type(optimizer).__name__}"
+        )
     if learning_rate is not None:
         lr = np.asarray(learning_rate, dtype=np.float64)
         if not np.all(np.isfinite(lr)) or np.any(lr <= 0):
@@ -232,7 +235,9 @@ def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
     if grads not in GRAD_FNS:
         raise ValueError(f"grads must be 'auto' or 'manual'; got {grads!r}")
     if batch_size is not None and not 1 <= _positive_int(batch_size, "batch_size") <= n_rows:
-        raise ValueError(f"batch_size must be between 1 and the {n_rows} training rows; got {batch_size}")
+        raise ValueError(
+            f"batch_size must be between 1 and the {n_rows} training rows; got {batch_size}"
+        )
 
 
 def chunking(steps: int, eval_every: int) -> tuple[int, int]:
@@ -332,7 +337,10 @@ def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, s
             bar.set_postfix(loss=f"{float(chunk[~np.isnan(np.asarray(chunk))][-1:].sum()):.4g}")
             if not bool(state.alive):
                 status = "diverged"
-                message = f"diverged at step {done}: non-finite loss or parameters; kept step {done}'s params"
+                message = (
+                    f"diverged at step {done}: non-finite loss or parameters; "
+                    f"returned the params after {done} updates"
+                )
                 break
             if val is not None:
                 vl, va = evaluate_jit(static["net"], state.params, *val, static["loss"])
@@ -341,7 +349,9 @@ def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, s
                     best = (float(vl), state.params, done)
                 elif patience is not None and done - best[2] >= patience * length:
                     status = "early_stopped"
-                    message = f"stopped early at step {done}; best validation loss at step {best[2]}"
+                    message = (
+                        f"stopped early at step {done}; best validation loss at step {best[2]}"
+                    )
                     break
     loss_hist = np.concatenate(chunk_losses)[: int(state.step) + (status == "diverged")]
     params = best[1] if patience is not None and best[2] is not None else state.params

@@ -16,8 +16,10 @@ def x64():
 def tree_max_rel_err(a, b) -> float:
     """max over leaves of max|a - b| / max|b| (a floor of 1e-300 keeps zeros finite)."""
     errs = jax.tree.map(
-        lambda u, v: float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
-        / max(float(np.max(np.abs(np.asarray(v)))), 1e-300),
+        lambda u, v: (
+            float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
+            / max(float(np.max(np.abs(np.asarray(v)))), 1e-300)
+        ),
         a,
         b,
     )

@@ -1,6 +1,5 @@
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 from conftest import tree_allclose
 
@@ -29,4 +28,4 @@ def test_per_example_grads_equal_one_example_at_a_time(x64):
     assert per[0]["w"].shape == (4, 3, 5) and per[1]["b"].shape == (4, 2)
     for i in range(4):
         _, one = jn.backprop(net, params, x[i], y[i], loss="mse")
-        assert tree_allclose(jax.tree.map(lambda g: g[i], per), one, rtol=1e-12)
+        assert tree_allclose(jax.tree.map(lambda g, i=i: g[i], per), one, rtol=1e-12)

@@ -23,7 +23,9 @@ def _pair(name, key):
 def test_output_delta_is_the_gradient_of_the_loss(name, x64):
     loss = losses.get(name)
     y_hat, y = _pair(name, jax.random.key(1))
-    np.testing.assert_allclose(loss.output_delta(y_hat, y), jax.grad(loss.value)(y_hat, y), rtol=1e-12)
+    np.testing.assert_allclose(
+        loss.output_delta(y_hat, y), jax.grad(loss.value)(y_hat, y), rtol=1e-12
+    )
 
 
 def test_fused_sigmoid_bce_delta_is_the_gradient_through_the_sigmoid(x64):

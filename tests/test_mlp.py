@@ -78,14 +78,17 @@ def test_spec_is_frozen_hashable_and_equal_by_value():
     assert jn.MLP((2, 3, 1)).n_params == 13
 
 
-@pytest.mark.parametrize("init,act,expected_std", [
-    ("normal", "sigmoid", 1.0),
-    ("he", "relu", np.sqrt(2 / 400)),
-    ("lecun", "tanh", np.sqrt(1 / 400)),
-    ("glorot", "tanh", np.sqrt(2 / (400 + 300))),
-    ("auto", "relu", np.sqrt(2 / 400)),
-    ("auto", "tanh", np.sqrt(2 / (400 + 300))),
-])
+@pytest.mark.parametrize(
+    "init,act,expected_std",
+    [
+        ("normal", "sigmoid", 1.0),
+        ("he", "relu", np.sqrt(2 / 400)),
+        ("lecun", "tanh", np.sqrt(1 / 400)),
+        ("glorot", "tanh", np.sqrt(2 / (400 + 300))),
+        ("auto", "relu", np.sqrt(2 / 400)),
+        ("auto", "tanh", np.sqrt(2 / (400 + 300))),
+    ],
+)
 def test_init_scale_matches_the_named_scheme(init, act, expected_std):
     net = jn.MLP((400, 300), activation=act, init=init)
     w = np.asarray(jn.init(net, jax.random.key(0))[0]["w"])

@@ -32,12 +32,13 @@ def test_each_member_equals_fit_alone(x64):
     lrs = np.array([0.05, 0.2, 0.5])
     scales = np.array([1.0, 0.5, 2.0])
     kw = dict(loss="cross_entropy", optimizer="momentum", steps=120, batch_size=32, eval_every=60)
-    stacked, hist = pop.fit_population(NET, keys, x, y, learning_rates=lrs, init_scales=scales,
-                                       dtype=jnp.float64, **kw)
+    stacked, hist = pop.fit_population(
+        NET, keys, x, y, learning_rates=lrs, init_scales=scales, dtype=jnp.float64, **kw
+    )
     assert hist.loss.shape == (3, 120) and hist.status == ("completed",) * 3
     for i in range(3):
         init_key, batch_key = pop.member_keys(keys[i])
-        p0 = jax.tree.map(lambda a: a * scales[i], jn.init(NET, init_key, jnp.float64))
+        p0 = jax.tree.map(lambda a, i=i: a * scales[i], jn.init(NET, init_key, jnp.float64))
         alone, h = jn.fit(NET, p0, x, y, learning_rate=lrs[i], key=batch_key, **kw)
         assert tree_max_rel_err(_member(stacked, i), alone) < 1e-12
         np.testing.assert_allclose(hist.loss[i], h.loss, rtol=1e-12)
@@ -54,7 +55,9 @@ def test_a_diverging_member_is_frozen_and_the_others_are_untouched():
     assert hist.steps[2] < 200 and all(hist.steps[[0, 1, 3]] == 200)
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params))
     sane = [0, 1, 3]
-    alone, hist_alone = pop.fit_population(NET, keys[np.array(sane)], x, target, learning_rates=lrs[sane], **kw)
+    alone, hist_alone = pop.fit_population(
+        NET, keys[np.array(sane)], x, target, learning_rates=lrs[sane], **kw
+    )
     for j, i in enumerate(sane):  # bit-identical, not merely close
         for a, b in zip(jax.tree.leaves(_member(params, i)), jax.tree.leaves(_member(alone, j))):
             assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -64,13 +67,28 @@ def test_a_diverging_member_is_frozen_and_the_others_are_untouched():
 def test_seeds_and_learning_rates_do_not_recompile():
     x, y = _blobs()
     kw = dict(loss="cross_entropy", optimizer="adam", steps=40, batch_size=16, eval_every=40)
-    pop.fit_population(NET, jax.random.split(jax.random.key(0), 4), x, y, learning_rates=[1e-3] * 4, **kw)
+    pop.fit_population(
+        NET, jax.random.split(jax.random.key(0), 4), x, y, learning_rates=[1e-3] * 4, **kw
+    )
     before = pop.compile_count()
-    _, h = pop.fit_population(NET, jax.random.split(jax.random.key(5), 4), x, y,
-                              learning_rates=[1e-2, 1e-3, 3e-3, 1e-1], init_scales=[1, 2, 3, 4], **kw)
+    _, h = pop.fit_population(
+        NET,
+        jax.random.split(jax.random.key(5), 4),
+        x,
+        y,
+        learning_rates=[1e-2, 1e-3, 3e-3, 1e-1],
+        init_scales=[1, 2, 3, 4],
+        **kw,
+    )
     assert pop.compile_count() == before and h.compile_seconds == 0.0
-    pop.fit_population(jn.MLP((4, 9, 3), activation="tanh"), jax.random.split(jax.random.key(5), 4),
-                       x, y, learning_rates=[1e-3] * 4, **kw)
+    pop.fit_population(
+        jn.MLP((4, 9, 3), activation="tanh"),
+        jax.random.split(jax.random.key(5), 4),
+        x,
+        y,
+        learning_rates=[1e-3] * 4,
+        **kw,
+    )
     assert pop.compile_count() == before + 1
 
 
@@ -78,7 +96,9 @@ def test_bad_population_arguments():
     x, y = _blobs()
     keys = jax.random.split(jax.random.key(0), 3)
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=5)
-    with pytest.raises(ValueError, match=r"learning_rates must have one value per key \(3\); got shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"learning_rates must have one value per key \(3\); got shape \(2,\)"
+    ):
         pop.fit_population(NET, keys, x, y, learning_rates=[0.1, 0.2], **kw)
     with pytest.raises(TypeError, match="keys must be a 1-D array of jax.random keys"):
         pop.fit_population(NET, [1, 2, 3], x, y, learning_rates=[0.1] * 3, **kw)
@@ -108,9 +128,17 @@ print(json.dumps({
 
 
 def test_population_is_sharded_over_devices_and_padded():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", _SHARDED_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=120, check=True)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _SHARDED_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["devices"] == 2 and result["members"] == 5
     assert result["max_diff"] < 1e-5  # 5 members padded to 6, split 3 + 3 over two devices
@@ -120,7 +148,13 @@ def test_jaxnet_asks_for_one_cpu_device_per_core():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
     code = "import jaxnet, jax, os; print(len(jax.devices()), os.cpu_count())"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     devices, cores = map(int, out.stdout.split())
     assert devices == cores

@@ -2,7 +2,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 from conftest import tree_allclose
 
 import jaxnet as jn
@@ -23,8 +22,17 @@ def test_loss_falls_full_batch_and_minibatch():
     x, y = _blobs()
     params = jn.init(NET, jax.random.key(0))
     for batch_size in (None, 16):
-        _, h = jn.fit(NET, params, x, y, loss="cross_entropy", optimizer="adam",
-                      learning_rate=1e-2, steps=300, batch_size=batch_size)
+        _, h = jn.fit(
+            NET,
+            params,
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer="adam",
+            learning_rate=1e-2,
+            steps=300,
+            batch_size=batch_size,
+        )
         assert h.status == "completed" and h.loss.shape == (300,)
         assert h.loss[-20:].mean() < 0.5 * h.loss[:5].mean()
 
@@ -32,8 +40,20 @@ def test_loss_falls_full_batch_and_minibatch():
 def test_manual_and_auto_training_agree(x64):
     x, y = _blobs()
     params = jn.init(NET, jax.random.key(0), jnp.float64)
-    runs = [jn.fit(NET, params, x, y, loss="cross_entropy", optimizer=optax.adam(1e-2), steps=200,
-                   batch_size=32, grads=g)[0] for g in ("manual", "auto")]
+    runs = [
+        jn.fit(
+            NET,
+            params,
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer=optax.adam(1e-2),
+            steps=200,
+            batch_size=32,
+            grads=g,
+        )[0]
+        for g in ("manual", "auto")
+    ]
     assert tree_allclose(runs[0], runs[1], rtol=1e-9)
 
 
@@ -49,12 +69,21 @@ def test_minibatches_are_shuffled_epochs_without_replacement():
 def test_no_recompile_across_seeds_learning_rates_and_data():
     x, y = _blobs()
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=50, batch_size=20, eval_every=50)
-    jn.fit(NET, jn.init(NET, jax.random.key(0)), x, y, learning_rate=0.1, key=jax.random.key(0), **kw)
+    jn.fit(
+        NET, jn.init(NET, jax.random.key(0)), x, y, learning_rate=0.1, key=jax.random.key(0), **kw
+    )
     before = train.run_chunk._cache_size()
     x2, y2 = _blobs(seed=1)
     for seed, lr in [(1, 0.05), (2, 0.3)]:
-        jn.fit(NET, jn.init(NET, jax.random.key(seed)), x2, y2, learning_rate=lr,
-               key=jax.random.key(seed), **kw)
+        jn.fit(
+            NET,
+            jn.init(NET, jax.random.key(seed)),
+            x2,
+            y2,
+            learning_rate=lr,
+            key=jax.random.key(seed),
+            **kw,
+        )
     assert train.run_chunk._cache_size() == before
 
 
@@ -71,15 +100,33 @@ def test_divergence_stops_and_returns_last_finite_params():
     x, y = _blobs()
     net = jn.MLP((4, 16, 3), activation="relu")
     params = jn.init(net, jax.random.key(0))
-    trained, h = jn.fit(net, params, x, 100.0 * x[:, :3], loss="mse", optimizer="sgd",
-                        learning_rate=10.0, steps=500, eval_every=100)
+    trained, h = jn.fit(
+        net,
+        params,
+        x,
+        100.0 * x[:, :3],
+        loss="mse",
+        optimizer="sgd",
+        learning_rate=10.0,
+        steps=500,
+        eval_every=100,
+    )
     assert h.status == "diverged" and "diverged at step" in h.message
     assert 0 < h.steps < 500
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(trained))
     assert np.all(np.isfinite(h.loss[:-1])) and not np.isfinite(h.loss[-1])
     # The returned params are those after exactly h.steps updates: replaying them agrees.
-    replay, h2 = jn.fit(net, params, x, 100.0 * x[:, :3], loss="mse", optimizer="sgd",
-                        learning_rate=10.0, steps=h.steps, eval_every=100)
+    replay, h2 = jn.fit(
+        net,
+        params,
+        x,
+        100.0 * x[:, :3],
+        loss="mse",
+        optimizer="sgd",
+        learning_rate=10.0,
+        steps=h.steps,
+        eval_every=100,
+    )
     assert h2.status == "completed"
     assert tree_allclose(replay, trained, rtol=0)
 
@@ -90,19 +137,42 @@ def test_early_stopping_returns_the_best_params():
     y = rng.normal(size=(40, 3))  # pure noise: the validation loss must turn up
     xv, yv = rng.normal(size=(40, 4)), rng.normal(size=(40, 3))
     net = jn.MLP((4, 64, 3), activation="relu")
-    params, h = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, loss="mse", optimizer="adam",
-                       learning_rate=1e-2, steps=3000, validation=(xv, yv), eval_every=50, patience=3)
+    params, h = jn.fit(
+        net,
+        jn.init(net, jax.random.key(0)),
+        x,
+        y,
+        loss="mse",
+        optimizer="adam",
+        learning_rate=1e-2,
+        steps=3000,
+        validation=(xv, yv),
+        eval_every=50,
+        patience=3,
+    )
     assert h.status == "early_stopped" and h.steps < 3000
     best = int(np.argmin(h.val_loss))
     assert h.best_step == h.eval_step[best] and h.val_loss[-1] > h.val_loss[best]
-    vl, _ = train.evaluate_jit(net, params, jnp.asarray(xv, jnp.float32), jnp.asarray(yv, jnp.float32), "mse")
+    vl, _ = train.evaluate_jit(
+        net, params, jnp.asarray(xv, jnp.float32), jnp.asarray(yv, jnp.float32), "mse"
+    )
     np.testing.assert_allclose(float(vl), h.val_loss[best], rtol=1e-6)
 
 
 def test_validation_history_has_accuracy_for_classifiers():
     x, y = _blobs()
-    _, h = jn.fit(NET, jn.init(NET, jax.random.key(0)), x[:80], y[:80], loss="cross_entropy",
-                  optimizer="adam", learning_rate=1e-2, steps=200, validation=(x[80:], y[80:]), eval_every=50)
+    _, h = jn.fit(
+        NET,
+        jn.init(NET, jax.random.key(0)),
+        x[:80],
+        y[:80],
+        loss="cross_entropy",
+        optimizer="adam",
+        learning_rate=1e-2,
+        steps=200,
+        validation=(x[80:], y[80:]),
+        eval_every=50,
+    )
     assert list(h.eval_step) == [50, 100, 150, 200]
     assert h.val_accuracy[-1] > 0.9 and np.all(np.isfinite(h.val_loss))
 
@@ -111,5 +181,7 @@ def test_a_user_optax_transformation_and_schedule_work():
     x, y = _blobs()
     schedule = optax.exponential_decay(0.1, transition_steps=50, decay_rate=0.5)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(schedule, momentum=0.9))
-    _, h = jn.fit(NET, jn.init(NET, jax.random.key(0)), x, y, loss="cross_entropy", optimizer=tx, steps=200)
+    _, h = jn.fit(
+        NET, jn.init(NET, jax.random.key(0)), x, y, loss="cross_entropy", optimizer=tx, steps=200
+    )
     assert h.loss[-1] < h.loss[0]

@@ -13,7 +13,9 @@ Y = np.array([0.92, 0.86, 0.89])
 ENTRY_POINTS = {
     "backprop": lambda x, y: jn.backprop(NET, PARAMS, x, y, loss="sse"),
     "value_and_grad": lambda x, y: jn.value_and_grad(NET, PARAMS, x, y, loss="sse"),
-    "fit": lambda x, y: jn.fit(NET, PARAMS, x, y, loss="sse", optimizer="sgd", learning_rate=1.0, steps=2),
+    "fit": lambda x, y: jn.fit(
+        NET, PARAMS, x, y, loss="sse", optimizer="sgd", learning_rate=1.0, steps=2
+    ),
 }
 
 
@@ -51,7 +53,9 @@ def test_non_finite_x_or_y(call, bad):
 
 
 def test_three_d_input(call):
-    with pytest.raises(ValueError, match=r"x must have shape \(features,\) or \(batch, features\).*3-D"):
+    with pytest.raises(
+        ValueError, match=r"x must have shape \(features,\) or \(batch, features\).*3-D"
+    ):
         call(np.ones((3, 1, 2)), Y)
 
 
@@ -74,24 +78,30 @@ def test_forward_refuses_the_same_inputs_before_tracing():
         jn.forward(NET, PARAMS, np.array([np.nan, 1.0]))
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(activation="sigmod"), r"activation must be one of .*sigmoid.*got 'sigmod'"),
-    (dict(output_activation="soft"), r"output_activation must be one of .*got 'soft'"),
-    (dict(init="xavier"), r"init must be one of auto, glorot, he, lecun, normal; got 'xavier'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(activation="sigmod"), r"activation must be one of .*sigmoid.*got 'sigmod'"),
+        (dict(output_activation="soft"), r"output_activation must be one of .*got 'soft'"),
+        (dict(init="xavier"), r"init must be one of auto, glorot, he, lecun, normal; got 'xavier'"),
+    ],
+)
 def test_unknown_names_in_the_spec(kwargs, message):
     with pytest.raises(ValueError, match=message):
         jn.MLP((2, 3, 1), **kwargs)
 
 
-@pytest.mark.parametrize("sizes,error,message", [
-    ((2, 0, 1), ValueError, r"sizes must be positive; got 0"),
-    ((2, -3, 1), ValueError, r"sizes must be positive; got -3"),
-    ((2,), ValueError, r"at least 2 entries"),
-    ((2, 3.5, 1), TypeError, r"sizes must hold ints; got 3.5"),
-    ("2,3,1", TypeError, r"sizes must be a sequence of ints"),
-    ((2, True, 1), TypeError, r"sizes must hold ints; got True"),
-])
+@pytest.mark.parametrize(
+    "sizes,error,message",
+    [
+        ((2, 0, 1), ValueError, r"sizes must be positive; got 0"),
+        ((2, -3, 1), ValueError, r"sizes must be positive; got -3"),
+        ((2,), ValueError, r"at least 2 entries"),
+        ((2, 3.5, 1), TypeError, r"sizes must hold ints; got 3.5"),
+        ("2,3,1", TypeError, r"sizes must be a sequence of ints"),
+        ((2, True, 1), TypeError, r"sizes must hold ints; got True"),
+    ],
+)
 def test_bad_layer_sizes(sizes, error, message):
     with pytest.raises(error, match=message):
         jn.MLP(sizes)
@@ -113,7 +123,9 @@ def test_labels_out_of_range_for_cross_entropy():
 
 def test_params_that_do_not_match_the_spec():
     bad = [dict(PARAMS[0]), {"w": np.ones((2, 1))}]
-    with pytest.raises(ValueError, match=r"params\[1\]\['w'\] must have shape \(3, 1\); got \(2, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"params\[1\]\['w'\] must have shape \(3, 1\); got \(2, 1\)"
+    ):
         jn.forward(NET, bad, X)
     with pytest.raises(ValueError, match=r"params\[0\] must have keys \['w'\]; got \['b', 'w'\]"):
         jn.forward(NET, [{"w": PARAMS[0]["w"], "b": np.zeros(3)}, PARAMS[1]], X)
@@ -129,7 +141,9 @@ def test_fit_arguments():
         fit(optimizer="sgd", steps=5)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         fit(optimizer="sgdd", learning_rate=1.0, steps=5)
-    with pytest.raises(ValueError, match=r"batch_size must be between 1 and the 3 training rows; got 4"):
+    with pytest.raises(
+        ValueError, match=r"batch_size must be between 1 and the 3 training rows; got 4"
+    ):
         fit(optimizer="sgd", learning_rate=1.0, steps=5, batch_size=4)
     with pytest.raises(ValueError, match="grads must be 'auto' or 'manual'"):
         fit(optimizer="sgd", learning_rate=1.0, steps=5, grads="hand")

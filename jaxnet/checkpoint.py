@@ -1,0 +1,302 @@
+"""Save and load a trained model: spec, params, scalers, training config and library version.
+
+A checkpoint is one ``.npz`` (zip) file: one ``.npy`` entry per params leaf (``params.0.w``,
+``params.0.b``, ...) and a ``metadata`` entry holding UTF-8 JSON as a uint8 array. Nothing is
+pickled, and files are read with ``allow_pickle=False``, so loading a file cannot run code.
+
+The metadata carries a SHA-256 over itself and every array's name, dtype, shape and bytes, so
+a truncated, corrupted or edited file is refused with a ``ValueError`` that names the file. It
+is an integrity check against accidents, not a signature: anyone can write a valid file. The
+params are checked against the spec, so a file whose shapes disagree with its spec is refused
+too. A save writes a temporary file in the target's directory, flushes it to disk and renames
+it over the target, so an interrupted save leaves any previous checkpoint intact.
+
+Left out: optimizer state (resuming training), populations, and reading other formats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import _validate
+from .data import Scaler
+from .mlp import MLP
+
+FORMAT = "jaxnet-checkpoint"
+FORMAT_VERSION = 1
+METADATA = "metadata"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """What :func:`load` returns.
+
+    Attributes:
+      net: the :class:`~jaxnet.MLP` spec.
+      params: list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts of NumPy arrays,
+        bit for bit as saved (JAX converts them on first use).
+      scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, or None.
+      target_scaler: the regression target's scaler, or None.
+      config: the JSON config given to :func:`save` (tuples come back as lists).
+      version: the jaxnet version that wrote the file.
+    """
+
+    net: MLP
+    params: list
+    scaler: Scaler | None
+    target_scaler: Scaler | None
+    config: dict
+    version: str
+
+
+def _library_version() -> str:
+    from . import __version__  # late: the package imports its modules first
+
+    return __version__
+
+
+def _spec(net: MLP) -> dict:
+    return {f.name: getattr(net, f.name) for f in dataclasses.fields(net)}
+
+
+def _leaves(params) -> dict[str, np.ndarray]:
+    """``{"params.<layer>.<w|b>": array}`` in layer order, as C-contiguous NumPy arrays."""
+    out = {}
+    for i, layer in enumerate(params):
+        for name in sorted(layer):
+            leaf = np.ascontiguousarray(np.asarray(layer[name]))
+            if leaf.dtype.kind != "f":
+                raise ValueError(f"params[{i}][{name!r}] must be a float array; got {leaf.dtype}")
+            out[f"params.{i}.{name}"] = leaf
+    return out
+
+
+def _digest(meta: dict, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the metadata (without its digest) and every array's name, dtype, shape, bytes."""
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _metadata_entry(meta: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``metadata`` entry: JSON with its digest, as a uint8 array."""
+    try:
+        text = json.dumps({**meta, "sha256": _digest(meta, arrays)}, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"config must hold only finite JSON values (no NaN, arrays, objects): {e}"
+        ) from e
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_atomic(path: Path, entries: dict[str, np.ndarray]) -> None:
+    """Write ``entries`` as an npz at ``path`` via a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as f:  # a file object, so numpy does not append ".npz"
+            np.savez(f, allow_pickle=False, **entries)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def save(path, net: MLP, params, *, scaler=None, target_scaler=None, config=None) -> Path:
+    """Write a checkpoint atomically, creating parent directories.
+
+    Args:
+      path: destination file (any name; ``.jaxnet`` by convention).
+      net: the spec; params: its parameters (float leaves, any float dtype).
+      scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, if any.
+      target_scaler: the regression target's scaler, if any.
+      config: a JSON-serialisable dict (training settings, results).
+
+    Returns:
+      ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+      ValueError, TypeError: for params that do not fit ``net`` or a config that is not JSON.
+      OSError: if the file cannot be written; any previous file at ``path`` is left intact.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    _validate.params(net, params)
+    for argument, s in (("scaler", scaler), ("target_scaler", target_scaler)):
+        if s is not None and not isinstance(s, Scaler):
+            raise TypeError(f"{argument} must be a jaxnet Scaler or None; got {type(s).__name__}")
+    arrays = _leaves(params)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": _library_version(),
+        "spec": _spec(net),
+        "arrays": {
+            name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()
+        },
+        "scaler": None if scaler is None else scaler.to_dict(),
+        "target_scaler": None if target_scaler is None else target_scaler.to_dict(),
+        "config": {} if config is None else config,
+    }
+    path, entries = Path(path), {**arrays, METADATA: _metadata_entry(meta, arrays)}
+    try:
+        _write_atomic(path, entries)
+    except OSError as e:  # re-raised with one argument, so the message names the file
+        raise type(e)(f"cannot write checkpoint {path}: {e.strerror or e}") from e
+    return path
+
+
+# --- load -------------------------------------------------------------------------------------
+
+# What a damaged zip or .npy entry raises inside numpy and zipfile (OSError: a seek to a
+# negative offset read from a damaged header; NotImplementedError: a damaged method field).
+_CORRUPT = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+    NotImplementedError,
+)
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb")
+    except OSError as e:  # re-raised with one argument, so the message names the file
+        raise type(e)(f"cannot read checkpoint {path}: {e.strerror or e}") from e
+
+
+def _read_entries(path: Path) -> dict[str, np.ndarray]:
+    """Every array in the npz at ``path``; ValueError if it is not a readable, intact npz."""
+    with _open(path) as f:
+        if not zipfile.is_zipfile(f):
+            raise ValueError(f"{path} is not a jaxnet checkpoint: not a zip file, or truncated")
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                entries = {name: z[name] for name in z.files}
+        except _CORRUPT as e:
+            raise ValueError(f"{path} is corrupted: {e}") from e
+    odd = [name for name, a in entries.items() if not isinstance(a, np.ndarray)]
+    if odd:
+        raise ValueError(f"{path} is not a jaxnet checkpoint: entries {odd} are not arrays")
+    return entries
+
+
+def _metadata(path: Path, entries: dict) -> dict:
+    raw = entries.pop(METADATA, None)
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError(f"{path} is not a jaxnet checkpoint: no metadata entry")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{path} is corrupted: its metadata is not JSON ({e})") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a jaxnet checkpoint: wrong format tag")
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has checkpoint format {meta.get('format_version')!r}; this jaxnet "
+            f"({_library_version()}) reads format {FORMAT_VERSION} and older"
+        )
+    return meta
+
+
+def _check_integrity(path: Path, meta: dict, arrays: dict) -> None:
+    stored = meta.pop("sha256", None)
+    if stored != _digest(meta, arrays):
+        raise ValueError(f"{path} failed its SHA-256 check: the file was modified or corrupted")
+    listed = meta.get("arrays")
+    if not isinstance(listed, dict) or set(listed) != set(arrays):
+        raise ValueError(f"{path}: its arrays {sorted(arrays)} differ from the metadata's list")
+
+
+def _net(path: Path, spec) -> MLP:
+    try:
+        return MLP(**spec)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path} holds an invalid MLP spec {spec!r}: {e}") from e
+
+
+def _params(path: Path, net: MLP, arrays: dict) -> list[dict]:
+    """Rebuild the params list from ``params.<i>.<name>`` entries and check it against ``net``."""
+    params = [{} for _ in range(net.depth)]
+    for key, a in arrays.items():
+        parts = key.split(".")
+        ok = len(parts) == 3 and parts[0] == "params" and parts[1].isdigit()
+        if not ok or int(parts[1]) >= net.depth or a.dtype.kind != "f":
+            raise ValueError(f"{path}: entry {key!r} ({a.dtype}) does not fit the spec {net.sizes}")
+        params[int(parts[1])][parts[2]] = a
+    try:
+        _validate.params(net, params)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: params do not match the spec {net.sizes}: {e}") from e
+    return params
+
+
+def _scaler(path: Path, meta: dict, key: str) -> Scaler | None:
+    if meta.get(key) is None:
+        return None
+    try:
+        return Scaler.from_dict(meta[key])
+    except ValueError as e:
+        raise ValueError(f"{path}: bad {key}: {e}") from e
+
+
+def load(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save`.
+
+    Args:
+      path: the file.
+
+    Returns:
+      A :class:`Checkpoint`.
+
+    Raises:
+      ValueError: naming the file, if it is not a jaxnet checkpoint, is truncated, corrupted
+        or modified, was written by a newer format, or its params do not match its spec.
+      OSError: if the file cannot be read (missing, a directory, no permission).
+    """
+    path = Path(path)
+    arrays = _read_entries(path)
+    meta = _metadata(path, arrays)
+    _check_integrity(path, meta, arrays)
+    net = _net(path, meta.get("spec"))
+    config = meta.get("config")
+    return Checkpoint(
+        net=net,
+        params=_params(path, net, arrays),
+        scaler=_scaler(path, meta, "scaler"),
+        target_scaler=_scaler(path, meta, "target_scaler"),
+        config=config if isinstance(config, dict) else {},
+        version=str(meta.get("version")),
+    )

@@ -1,0 +1,225 @@
+"""`jaxnet train` and `jaxnet predict`, called in-process through ``jaxnet.cli.main``."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import jaxnet as jn
+from jaxnet import checkpoint, data
+from jaxnet.cli import main
+
+TINY = ["--hidden", "4", "--steps", "40", "--eval-every", "20"]
+
+
+def _run(argv) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(argv)
+    return rc, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def xor_model(tmp_path_factory):
+    """One small XOR classifier trained by the CLI, shared by the predict tests."""
+    out = tmp_path_factory.mktemp("xor") / "models" / "xor.jaxnet"
+    rc, text = _run(["train", "--dataset", "xor", *TINY, "--out", str(out)])
+    return out, rc, text
+
+
+def _one_line_error(capsys, *fragments):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_train_prints_a_summary_and_writes_checkpoint_and_plot(xor_model):
+    out, rc, text = xor_model
+    assert rc == 0
+    assert "xor: 400 rows, 2 features, 2 classes; train 270, validation 30, test 100" in text
+    assert "net 2-4-2 relu, cross_entropy, adam lr 0.001, batch 128, 40 steps, seed 0" in text
+    for split in ("train", "validation", "test"):
+        assert any(line.startswith(split) and line.endswith("%") for line in text.splitlines())
+    png = out.with_name("xor.loss.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ck = checkpoint.load(out)
+    assert ck.net.sizes == (2, 4, 2) and ck.target_scaler is None
+    assert ck.config["task"] == "classification" and ck.config["classes"] == [0, 1]
+    assert ck.config["feature_names"] == ["a", "b"] and ck.config["settings"]["steps"] == 40
+    assert list(ck.config["metrics"]) == ["train", "validation", "test"]
+
+
+def test_scaler_is_fitted_on_the_training_rows_only(xor_model):
+    ck = checkpoint.load(xor_model[0])
+    train_x = data.partition(data.xor(seed=0), 0.1, 0.25, seed=0)["train"][0]
+    assert ck.scaler.kind == "standard"
+    np.testing.assert_array_equal(ck.scaler.offset, train_x.mean(0))
+    np.testing.assert_array_equal(ck.scaler.scale, train_x.std(0))
+    assert not np.allclose(ck.scaler.offset, data.xor(seed=0).x.mean(0), rtol=0, atol=1e-6)
+
+
+def _probabilities(line: str) -> list[float]:
+    return [float(p.split(":")[1]) for p in line.split("probabilities ")[1].split()]
+
+
+def test_predict_prints_class_and_probabilities_of_scaled_inputs(xor_model):
+    rc, text = _run(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
+    assert rc == 0
+    lines = text.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("row 1: a xor b ")
+    ck = checkpoint.load(xor_model[0])
+    logits = np.asarray(jn.forward(ck.net, ck.params, ck.scaler.transform([[0, 1], [1, 1]])))
+    expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    for line, p in zip(lines, expected, strict=True):
+        np.testing.assert_allclose(_probabilities(line), p, atol=6e-4)
+        assert f"a xor b {p.argmax()} (p={p.max():.3f})" in line
+
+
+def test_predict_from_csv_matches_input_whatever_the_column_order(xor_model, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("b,label,a\n1,x,0\n1,y,1\n")
+    rc, from_csv = _run(["predict", str(xor_model[0]), "--csv", str(path)])
+    _, from_input = _run(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
+    assert rc == 0 and from_csv == from_input
+
+
+@pytest.mark.parametrize(
+    "extra, fragments",
+    [
+        (["--input", "4,8,1"], ["xor.jaxnet takes 2 features (a, b); --input '4,8,1' has 3"]),
+        (["--input", "4"], ["takes 2 features"]),
+        (["--input", "4,x"], ["--input must be comma-separated numbers"]),
+        (["--input", "4,nan"], ["x must be finite"]),
+    ],
+)
+def test_predict_bad_input_is_one_line_and_nonzero(xor_model, capsys, extra, fragments):
+    assert main(["predict", str(xor_model[0]), *extra]) == 2
+    _one_line_error(capsys, "jaxnet predict: error: ", *fragments)
+
+
+def test_predict_bad_csv_or_checkpoint_is_one_line(xor_model, tmp_path, capsys):
+    path = tmp_path / "rows.csv"
+    path.write_text("a,c\n1,2\n")
+    assert main(["predict", str(xor_model[0]), "--csv", str(path)]) == 2
+    _one_line_error(capsys, "rows.csv lacks column(s) b")
+    assert main(["predict", str(tmp_path / "none.jaxnet"), "--input", "1,2"]) == 2
+    _one_line_error(capsys, "cannot read checkpoint", "none.jaxnet")
+    path.write_bytes(xor_model[0].read_bytes()[:-10])
+    assert main(["predict", str(path), "--input", "1,2"]) == 2
+    _one_line_error(capsys, "rows.csv is not a jaxnet checkpoint")
+
+
+def _linear_csv(path, n=200):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, size=(n, 2))
+    y = 50 + 3 * x[:, 0] - 2 * x[:, 1]
+    rows = "\n".join(f"{a:.4f},{b:.4f},{c:.4f}" for (a, b), c in zip(x, y, strict=True))
+    path.write_text("hours,rest,score\n" + rows + "\n")
+    return path
+
+
+def test_csv_regression_predicts_in_original_units(tmp_path):
+    csv = _linear_csv(tmp_path / "scores.csv")
+    out = tmp_path / "scores.jaxnet"
+    argv = ["train", "--csv", str(csv), "--target", "score", "--hidden", "16", "--lr", "1e-2"]
+    rc, text = _run([*argv, "--steps", "600", "--batch-size", "0", "--out", str(out)])
+    assert rc == 0 and "regression of score" in text and "RMSE (score)" in text
+    ck = checkpoint.load(out)
+    assert ck.config["task"] == "regression" and ck.target_scaler.kind == "standard"
+    rc, text = _run(["predict", str(out), "--input", "5,5", "--input", "1,9"])
+    values = [float(line.split("score = ")[1]) for line in text.splitlines()]
+    np.testing.assert_allclose(values, [55.0, 35.0], atol=1.5)
+
+
+def test_tutorial_dataset_trains_on_all_three_rows_and_predicts(tmp_path):
+    out = tmp_path / "t.jaxnet"
+    rc, text = _run(["train", "--dataset", "tutorial", "--steps", "30", "--out", str(out)])
+    assert rc == 0 and "tutorial: 3 rows, 2 features, regression of score; train 3" in text
+    assert "validation" not in text and "net 2-3-1 relu, mse" in text
+    ck = checkpoint.load(out)
+    assert ck.scaler.kind == "max"
+    rc, text = _run(["predict", str(out), "--input", "4,8"])
+    output = jn.forward(ck.net, ck.params, ck.scaler.transform([4.0, 8.0]))
+    expected = ck.target_scaler.inverse(np.asarray(output, np.float64))[0]
+    assert rc == 0 and text == f"row 1: score = {expected:.6g}\n"
+
+
+def test_tutorial_command_saves_a_checkpoint_predict_reads(tmp_path):
+    out = tmp_path / "runs" / "tutorial.jaxnet"
+    rc, _ = _run(["tutorial", "--steps", "20", "--out", str(out)])
+    ck = checkpoint.load(out)
+    assert rc == 0 and ck.scaler.kind == "max"
+    rc, text = _run(["predict", str(out), "--input", "4,8"])
+    output = np.asarray(jn.forward(ck.net, ck.params, ck.scaler.transform([4.0, 8.0])), np.float64)
+    expected = output if ck.target_scaler is None else ck.target_scaler.inverse(output)
+    assert rc == 0 and text.startswith("row 1: ") and text.endswith(f" = {expected[0]:.6g}\n")
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("", ["data.csv is empty"]),
+        ("hours,score\n", ["data.csv has a header but no data rows"]),
+        ("hours,score\n1,2\n", ["has no column 'grade'; its columns are hours, score"]),
+        ("hours,grade\n1,2\n2,zz\n", ["data.csv line 3, column 'grade': 'zz' is not a finite"]),
+        ("hours,grade\n1,2\nabc,3\n", ["line 3, column 'hours': 'abc' is not a finite number"]),
+    ],
+    ids=["empty", "header-only", "missing-column", "non-numeric-target", "non-numeric-feature"],
+)
+def test_bad_csv_is_refused_in_one_line(tmp_path, capsys, text, fragments):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    assert main(["train", "--csv", str(path), "--target", "grade", "--task", "regression"]) == 2
+    _one_line_error(capsys, "jaxnet train: error: ", *fragments)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--csv", "x.csv"], "--csv needs --target COLUMN"),
+        (["--dataset", "xor", "--target", "y"], "--target and --task go with --csv"),
+        (["--dataset", "xor", "--hidden", "4,,2"], "--hidden must be comma-separated"),
+        (["--dataset", "xor", "--val-size", "1.5"], "--val-size must be a fraction in [0, 1)"),
+        (["--dataset", "xor", "--val-size", "0", "--patience", "2"], "--patience needs"),
+        (["--dataset", "xor", "--activation", "swish"], "activation must be one of"),
+        (["--csv", "missing.csv", "--target", "y"], "cannot read missing.csv"),
+    ],
+)
+def test_bad_train_arguments_are_one_line(capsys, argv, fragment):
+    assert main(["train", *argv]) == 2
+    _one_line_error(capsys, fragment)
+
+
+def test_dataset_choices_match_the_library():
+    from jaxnet.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    dataset = next(a for a in train._actions if a.dest == "dataset")
+    assert tuple(dataset.choices) == data.DATASETS
+
+
+# --- accuracy targets (issue 3): `make test-slow` ---------------------------------------------
+
+
+def _test_accuracy(tmp_path, argv) -> float:
+    out = tmp_path / "m.jaxnet"
+    rc, _ = _run(["train", *argv, "--out", str(out)])
+    assert rc == 0
+    return checkpoint.load(out).config["metrics"]["test"][1]
+
+
+@pytest.mark.slow
+def test_digits_64_128_10_relu_adam_reaches_97_5_percent_over_5_seeds(tmp_path):
+    # Stratified 75/25 split with seed 0; 10% of the training rows watch for overfitting.
+    accuracies = [
+        _test_accuracy(tmp_path, ["--dataset", "digits", "--seed", str(s)]) for s in range(5)
+    ]
+    assert np.mean(accuracies) >= 0.975, accuracies
+
+
+@pytest.mark.slow
+def test_mnist1d_mlp_reaches_60_percent(tmp_path):
+    assert _test_accuracy(tmp_path, ["--dataset", "mnist1d"]) >= 0.60
