@@ -66,8 +66,9 @@ LOSSES: dict[str, Loss] = {
     ),
     "cross_entropy": Loss(
         value=lambda z, y: -jnp.sum(y * jax.nn.log_softmax(z, axis=-1)) / z.shape[0],
-        output_delta=lambda z, y: (jax.nn.softmax(z, axis=-1) * jnp.sum(y, -1, keepdims=True) - y)
-        / z.shape[0],
+        output_delta=lambda z, y: (
+            (jax.nn.softmax(z, axis=-1) * jnp.sum(y, -1, keepdims=True) - y) / z.shape[0]
+        ),
     ),
     "binary_cross_entropy": Loss(value=_bce, output_delta=_bce_delta),
 }

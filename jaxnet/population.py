@@ -208,7 +208,9 @@ def fit_population(
     start = time.perf_counter()
     keys = _keys_array(keys)
     if keys is None:
-        raise TypeError("keys must be a 1-D array of jax.random keys, e.g. jax.random.split(key, P)")
+        raise TypeError(
+            "keys must be a 1-D array of jax.random keys, e.g. jax.random.split(key, P)"
+        )
     n = keys.shape[0]
     losses.check_name(loss)
     probe = init(net, jax.random.key(0), dtype)  # shapes and dtype for the host-side checks
@@ -253,7 +255,13 @@ def _population_loop(states, x, y, val, n, steps, eval_every, static, progress, 
             bar.update(min(length, steps - bar.n))
             if val is not None:
                 vl, va = evaluate_population(static["net"], states.params, *val, static["loss"])
-                evals.append((int(np.max(np.asarray(states.step)[:n])), np.asarray(vl)[:n], np.asarray(va)[:n]))
+                evals.append(
+                    (
+                        int(np.max(np.asarray(states.step)[:n])),
+                        np.asarray(vl)[:n],
+                        np.asarray(va)[:n],
+                    )
+                )
             if not np.any(np.asarray(states.alive)[:n]):
                 break
     params = jax.tree.map(lambda a: a[:n], states.params)
