@@ -99,13 +99,36 @@ def init_state(params, tx, key, learning_rate=None) -> TrainState:
     return TrainState(params, opt_state, key, jnp.int32(0), jnp.bool_(True))
 
 
-def _minibatch(x, y, key, step, batch_size: int | None):
-    """Rows for ``step``: shuffled epochs without replacement, drawn from ``key`` per epoch."""
+class Batcher(NamedTuple):
+    """The row orders of every epoch one chunk can touch, drawn once per chunk, not per step.
+
+    Epoch ``e``'s order is ``permutation(fold_in(key, e), n)``, so the batches do not depend
+    on how the steps are cut into chunks. Drawing a permutation of ``n`` rows costs far more
+    than a small net's step, hence once per epoch.
+    """
+
+    orders: jax.Array  # (epochs, n) row orders, epoch first_epoch + i in row i
+    first_epoch: jax.Array  # int32 scalar
+
+
+def epoch_orders(key, step, n: int, batch_size: int | None, length: int) -> Batcher | None:
+    """A :class:`Batcher` for ``length`` steps from ``step``; None for full batch."""
     if batch_size is None:
+        return None
+    per_epoch = n // batch_size
+    first = step // per_epoch
+    epochs = first + jnp.arange(-(-length // per_epoch) + 1)
+    orders = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), n))(epochs)
+    return Batcher(orders, first)
+
+
+def minibatch(x, y, batcher: Batcher | None, step, batch_size: int | None):
+    """Rows for ``step``: shuffled epochs without replacement (all rows when full batch)."""
+    if batcher is None:
         return x, y
     per_epoch = x.shape[0] // batch_size
     epoch, within = step // per_epoch, step % per_epoch
-    order = jax.random.permutation(jax.random.fold_in(key, epoch), x.shape[0])
+    order = batcher.orders[jnp.clip(epoch - batcher.first_epoch, 0, batcher.orders.shape[0] - 1)]
     rows = jax.lax.dynamic_slice(order, (within * batch_size,), (batch_size,))
     return x[rows], y[rows]
 
@@ -131,9 +154,10 @@ def train_chunk(state: TrainState, x, y, total_steps, *, net, loss, tx, grads, b
       NaN for steps that were not taken.
     """
     grad_fn = GRAD_FNS[grads]
+    batcher = epoch_orders(state.key, state.step, x.shape[0], batch_size, length)
 
     def body(s: TrainState, _):
-        xb, yb = _minibatch(x, y, s.key, s.step, batch_size)
+        xb, yb = minibatch(x, y, batcher, s.step, batch_size)
         value, g = grad_fn(net, s.params, xb, yb, loss)
         updates, opt_state = tx.update(g, s.opt_state, s.params)
         params = optax.apply_updates(s.params, updates)

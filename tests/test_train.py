@@ -60,10 +60,24 @@ def test_manual_and_auto_training_agree(x64):
 def test_minibatches_are_shuffled_epochs_without_replacement():
     x = jnp.arange(12.0)[:, None]
     key = jax.random.key(3)
-    seen = [np.asarray(train._minibatch(x, x, key, jnp.int32(s), 4)[0])[:, 0] for s in range(6)]
+    batcher = train.epoch_orders(key, jnp.int32(0), 12, 4, length=6)
+    seen = [np.asarray(train.minibatch(x, x, batcher, jnp.int32(s), 4)[0])[:, 0] for s in range(6)]
     first, second = np.concatenate(seen[:3]), np.concatenate(seen[3:])
     assert sorted(first) == list(range(12)) and sorted(second) == list(range(12))
     assert not np.array_equal(first, second)
+    # A chunk that starts mid-run draws the same batches: chunking does not change training.
+    later = train.epoch_orders(key, jnp.int32(4), 12, 4, length=2)
+    again = [np.asarray(train.minibatch(x, x, later, jnp.int32(s), 4)[0])[:, 0] for s in (4, 5)]
+    assert np.array_equal(np.concatenate(again), np.concatenate(seen[4:]))
+
+
+def test_chunk_length_does_not_change_the_result():
+    x, y = _blobs()
+    params = jn.init(NET, jax.random.key(0))
+    kw = dict(loss="cross_entropy", optimizer="adam", learning_rate=1e-2, steps=90, batch_size=16)
+    a, _ = jn.fit(NET, params, x, y, eval_every=90, **kw)
+    b, _ = jn.fit(NET, params, x, y, eval_every=7, **kw)
+    assert tree_allclose(a, b, rtol=1e-5)
 
 
 def test_no_recompile_across_seeds_learning_rates_and_data():
