@@ -24,12 +24,13 @@ from . import _validate, activations, losses
 from .mlp import MLP, dense
 
 
-def _output_delta(net: MLP, loss: str, z, a, y):
-    """``dL/dz`` of the output layer: the fused simple form if one exists, else the chain rule."""
-    fused = losses.FUSED_DELTAS.get((net.output_activation, loss))
+def _loss_and_output_delta(net: MLP, loss: str, z, a, y):
+    """Loss and ``dL/dz`` of the output layer: the fused form if one exists, else the chain rule."""
+    fused = losses.FUSED.get((net.output_activation, loss))
     if fused is not None:
-        return fused(a, y)
-    return losses.get(loss).output_delta(a, y) * activations.get(net.output_activation).prime(z)
+        return fused.value(z, y), fused.delta(z, y)
+    f_prime = activations.get(net.output_activation).prime(z)
+    return losses.get(loss).value(a, y), losses.get(loss).output_delta(a, y) * f_prime
 
 
 def _layer_grads(layer: dict, a_prev, delta) -> dict:
@@ -58,8 +59,7 @@ def backprop_batch(net: MLP, params: list[dict], x, y, loss: str):
     for layer, act in zip(params, fs):
         zs.append(dense(layer, acts[-1]))
         acts.append(act.f(zs[-1]))
-    value = losses.get(loss).value(acts[-1], y)
-    delta = _output_delta(net, loss, zs[-1], acts[-1], y)
+    value, delta = _loss_and_output_delta(net, loss, zs[-1], acts[-1], y)
     grads = [None] * net.depth
     for i in reversed(range(net.depth)):
         grads[i] = _layer_grads(params[i], acts[i], delta)

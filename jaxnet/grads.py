@@ -11,11 +11,17 @@ from functools import partial
 import jax
 
 from . import _validate, losses
-from .mlp import MLP, forward_batch
+from .mlp import MLP, forward_batch, logits_one
 
 
 def loss_batch(net: MLP, params: list[dict], x, y, loss: str):
-    """Scalar loss of a checked batch: ``x`` ``(batch, features)``, ``y`` ``(batch, outputs)``."""
+    """Scalar loss of a checked batch: ``x`` ``(batch, features)``, ``y`` ``(batch, outputs)``.
+
+    A fused output activation + loss (see ``jaxnet.losses.FUSED``) is computed from the logits.
+    """
+    fused = losses.FUSED.get((net.output_activation, loss))
+    if fused is not None:
+        return fused.value(jax.vmap(logits_one, in_axes=(None, None, 0))(net, params, x), y)
     return losses.get(loss).value(forward_batch(net, params, x), y)
 
 

@@ -17,11 +17,11 @@ Names:
   the batch;
 * ``"binary_cross_entropy"``: on probabilities (sigmoid outputs), mean over every element.
 
-A fused output activation + loss uses the simple delta with respect to the *pre-activation*,
-``p - y`` (scaled like the loss): see :data:`FUSED_DELTAS`. The backward pass takes it from
-there instead of multiplying ``output_delta`` by the activation's derivative, which is the same
-number computed with less rounding. Regularisation terms are left out: they belong in the
-optimizer (``optax.add_decayed_weights``).
+A fused output activation + loss is written on the output *pre-activation* ``z`` and uses the
+simple delta ``p - y`` (scaled like the loss): see :data:`FUSED`. The backward pass starts
+from it instead of multiplying ``output_delta`` by the activation's derivative: the same number
+with less rounding, and no vanishing gradient where the sigmoid saturates. Regularisation
+terms are left out: they belong in the optimizer (``optax.add_decayed_weights``).
 """
 
 from __future__ import annotations
@@ -73,11 +73,24 @@ LOSSES: dict[str, Loss] = {
     "binary_cross_entropy": Loss(value=_bce, output_delta=_bce_delta),
 }
 
-# (output activation, loss) -> delta with respect to the output pre-activation, given the
-# output p = f(z) and targets y. Both terms cancel the activation's derivative exactly.
-FUSED_DELTAS: dict[tuple[str, str], Callable] = {
-    ("sigmoid", "binary_cross_entropy"): lambda p, y: (p - y) / p.size,
+
+class FusedLoss(NamedTuple):
+    """A loss written on the output *pre-activation* ``z`` for one output activation."""
+
+    value: Callable  # (z, y) -> scalar
+    delta: Callable  # (z, y) -> dL/dz, (batch, outputs)
+
+
+# (output activation, loss) -> the loss on logits. Both gradient paths use it, so they agree
+# even where the sigmoid saturates (there, the probability form rounds p to 1 and its
+# autodiff gradient vanishes while the true gradient p - y does not).
+FUSED: dict[tuple[str, str], FusedLoss] = {
+    ("sigmoid", "binary_cross_entropy"): FusedLoss(
+        value=lambda z, y: jnp.mean(jax.nn.softplus(z) - y * z),
+        delta=lambda z, y: (jax.nn.sigmoid(z) - y) / z.size,
+    ),
 }
+
 
 CLASSIFICATION = ("cross_entropy", "binary_cross_entropy")
 

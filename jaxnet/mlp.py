@@ -114,12 +114,17 @@ def dense(layer: dict, a):
     return z + layer["b"] if "b" in layer else z
 
 
+def logits_one(net: MLP, params: list[dict], x):
+    """The output layer's pre-activation for one example: ``(features,)`` -> ``(outputs,)``."""
+    a = x
+    for layer, name in zip(params[:-1], net.activations[:-1]):
+        a = activations.get(name).f(dense(layer, a))
+    return dense(params[-1], a)
+
+
 def forward_one(net: MLP, params: list[dict], x):
     """The network's output for one example: ``x`` of shape ``(features,)`` -> ``(outputs,)``."""
-    a = x
-    for layer, name in zip(params, net.activations):
-        a = activations.get(name).f(dense(layer, a))
-    return a
+    return activations.get(net.output_activation).f(logits_one(net, params, x))
 
 
 @partial(jax.jit, static_argnums=0)

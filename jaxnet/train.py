@@ -35,7 +35,7 @@ import optax
 
 from . import _validate, losses
 from .backprop import backprop_batch
-from .grads import autodiff_batch
+from .grads import autodiff_batch, loss_batch
 from .mlp import MLP, forward_batch
 
 GRAD_FNS = {"auto": autodiff_batch, "manual": backprop_batch}
@@ -191,8 +191,7 @@ def accuracy(y_hat, y, loss: str):
 
 def evaluate_batch(net: MLP, params, x, y, loss: str):
     """``(loss, accuracy)`` of a checked batch, for one model."""
-    y_hat = forward_batch(net, params, x)
-    return losses.get(loss).value(y_hat, y), accuracy(y_hat, y, loss)
+    return loss_batch(net, params, x, y, loss), accuracy(forward_batch(net, params, x), y, loss)
 
 
 evaluate_jit = jax.jit(evaluate_batch, static_argnums=(0, 4))

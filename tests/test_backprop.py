@@ -117,3 +117,17 @@ def test_tutorial_deltas_written_out(x64):
     d2 = d3 @ w2.T * a2 * (1 - a2)
     _, g = jn.backprop(net, params, x, y, loss="sse")
     assert tree_allclose(g, [{"w": x.T @ d2}, {"w": a2.T @ d3}], rtol=1e-12)
+
+
+def test_saturated_sigmoid_bce_gradients_agree_and_do_not_vanish():
+    # float32, sigmoid(20) rounds to 1: a loss on probabilities would give jax.grad 0 here.
+    net = jn.MLP((1, 1), activation="sigmoid", output_activation="sigmoid", bias=False)
+    params = [{"w": np.array([[20.0]], np.float32)}]
+    x, y = np.array([[1.0]], np.float32), np.array([[0.0]], np.float32)
+    (lm, gm), (la, ga) = (
+        f(net, params, x, y, loss="binary_cross_entropy") for f in (jn.backprop, jn.value_and_grad)
+    )
+    np.testing.assert_allclose(float(gm[0]["w"][0, 0]), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(float(ga[0]["w"][0, 0]), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(float(lm), 20.0, rtol=1e-6)
+    np.testing.assert_allclose(float(la), 20.0, rtol=1e-6)

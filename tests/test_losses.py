@@ -28,12 +28,14 @@ def test_output_delta_is_the_gradient_of_the_loss(name, x64):
     )
 
 
-def test_fused_sigmoid_bce_delta_is_the_gradient_through_the_sigmoid(x64):
-    loss = losses.get("binary_cross_entropy")
+def test_fused_sigmoid_bce_is_bce_on_the_sigmoid_and_its_delta_the_gradient(x64):
+    fused = losses.FUSED[("sigmoid", "binary_cross_entropy")]
+    bce = losses.get("binary_cross_entropy")
     z, y = _pair("cross_entropy", jax.random.key(2))
-    auto = jax.grad(lambda z: loss.value(jax.nn.sigmoid(z), y))(z)
-    fused = losses.FUSED_DELTAS[("sigmoid", "binary_cross_entropy")](jax.nn.sigmoid(z), y)
-    np.testing.assert_allclose(fused, auto, rtol=1e-10)
+    np.testing.assert_allclose(fused.value(z, y), bce.value(jax.nn.sigmoid(z), y), rtol=1e-12)
+    np.testing.assert_allclose(fused.delta(z, y), jax.grad(fused.value)(z, y), rtol=1e-12)
+    through_sigmoid = jax.grad(lambda z: bce.value(jax.nn.sigmoid(z), y))(z)
+    np.testing.assert_allclose(fused.delta(z, y), through_sigmoid, rtol=1e-10)
 
 
 def test_sse_is_half_the_sum_and_mse_the_mean(x64):

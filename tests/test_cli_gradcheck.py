@@ -1,0 +1,124 @@
+"""`jaxnet gradcheck`: the table, exit status 0 / 1 / 2, one-line errors, and `--all`.
+
+Apart from the first, the commands run op by op (``jax.disable_jit()``) on nets of the ``--all``
+matrix's shapes (3 inputs, layers 4 wide, batch 5), sharing compiled kernels with
+test_gradcheck.py instead of compiling every net anew.
+"""
+
+import subprocess
+import sys
+import time
+
+import jax
+import pytest
+
+from jaxnet import cli
+
+GC = sys.modules["jaxnet.gradcheck"]  # the package's `gradcheck` attribute is the function
+HEADER = ("layer", "param", "shape", "max abs err", "max rel err", "cosine", "verdict")
+
+
+@pytest.fixture
+def eager():
+    with jax.disable_jit():
+        yield
+
+
+@pytest.fixture
+def buggy_backprop(monkeypatch):
+    """The built-in backprop with the output layer's gradients doubled: a planted bug."""
+    real = GC.backprop_batch
+
+    def doubled_top_layer(*args):
+        value, grads = real(*args)
+        return value, [*grads[:-1], {k: 2 * v for k, v in grads[-1].items()}]
+
+    monkeypatch.setattr(GC, "backprop_batch", doubled_top_layer)
+
+
+def test_pass_prints_the_table_and_exits_0(capsys):
+    argv = ["gradcheck", "--sizes", "2,3,1", "--activation", "sigmoid", "--loss", "sse"]
+    assert cli.main([*argv, "--batch", "4", "--seed", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(word in lines[1] for word in HEADER)
+    rows = lines[2:-1]
+    assert len(rows) == 2 * 2 * 3  # layers x (w, b) x comparisons
+    assert all(row.split()[-1] == "ok" for row in rows)
+    assert [row.split()[:2] for row in rows[::3]] == [
+        ["0", "w"],
+        ["0", "b"],
+        ["1", "w"],
+        ["1", "b"],
+    ]
+    assert lines[-1].startswith("PASS")
+
+
+def test_no_bias_float32_and_cross_entropy(eager, capsys):
+    argv = ["gradcheck", "--sizes", "3,4,4", "--activation", "tanh", "--loss", "cross_entropy"]
+    assert cli.main([*argv, "--batch", "5", "--no-bias", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "tanh/identity" in out and "float32" in out
+    assert not any(line.split()[1:2] == ["b"] for line in out.splitlines()[2:-1])
+
+
+def test_failure_exits_1_and_names_the_layer(eager, buggy_backprop, capsys):
+    assert cli.main(["gradcheck", "--sizes", "3,4,4,4", "--batch", "5"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith("FAIL: backward pass first wrong at layer 2")
+    assert "FAIL" in next(line for line in out.splitlines() if line.split()[:2] == ["2", "w"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sizes", "2,,1"], "--sizes must be comma-separated positive ints"),
+        (["--sizes", "0,3"], "--sizes must be positive ints"),
+        (["--sizes", "3"], "sizes needs at least 2 entries"),
+        (["--activation", "swish"], "activation must be one of"),
+        (["--output-activation", "swish"], "output_activation must be one of"),
+        (["--loss", "hinge"], "--loss must be one of"),
+        (["--dtype", "float16"], "dtype must be float32 or float64"),
+        (["--batch", "0"], "--batch must be a positive int"),
+    ],
+)
+def test_bad_arguments_give_a_one_line_error(argv, message, capsys):
+    assert cli.main(["gradcheck", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("jaxnet gradcheck: error: ")
+    assert captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_all_prints_a_line_per_case_and_a_total(monkeypatch, capsys):
+    few = GC.matrix_cases()[::96]
+    monkeypatch.setattr(GC, "matrix_cases", lambda: few)
+    assert cli.main(["gradcheck", "--all"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(few) + 1
+    assert all(line.startswith("ok") for line in lines[1:-1])
+    assert lines[-1].startswith(f"total: {len(few)} of {len(few)} cases passed, 0 failed")
+    assert "largest float64 relative errors: backprop vs jax.grad" in lines[-1]
+
+
+def test_all_exits_1_when_a_case_fails(monkeypatch, buggy_backprop, capsys):
+    few = GC.matrix_cases()[:2]
+    monkeypatch.setattr(GC, "matrix_cases", lambda: few)
+    assert cli.main(["gradcheck", "--all"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL") == 2 * len(few)  # status, then the verdict line of each case
+    assert f"0 of {len(few)} cases passed, {len(few)} failed" in out
+
+
+@pytest.mark.slow
+def test_all_passes_in_under_a_minute():
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxnet.cli", "gradcheck", "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "total: 288 of 288 cases passed, 0 failed" in done.stdout
+    assert seconds < 60, f"took {seconds:.1f} s"

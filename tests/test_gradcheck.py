@@ -1,0 +1,364 @@
+"""gradcheck: passes on correct backprop, catches planted mistakes and names the layer.
+
+Most checks run under ``jax.disable_jit()`` on nets of one width and one batch size: compiling
+each small net would dominate the time, while op by op they share compiled kernels (as
+``jaxnet gradcheck --all`` does).
+"""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxnet as jn
+from jaxnet import activations, losses
+from jaxnet.gradcheck import (
+    TOLERANCES,
+    Comparison,
+    GradcheckReport,
+    ParamCheck,
+    compare,
+    finite_differences,
+    matrix_cases,
+    output_activation_for,
+    random_problem,
+)
+from jaxnet.grads import autodiff_batch, loss_batch
+
+GC = sys.modules["jaxnet.gradcheck"]  # the package's `gradcheck` attribute is the function
+ACTS = sorted(activations.ACTIVATIONS)
+LOSSES = sorted(losses.LOSSES)
+
+
+@pytest.fixture
+def eager():
+    with jax.disable_jit():
+        yield
+
+
+def _net(sizes, act="sigmoid", loss="sse", bias=True):
+    return jn.MLP(
+        sizes, activation=act, output_activation=output_activation_for(loss, act), bias=bias
+    )
+
+
+def _deep(depth, act="sigmoid", loss="sse", bias=True):
+    """A net of the ``--all`` matrix's shapes: 3 inputs, then ``depth`` layers 4 wide."""
+    return _net((3,) + (4,) * depth, act, loss, bias)
+
+
+def _check(net, loss, seed=0, batch=5, **kwargs) -> GradcheckReport:
+    params, x, y = random_problem(net, loss, batch=batch, seed=seed)
+    return jn.gradcheck(net, params, x, y, loss, **kwargs)
+
+
+# --- correct backprop passes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_passes_on_builtin_backprop_for_every_activation_and_depth(loss, eager):
+    # Every activation with this loss; depths 1-4 and bias on/off each come round in turn.
+    for k, act in enumerate(ACTS):
+        net = _deep(1 + k % 4, act, loss, bias=k % 3 != 0)
+        report = _check(net, loss, seed=k)
+        assert report.ok, report.table()
+        assert report.failed_layers == () and report.first_wrong_layer is None
+        assert report.fd_mode == "full"
+        assert report.fd_directions == net.n_params
+        assert len(report.checks) == net.depth * (2 if net.bias else 1)
+        # float64: every error far inside its documented tolerance
+        assert report.max_rel_err("backprop vs jax.grad") <= 1e-10
+        assert report.max_rel_err("jax.grad vs finite differences") <= TOLERANCES["float64"].fd
+
+
+def test_matrix_covers_every_activation_loss_depth_and_bias():
+    cases = matrix_cases()
+    assert len(cases) == len(ACTS) * len(LOSSES) * 4 * 2
+    assert {(n.activation, loss, n.depth, n.bias) for n, loss in cases} == {
+        (a, loss, d, b)
+        for a in ACTS
+        for loss in LOSSES
+        for d in (1, 2, 3, 4)
+        for b in (True, False)
+    }
+
+
+def test_float32_passes_with_looser_tolerance(eager):
+    for act, loss in [("tanh", "cross_entropy"), ("sigmoid", "sse")]:
+        report = _check(_deep(4, act, loss), loss, dtype=jnp.float32)
+        assert report.ok, report.table()
+        assert report.dtype == "float32" and report.tolerance == TOLERANCES["float32"]
+        # float32 rounding shows, so this really ran in float32
+        assert report.max_rel_err("backprop vs finite differences") > 1e-9
+
+
+def test_float64_is_local_and_report_outlives_it(eager):
+    report = _check(_deep(2), "sse")
+    assert not jax.config.jax_enable_x64
+    assert jnp.ones(2).dtype == jnp.float32
+    c = report.checks[0].comparisons[0]
+    assert all(type(v) is float for v in (c.max_abs_err, c.max_rel_err, c.cosine))
+    assert "PASS" in report.table()
+
+
+def test_large_net_uses_random_directions():
+    # 784-256-10 has ~200k parameters: finite differences along 8 directions per array.
+    net = jn.MLP((784, 256, 10), activation="relu")
+    report = _check(net, "cross_entropy", batch=4)
+    assert report.ok, report.table()
+    assert report.fd_mode == "directional"
+    assert report.fd_directions == 4 * GC.DIRECTIONS_PER_ARRAY
+
+
+# --- planted mistakes -------------------------------------------------------------------------
+
+
+def _backprop_with(mistake: str, at: int):
+    """A hand-written backward pass (sigmoid hidden layers, sse) with one planted mistake.
+
+    ``"wrong_delta"``: layer ``at``'s weight gradient uses the delta of the layer above;
+    ``"missing_derivative"``: the delta passed down from layer ``at`` skips ``f'(z)``;
+    ``"transposed_weight"``: the delta is passed down from layer ``at`` through ``w``, not ``w.T``.
+    """
+
+    def grad_fn(net, params, x, y, loss):
+        f = activations.get(net.activation)
+        zs, acts = [], [x]
+        for layer in params:
+            zs.append(acts[-1] @ layer["w"] + layer["b"])
+            acts.append(f.f(zs[-1]))
+        delta, above = (acts[-1] - y) * f.prime(zs[-1]), None
+        grads = [None] * len(params)
+        for i in reversed(range(len(params))):
+            used = above if (mistake == "wrong_delta" and i == at) else delta
+            grads[i] = {"w": acts[i].T @ used, "b": delta.sum(0)}
+            if i > 0:
+                w = params[i]["w"]
+                back = delta @ (w if (mistake == "transposed_weight" and i == at) else w.T)
+                skip = mistake == "missing_derivative" and i == at
+                above, delta = delta, back if skip else back * f.prime(zs[i - 1])
+        return 0.5 * jnp.sum((acts[-1] - y) ** 2), grads
+
+    return grad_fn
+
+
+PLANTED = [  # (mistake, layer it is planted at, the layer that must be named first wrong)
+    ("wrong_delta", 1, 1),
+    ("wrong_delta", 2, 2),
+    ("missing_derivative", 2, 1),
+    ("missing_derivative", 3, 2),
+    ("transposed_weight", 2, 1),
+    ("transposed_weight", 3, 2),
+]
+
+
+@pytest.mark.parametrize("mistake, at, first", PLANTED)
+def test_planted_mistake_is_caught_at_the_right_layer(mistake, at, first, eager):
+    net = _deep(4)  # square weights above layer 0, so every planted bug runs
+    params, x, y = random_problem(net, "sse", batch=5, seed=1)
+    assert jn.gradcheck(net, params, x, y, "sse", grad_fn=_backprop_with("none", -1)).ok
+
+    report = jn.gradcheck(net, params, x, y, "sse", grad_fn=_backprop_with(mistake, at))
+    assert not report.ok
+    assert report.first_wrong_layer == first
+    # a wrong weight gradient stays in its layer; a wrong delta spoils every layer below
+    expected = (at,) if mistake == "wrong_delta" else tuple(range(first + 1))
+    assert report.failed_layers == expected
+    bad = {c.name for p in report.checks if p.layer == first for c in p.failed}
+    assert bad == {"grad_fn vs jax.grad", "grad_fn vs finite differences"}  # both references
+    assert f"first wrong at layer {first}" in report.verdict()
+    assert "FAIL" in report.table()
+
+
+def _tutorial_grads_with_wrong_delta(net, params, x, y, loss):
+    """The tutorial's network with a third layer added, in NumPy, with the reader's slip.
+
+    The article updates ``W += a.T.dot(delta)`` with ``o_error = y - o``; a gradient is the
+    negative of that update, so here ``o_error = o - y``.
+    """
+    W1, W2, W3 = (np.asarray(p["w"]) for p in params)
+    X, y = np.asarray(x), np.asarray(y)
+
+    def sigmoid(s):
+        return 1 / (1 + np.exp(-s))
+
+    def sigmoid_prime(s):  # of the output, as in the article
+        return s * (1 - s)
+
+    z2 = sigmoid(X.dot(W1))
+    z3 = sigmoid(z2.dot(W2))
+    o = sigmoid(z3.dot(W3))
+    o_delta = (o - y) * sigmoid_prime(o)
+    z3_delta = o_delta.dot(W3.T) * sigmoid_prime(z3)
+    z2_delta = z3_delta.dot(W2.T) * sigmoid_prime(z2)
+    dW1 = X.T.dot(z2_delta)
+    dW2 = z2.T.dot(z2_delta)  # the slip: should be z2.T.dot(z3_delta)
+    dW3 = z3.T.dot(o_delta)
+    return 0.5 * np.sum((o - y) ** 2), [{"w": dW1}, {"w": dW2}, {"w": dW3}]
+
+
+def test_tutorial_readers_third_layer_mistake_is_named():
+    net = jn.MLP((2, 3, 3, 1), activation="sigmoid", output_activation="sigmoid", bias=False)
+    params, x, y = random_problem(net, "sse", batch=3, seed=0)
+    report = jn.gradcheck(net, params, x, y, "sse", grad_fn=_tutorial_grads_with_wrong_delta)
+    assert report.candidate == "_tutorial_grads_with_wrong_delta"
+    assert not report.ok and report.failed_layers == (1,)
+    assert "first wrong at layer 1: w" in report.verdict()
+
+
+def test_planted_mistake_is_caught_in_float32_and_by_directions(eager):
+    net = _deep(4)
+    grad_fn = _backprop_with("missing_derivative", 2)
+    assert _check(net, "sse", grad_fn=grad_fn, dtype=jnp.float32).first_wrong_layer == 1
+    report = _check(net, "sse", grad_fn=grad_fn, directions=4)
+    assert report.fd_mode == "directional" and report.first_wrong_layer == 1
+    fd_bad = {
+        p.layer for p in report.checks for c in p.failed if c.reference == "finite differences"
+    }
+    assert fd_bad == {0, 1}
+
+
+def test_wrong_loss_value_and_nan_gradients_fail(eager):
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5, seed=0)
+
+    def off_by_two(*args):
+        value, grads = GC.backprop_batch(*args)
+        return 2 * value, grads
+
+    def nan_bias(*args):
+        value, grads = GC.backprop_batch(*args)
+        return value, [grads[0], dict(grads[1], b=grads[1]["b"] * jnp.nan)]
+
+    report = jn.gradcheck(net, params, x, y, "sse", grad_fn=off_by_two)
+    assert not report.ok and report.failed_layers == () and "loss value" in report.verdict()
+    report = jn.gradcheck(net, params, x, y, "sse", grad_fn=nan_bias)
+    assert not report.ok and report.failed_layers == (1,)
+    assert [p.param for p in report.checks if not p.ok] == ["b"]
+
+
+def test_a_kink_inside_the_step_is_no_verdict_on_the_backward_pass():
+    # One ReLU pre-activation sits at 1e-7, well inside the step h = 1e-5 of the finite
+    # differences along params[0]["w"][0, 0]: they see half the slope that jax.grad sees.
+    net = jn.MLP((2, 2, 1), activation="relu", bias=False)
+    params = [{"w": np.array([[1e-7, 0.5], [0.0, 0.5]])}, {"w": np.array([[1.0], [-1.0]])}]
+    x, y = np.array([[1.0, 0.0], [0.3, 0.9]]), np.array([[0.5], [0.1]])
+    report = jn.gradcheck(net, params, x, y, "sse")
+    assert not report.ok
+    assert report.suspect_layers == (0,) and report.failed_layers == ()
+    assert report.first_wrong_layer is None
+    assert report.checks[0].comparisons[0].ok  # backprop still equals jax.grad
+    assert "kink" in report.verdict() and "first wrong" not in report.verdict()
+
+
+@pytest.mark.parametrize(
+    "oks, candidate_wrong, reference_suspect",
+    [  # ok of: candidate vs jax.grad, candidate vs finite differences, jax.grad vs fd
+        ((True, True, True), False, False),
+        ((False, False, True), True, False),  # a wrong backward pass
+        ((False, True, True), True, False),  # a small error: within fd's tolerance only
+        ((True, False, True), True, False),
+        ((True, False, False), False, True),  # a kink: both exact gradients miss fd alike
+        ((False, True, False), False, True),  # jax.grad is the odd one out
+        ((False, False, False), True, True),
+    ],
+)
+def test_who_is_to_blame(oks, candidate_wrong, reference_suspect):
+    comparisons = tuple(Comparison("t", "r", 0.0, 0.0 if ok else 1.0, 1.0, 0.5) for ok in oks)
+    check = ParamCheck(0, "w", (2, 2), comparisons)
+    assert check.candidate_wrong == candidate_wrong
+    assert check.reference_suspect == reference_suspect
+    assert check.ok == all(oks)
+
+
+# --- finite differences -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("act, loss", [("gelu", "binary_cross_entropy"), ("elu", "mse")])
+def test_finite_differences_agree_with_jax_grad_in_float64(act, loss, eager):
+    net = _deep(3, act, loss)
+    params, x, y = random_problem(net, loss, batch=5, seed=3)
+    with jax.enable_x64(True):
+        p, x, y = jax.tree.map(jnp.asarray, (params, x, y))
+        axes, _ = GC._directions(p, None, 0)
+        fd = finite_differences(net, p, x, y, loss, axes, GC.FD_STEP)
+        value, g = autodiff_batch(net, p, x, y, loss)
+    for fd_layer, g_layer in zip(fd, g, strict=True):
+        for name, leaf in g_layer.items():
+            fd_leaf = fd_layer[name][: leaf.size]  # the rest is zero padding
+            assert not np.any(fd_layer[name][leaf.size :])
+            c = compare("jax.grad", "fd", leaf, fd_leaf, 1e-5, GC.fd_atol(value))
+            assert c.max_rel_err <= TOLERANCES["float64"].fd, (name, c)
+            assert c.cosine > 1 - 1e-12
+
+
+def test_directional_and_full_modes_agree_on_small_nets(eager):
+    for act, loss in [("tanh", "mse"), ("softplus", "cross_entropy")]:
+        net = _deep(2, act, loss)
+        params, x, y = random_problem(net, loss, batch=5, seed=2)
+        full = jn.gradcheck(net, params, x, y, loss)
+        directional = jn.gradcheck(net, params, x, y, loss, directions=4, seed=7)
+        assert full.ok and directional.ok
+        assert (full.fd_mode, directional.fd_mode) == ("full", "directional")
+        assert directional.fd_directions == 4 * len(directional.checks)
+        with jax.enable_x64(True):
+            p, xs, ys = jax.tree.map(jnp.asarray, (params, x, y))
+            axes, _ = GC._directions(p, None, 0)
+            rand, k = GC._directions(p, 4, 7)
+            fd_full = finite_differences(net, p, xs, ys, loss, axes, GC.FD_STEP)
+            fd_dir = finite_differences(net, p, xs, ys, loss, rand, GC.FD_STEP)
+            for i, layer in enumerate(p):
+                for name, leaf in layer.items():
+                    grad = np.asarray(fd_full[i][name][: leaf.size])  # the full-mode gradient
+                    v = np.asarray(rand[i][name]).reshape(len(rand[i][name]), -1)
+                    assert k[i][name] == 4 and v.shape[0] == 4  # random directions need no pad
+                    assert np.allclose(np.linalg.norm(v, axis=1), 1.0)
+                    np.testing.assert_allclose(fd_dir[i][name], v @ grad, rtol=1e-6, atol=1e-11)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(
+    depth=st.integers(1, 3),
+    act=st.sampled_from(ACTS),
+    loss=st.sampled_from(LOSSES),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_jax_check_grads_on_the_loss_of_random_architectures(depth, act, loss, bias, seed):
+    # Widths stay those of the matrix: second-order checks op by op then share kernels.
+    from jax.test_util import check_grads
+
+    net = _deep(depth, act, loss, bias)
+    params, x, y = random_problem(net, loss, batch=5, seed=seed)
+    with jax.enable_x64(True), jax.disable_jit():
+        params, x, y = jax.tree.map(jnp.asarray, (params, x, y))
+        check_grads(lambda p: loss_batch(net, p, x, y, loss), (params,), order=2, modes=["rev"])
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def test_bad_arguments_raise_clear_errors():
+    net = _net((2, 3, 1))
+    params, x, y = random_problem(net, "sse")
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        jn.gradcheck(net, params, x, y, "sse", dtype=jnp.float16)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        jn.gradcheck(net, params, x, y, "hinge")
+    with pytest.raises(ValueError, match="x must have 2 features"):
+        jn.gradcheck(net, params, x[:, :1], y, "sse")
+    with pytest.raises(TypeError, match="grad_fn must be a function"):
+        jn.gradcheck(net, params, x, y, "sse", grad_fn="backprop")
+    with pytest.raises(ValueError, match="directions must be None or a positive int"):
+        jn.gradcheck(net, params, x, y, "sse", directions=0)
+
+    def transposed(*args):
+        value, grads = GC.backprop_batch(*args)
+        return value, [grads[0], dict(grads[1], w=grads[1]["w"].T)]
+
+    with pytest.raises(ValueError, match=r"grads\[1\]\['w'\] of shape \(1, 3\)"):
+        jn.gradcheck(net, params, x, y, "sse", grad_fn=transposed)
