@@ -48,7 +48,8 @@ def _assert_equal_grads(net, params, x, y, loss):
     assert err <= 1e-10, f"relative error {err:.2e}"
 
 
-DEPTH_SIZES = {1: (3, 2), 2: (3, 4, 2), 3: (3, 4, 5, 2), 4: (3, 5, 4, 3, 2), 5: (3, 4, 4, 4, 4, 2)}
+# One hidden width at every depth, so eager mode reuses its compiled kernels across depths.
+DEPTH_SIZES = {d: (3, *(4,) * (d - 1), 2) for d in range(1, 6)}
 
 
 def _check_cases(cases):
@@ -67,6 +68,7 @@ def test_manual_equals_autodiff_every_activation_and_loss_at_each_depth(depth):
     _check_cases((depth, act, loss, *next(rotation)) for act, loss in pairs)
 
 
+@pytest.mark.slow
 def test_manual_equals_autodiff_full_product_at_depth_2():
     grid = itertools.product(ACTS, LOSSES, (True, False), (None, 5))
     _check_cases((2, act, loss, bias, batch) for act, loss, bias, batch in grid)
@@ -83,13 +85,13 @@ def test_manual_equals_autodiff_when_jitted(x64):
     _assert_equal_grads(net, params, x, y, "cross_entropy")
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
-    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=6),
+    sizes=st.lists(st.integers(1, 3), min_size=2, max_size=6),
     act=st.sampled_from(ACTS),
     loss=st.sampled_from(LOSSES),
     bias=st.booleans(),
-    batch=st.one_of(st.none(), st.integers(1, 4)),
+    batch=st.sampled_from([None, 3]),
     seed=st.integers(0, 2**16),
 )
 def test_manual_equals_autodiff_on_random_architectures(sizes, act, loss, bias, batch, seed):
