@@ -153,6 +153,10 @@ def _gradcheck_all(dtype: str, seed: int) -> int:
 
     from .gradcheck import check_matrix
 
+    print(
+        f"backprop vs jax.grad vs finite differences (fd), {dtype}, seed {seed}: every activation "
+        "x loss x depth 1-4 x bias on/off"
+    )
     start, reports = time.perf_counter(), []
     for report in check_matrix(dtype=dtype, seed=seed):
         print(report.summary(), flush=True)
@@ -499,13 +503,19 @@ def _add_runs(sub):
 
 
 def _cmd_runs(args):
+    import os
+
     from . import store, sweep
 
     with store.opened(args.store, must_exist=True) as conn:
-        if args.csv:
-            store.write_csv(conn, sys.stdout)
-        else:
+        if not args.csv:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
+            return
+        try:
+            store.write_csv(conn, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `jaxnet runs S --csv | head`: the reader took what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _add_report(sub):
@@ -523,7 +533,6 @@ def _cmd_report(args):
     from . import sweep
 
     _print_report(sweep.report(args.store, args.out, args.sweep, args.metric))
-
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -76,12 +76,33 @@ def _init_scheme(net: MLP) -> str:
     return "he" if net.activation in _RELU_LIKE else "glorot"
 
 
-def _init_weight(scheme: str, key, fan_in: int, fan_out: int, dtype):
+def _layer_scale(scheme: str, fan_in: int, fan_out: int) -> float:
+    """Glorot's uniform limit, or the standard deviation of the normal schemes."""
     if scheme == "glorot":
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        return jax.random.uniform(key, (fan_in, fan_out), dtype, -limit, limit)
-    std = {"he": math.sqrt(2.0 / fan_in), "lecun": math.sqrt(1.0 / fan_in), "normal": 1.0}
-    return std[scheme] * jax.random.normal(key, (fan_in, fan_out), dtype)
+        return math.sqrt(6.0 / (fan_in + fan_out))
+    return {"he": math.sqrt(2.0 / fan_in), "lecun": math.sqrt(1.0 / fan_in), "normal": 1.0}[scheme]
+
+
+@partial(jax.jit, static_argnums=(0, 2))
+def _init_compiled(net: MLP, key, dtype) -> list[dict]:
+    # One random draw for all the weights, cut into layers: random-number kernels are slow to
+    # compile on a CPU, so one kernel per architecture beats one per layer shape.
+    scheme = _init_scheme(net)
+    pairs = list(zip(net.sizes[:-1], net.sizes[1:]))
+    n = sum(i * o for i, o in pairs)
+    if scheme == "glorot":
+        unit = jax.random.uniform(key, (n,), dtype, -1.0, 1.0)
+    else:
+        unit = jax.random.normal(key, (n,), dtype)
+    params, start = [], 0
+    for fan_in, fan_out in pairs:
+        w = unit[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+        layer = {"w": _layer_scale(scheme, fan_in, fan_out) * w}
+        if net.bias:
+            layer["b"] = jnp.zeros((fan_out,), dtype)
+        params.append(layer)
+        start += fan_in * fan_out
+    return params
 
 
 def init(net: MLP, key, dtype=jnp.float32) -> list[dict]:
@@ -97,15 +118,7 @@ def init(net: MLP, key, dtype=jnp.float32) -> list[dict]:
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
-    scheme = _init_scheme(net)
-    keys = jax.random.split(key, net.depth)
-    params = []
-    for k, fan_in, fan_out in zip(keys, net.sizes[:-1], net.sizes[1:]):
-        layer = {"w": _init_weight(scheme, k, fan_in, fan_out, dtype)}
-        if net.bias:
-            layer["b"] = jnp.zeros((fan_out,), dtype)
-        params.append(layer)
-    return params
+    return _init_compiled(net, key, jnp.dtype(dtype))
 
 
 def dense(layer: dict, a):

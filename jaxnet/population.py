@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -213,7 +214,8 @@ def fit_population(
         )
     n = keys.shape[0]
     losses.check_name(loss)
-    probe = init(net, jax.random.key(0), dtype)  # shapes and dtype for the host-side checks
+    # Shapes and dtype for the host-side checks, without running (or compiling) an init.
+    probe = jax.eval_shape(lambda k: init(net, k, dtype), jax.random.key(0))
     xb, yb = _validate.batch(net, probe, x, y, loss)
     train.check_fit_args(net, steps, batch_size, grads, eval_every, xb.shape[0])
     lrs = _per_member(learning_rates, n, "learning_rates", None)
@@ -233,13 +235,21 @@ def fit_population(
     return _population_loop(states, xb, yb, val, n, steps, eval_every, static, progress, start)
 
 
-def _initial_states(net, keys, tx, lrs, scales, dtype):
+@partial(jax.jit, static_argnums=(0, 2, 5))
+def _initial_states_compiled(net, keys, tx, lrs, scales, dtype):
     params = init_population(net, keys, scales, dtype)
     batch_keys = jax.vmap(lambda k: member_keys(k)[1])(keys)
-    lr = None if lrs is None else jnp.asarray(lrs, dtype)
-    if lr is None:
+    if lrs is None:
         return jax.vmap(lambda p, k: train.init_state(p, tx, k))(params, batch_keys)
-    return jax.vmap(lambda p, k, r: train.init_state(p, tx, k, r))(params, batch_keys, lr)
+    return jax.vmap(lambda p, k, r: train.init_state(p, tx, k, r))(params, batch_keys, lrs)
+
+
+def _initial_states(net, keys, tx, lrs, scales, dtype):
+    """Stacked :class:`jaxnet.train.TrainState` of every member, made by one compiled program."""
+    dtype = jnp.dtype(dtype)
+    lrs = None if lrs is None else jnp.asarray(lrs, dtype)
+    scales = None if scales is None else jnp.asarray(scales, dtype)
+    return _initial_states_compiled(net, keys, tx, lrs, scales, dtype)
 
 
 def _population_loop(states, x, y, val, n, steps, eval_every, static, progress, start):
