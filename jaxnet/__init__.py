@@ -1,4 +1,4 @@
-"""jaxnet: small, fast JAX multilayer perceptrons with hand-written backprop checked against autodiff."""
+"""jaxnet: small, fast JAX MLPs with hand-written backprop checked against autodiff."""
 
 from .backprop import backprop as backprop
 from .data import Scaler as Scaler

@@ -22,7 +22,9 @@ def int_list(text: str, argument: str) -> tuple[int, ...]:
     try:
         values = tuple(int(p) for p in parts)
     except ValueError:
-        raise CliError(f"{argument} must be comma-separated positive ints like 8,8; got {text!r}") from None
+        raise CliError(
+            f"{argument} must be comma-separated positive ints like 8,8; got {text!r}"
+        ) from None
     if any(v <= 0 for v in values):
         raise CliError(f"{argument} must be positive ints; got {text!r}")
     return values
@@ -33,7 +35,9 @@ def float_list(text: str, argument: str) -> np.ndarray:
     try:
         return np.array([float(p) for p in text.split(",")])
     except ValueError:
-        raise CliError(f"{argument} must be comma-separated numbers like 4,8; got {text!r}") from None
+        raise CliError(
+            f"{argument} must be comma-separated numbers like 4,8; got {text!r}"
+        ) from None
 
 
 # --- tutorial ---------------------------------------------------------------------------------
@@ -62,18 +66,36 @@ def _cmd_tutorial(args):
     from . import checkpoint, data, mlp, train
 
     hidden = int_list(args.hidden, "--hidden")
-    net = mlp.MLP((2, *hidden, 1), activation=args.activation, output_activation="sigmoid",
-                  bias=args.bias, init="normal")
+    net = mlp.MLP(
+        (2, *hidden, 1),
+        activation=args.activation,
+        output_activation="sigmoid",
+        bias=args.bias,
+        init="normal",
+    )
     students = data.tutorial()
     scaler = data.Scaler.fit(students.x, kind="max")  # the article's X / np.amax(X, axis=0)
     scores = data.Scaler("max", 0.0, 100.0)  # the article's y / 100
     x, y = scaler.transform(students.x), scores.transform(students.y)
     params = mlp.init(net, jax.random.key(args.seed))
-    print(f"net {'-'.join(map(str, net.sizes))} {args.activation}, bias={args.bias}, "
-          f"SGD lr={args.lr} on sse, {args.steps} steps, {args.grads} gradients, seed {args.seed}")
-    params, hist = train.fit(net, params, x, y, loss="sse", optimizer=optax.sgd(args.lr),
-                             steps=args.steps, grads=args.grads, eval_every=max(1, args.steps // 10))
-    marks = sorted(set(range(0, len(hist.loss), max(1, len(hist.loss) // 10))) | {len(hist.loss) - 1})
+    print(
+        f"net {'-'.join(map(str, net.sizes))} {args.activation}, bias={args.bias}, "
+        f"SGD lr={args.lr} on sse, {args.steps} steps, {args.grads} gradients, seed {args.seed}"
+    )
+    params, hist = train.fit(
+        net,
+        params,
+        x,
+        y,
+        loss="sse",
+        optimizer=optax.sgd(args.lr),
+        steps=args.steps,
+        grads=args.grads,
+        eval_every=max(1, args.steps // 10),
+    )
+    marks = sorted(
+        set(range(0, len(hist.loss), max(1, len(hist.loss) // 10))) | {len(hist.loss) - 1}
+    )
     print("loss " + "  ".join(f"{i}:{hist.loss[i]:.3g}" for i in marks))
     print(f"final loss {hist.loss[-1]:.6g} ({hist.message})")
     predicted = scores.inverse(mlp.forward(net, params, x))[:, 0]
@@ -84,12 +106,21 @@ def _cmd_tutorial(args):
     right = float(scores.inverse(mlp.forward(net, params, right_x))[0])
     article = float(scores.inverse(mlp.forward(net, params, article_x))[0])
     print("\nnew student [4, 8] (studied 4 h, slept 8 h):")
-    print(f"  scaled by the training maxima (3, 9) -> {np.round(right_x, 3)}: "
-          f"predicted {right:.2f}   <- right")
-    print(f"  scaled by its own maximum 8 (article) -> {np.round(article_x, 3)}: "
-          f"predicted {article:.2f}   <- wrong: the net only knows the training scale")
-    config = {"command": "tutorial", **vars_of(args), "task": "regression",
-              "target_name": students.target_name, "feature_names": list(students.feature_names)}
+    print(
+        f"  scaled by the training maxima (3, 9) -> {np.round(right_x, 3)}: "
+        f"predicted {right:.2f}   <- right"
+    )
+    print(
+        f"  scaled by its own maximum 8 (article) -> {np.round(article_x, 3)}: "
+        f"predicted {article:.2f}   <- wrong: the net only knows the training scale"
+    )
+    config = {
+        "command": "tutorial",
+        **vars_of(args),
+        "task": "regression",
+        "target_name": students.target_name,
+        "feature_names": list(students.feature_names),
+    }
     checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
