@@ -83,12 +83,12 @@ def _layer_scale(scheme: str, fan_in: int, fan_out: int) -> float:
     return {"he": math.sqrt(2.0 / fan_in), "lecun": math.sqrt(1.0 / fan_in), "normal": 1.0}[scheme]
 
 
-@partial(jax.jit, static_argnums=(0, 2))
-def _init_compiled(net: MLP, key, dtype) -> list[dict]:
+@partial(jax.jit, static_argnums=(0, 1, 2, 4))
+def _init_compiled(sizes: tuple, scheme: str, bias: bool, key, dtype) -> list[dict]:
     # One random draw for all the weights, cut into layers: random-number kernels are slow to
-    # compile on a CPU, so one kernel per architecture beats one per layer shape.
-    scheme = _init_scheme(net)
-    pairs = list(zip(net.sizes[:-1], net.sizes[1:]))
+    # compile on a CPU, so one kernel per architecture beats one per layer shape. Keyed on
+    # sizes, scheme and bias only, so nets differing in activation share the program.
+    pairs = list(zip(sizes[:-1], sizes[1:]))
     n = sum(i * o for i, o in pairs)
     if scheme == "glorot":
         unit = jax.random.uniform(key, (n,), dtype, -1.0, 1.0)
@@ -98,7 +98,7 @@ def _init_compiled(net: MLP, key, dtype) -> list[dict]:
     for fan_in, fan_out in pairs:
         w = unit[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
         layer = {"w": _layer_scale(scheme, fan_in, fan_out) * w}
-        if net.bias:
+        if bias:
             layer["b"] = jnp.zeros((fan_out,), dtype)
         params.append(layer)
         start += fan_in * fan_out
@@ -118,7 +118,7 @@ def init(net: MLP, key, dtype=jnp.float32) -> list[dict]:
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
-    return _init_compiled(net, key, jnp.dtype(dtype))
+    return _init_compiled(net.sizes, _init_scheme(net), net.bias, key, jnp.dtype(dtype))
 
 
 def dense(layer: dict, a):
