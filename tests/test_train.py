@@ -111,36 +111,17 @@ def test_learning_rate_is_really_used():
 
 
 def test_divergence_stops_and_returns_last_finite_params():
-    x, y = _blobs()
+    x, _ = _blobs()
     net = jn.MLP((4, 16, 3), activation="relu")
     params = jn.init(net, jax.random.key(0))
-    trained, h = jn.fit(
-        net,
-        params,
-        x,
-        100.0 * x[:, :3],
-        loss="mse",
-        optimizer="sgd",
-        learning_rate=10.0,
-        steps=500,
-        eval_every=100,
-    )
+    kw = dict(loss="mse", optimizer="sgd", learning_rate=10.0, eval_every=100)
+    trained, h = jn.fit(net, params, x, 100.0 * x[:, :3], steps=500, **kw)
     assert h.status == "diverged" and "diverged at step" in h.message
     assert 0 < h.steps < 500
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(trained))
     assert np.all(np.isfinite(h.loss[:-1])) and not np.isfinite(h.loss[-1])
     # The returned params are those after exactly h.steps updates: replaying them agrees.
-    replay, h2 = jn.fit(
-        net,
-        params,
-        x,
-        100.0 * x[:, :3],
-        loss="mse",
-        optimizer="sgd",
-        learning_rate=10.0,
-        steps=h.steps,
-        eval_every=100,
-    )
+    replay, h2 = jn.fit(net, params, x, 100.0 * x[:, :3], steps=h.steps, **kw)
     assert h2.status == "completed"
     assert tree_allclose(replay, trained, rtol=0)
 
