@@ -1,0 +1,100 @@
+"""Sweeps: a TOML file of configs -> groups that share a compiled shape -> populations -> store.
+
+One file per stage, data flowing one way: :mod:`.spec` reads and checks the file, :mod:`.plan`
+expands it into configs and groups them by compiled shape, :mod:`.prepare` loads and scales the
+data once, :mod:`.run` trains each group as one population and commits its rows, :mod:`.rank`
+pools and ranks the rows, :mod:`.report` rebuilds the figures from the store alone. The file
+format is documented in :mod:`.spec` and in docs/sweeps.md.
+"""
+
+from .plan import canonical as canonical
+from .plan import config_id as config_id
+from .plan import default_metric as default_metric
+from .plan import effective_batch as effective_batch
+from .plan import expand as expand
+from .plan import group as group
+from .plan import shape_key as shape_key
+from .plan import task_defaults as task_defaults
+from .prepare import Prepared as Prepared
+from .prepare import checked_parts as checked_parts
+from .prepare import net_for as net_for
+from .prepare import prepare as prepare
+from .rank import higher_is_better as higher_is_better
+from .rank import ranked_table as ranked_table
+from .rank import settings_of as settings_of
+from .rank import store_summary as store_summary
+from .report import curve_bands as curve_bands
+from .report import heatmap_arrays as heatmap_arrays
+from .report import lr_series as lr_series
+from .report import metric_label as metric_label
+from .report import report as report
+from .report import scatter_series as scatter_series
+from .run import SweepSummary as SweepSummary
+from .run import compile_clock as compile_clock
+from .run import environment as environment
+from .run import fit_group as fit_group
+from .run import member_rows as member_rows
+from .run import run as run
+from .run import spec_hash as spec_hash
+from .spec import AXIS_CHECKS as AXIS_CHECKS
+from .spec import AXIS_DEFAULTS as AXIS_DEFAULTS
+from .spec import DISTRIBUTIONS as DISTRIBUTIONS
+from .spec import FLOAT_AXES as FLOAT_AXES
+from .spec import INT_AXES as INT_AXES
+from .spec import MEMBER_KEYS as MEMBER_KEYS
+from .spec import METRICS as METRICS
+from .spec import SETTING_CHECKS as SETTING_CHECKS
+from .spec import SETTING_DEFAULTS as SETTING_DEFAULTS
+from .spec import Sweep as Sweep
+from .spec import SweepError as SweepError
+from .spec import from_dict as from_dict
+from .spec import load as load
+from .spec import parse as parse
+from .spec import spec_from_source as spec_from_source
+
+__all__ = [
+    "METRICS",
+    "SETTING_DEFAULTS",
+    "AXIS_DEFAULTS",
+    "MEMBER_KEYS",
+    "DISTRIBUTIONS",
+    "SweepError",
+    "INT_AXES",
+    "FLOAT_AXES",
+    "AXIS_CHECKS",
+    "SETTING_CHECKS",
+    "Sweep",
+    "from_dict",
+    "parse",
+    "load",
+    "spec_from_source",
+    "default_metric",
+    "task_defaults",
+    "canonical",
+    "config_id",
+    "expand",
+    "effective_batch",
+    "shape_key",
+    "group",
+    "Prepared",
+    "prepare",
+    "checked_parts",
+    "net_for",
+    "fit_group",
+    "environment",
+    "member_rows",
+    "SweepSummary",
+    "compile_clock",
+    "spec_hash",
+    "run",
+    "higher_is_better",
+    "settings_of",
+    "ranked_table",
+    "store_summary",
+    "metric_label",
+    "heatmap_arrays",
+    "curve_bands",
+    "lr_series",
+    "scatter_series",
+    "report",
+]

@@ -1,0 +1,123 @@
+"""Plan a sweep: expand its grid and random draws into configs, and group configs that share
+one compiled program (shape) so each group trains as one population."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+
+import numpy as np
+
+from .spec import AXIS_DEFAULTS, MEMBER_KEYS, Sweep
+
+# --- configs ----------------------------------------------------------------------------------
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def _draw(rng: np.random.Generator, kind: str, args):
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    low, high = args
+    if kind == "uniform":
+        return _round(rng.uniform(low, high))
+    if kind == "log_uniform":
+        return _round(math.exp(rng.uniform(math.log(low), math.log(high))))
+    if kind == "int_uniform":
+        return int(rng.integers(int(low), int(high) + 1))
+    return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))  # int_log_uniform
+
+
+def _draws(sweep: Sweep) -> list[dict]:
+    """The ``[random]`` draws (one empty draw without a random table), reproducible."""
+    if not sweep.random:
+        return [{}]
+    rng = np.random.default_rng(sweep.random_seed)
+    return [{k: _draw(rng, *spec) for k, spec in sweep.random.items()} for _ in range(sweep.draws)]
+
+
+def default_metric(settings: dict) -> str:
+    """The ranking metric: the file's, else best_val_loss (train_loss without validation)."""
+    return settings["metric"] or ("best_val_loss" if settings["val_fraction"] else "train_loss")
+
+
+def task_defaults(settings: dict, task: str) -> dict:
+    """``settings`` with the loss and ranking metric chosen when the file left them out."""
+    loss = settings["loss"] or ("cross_entropy" if task == "classification" else "mse")
+    return {**settings, "loss": loss, "metric": default_metric(settings)}
+
+
+def _config(sweep: Sweep, settings: dict, axes: dict) -> dict:
+    """One member's canonical config: everything that determines its result."""
+    hidden = axes["hidden"] if axes["hidden"] is not None else [axes["width"]] * axes["depth"]
+    keep = (
+        "data_seed",
+        "val_fraction",
+        "test_fraction",
+        "scaler",
+        "target_scaler",
+        "loss",
+        "output_activation",
+        "init",
+    )
+    config = {"dataset": sweep.dataset, **{k: settings[k] for k in keep}, "hidden": hidden}
+    config.update({k: axes[k] for k in AXIS_DEFAULTS if k not in ("depth", "width", "hidden")})
+    config["eval_every"] = math.ceil(axes["steps"] / settings["evals"])
+    return config
+
+
+def canonical(config: dict) -> str:
+    """The config as JSON with sorted keys and no spaces: its identity."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def config_id(sweep_name: str, config: dict) -> str:
+    """A stable id of one config within one sweep: 32 hex digits of a SHA-256."""
+    return hashlib.sha256(f"{sweep_name}\n{canonical(config)}".encode()).hexdigest()[:32]
+
+
+def expand(sweep: Sweep, task: str) -> list[dict]:
+    """Every config of the sweep, in file order, duplicates removed.
+
+    Args:
+      sweep: the spec; task: the dataset's task (``"classification"`` or ``"regression"``).
+
+    Returns:
+      A list of config dicts (see :func:`canonical`), one per member to train.
+    """
+    settings = task_defaults(sweep.settings, task)
+    combos = itertools.product(*sweep.grid.values())
+    draws = _draws(sweep)
+    seen, configs = set(), []
+    for combo in combos:
+        for draw in draws:
+            axes = {**AXIS_DEFAULTS, **dict(zip(sweep.grid, combo)), **draw}
+            config = _config(sweep, settings, axes)
+            if canonical(config) not in seen:
+                seen.add(canonical(config))
+                configs.append(config)
+    return configs
+
+
+def effective_batch(config: dict, n_train: int) -> int | None:
+    """The batch size to train with: None (full batch) for 0 or at least the training rows."""
+    size = config["batch_size"]
+    return None if size == 0 or size >= n_train else size
+
+
+def shape_key(config: dict, n_train: int) -> str:
+    """What the compiled program depends on: the config less :data:`MEMBER_KEYS`, as JSON."""
+    shape = {k: v for k, v in config.items() if k not in MEMBER_KEYS}
+    return canonical({**shape, "batch_size": effective_batch(config, n_train)})
+
+
+def group(configs: list[dict], n_train: int) -> list[list[dict]]:
+    """Configs grouped by :func:`shape_key`, groups in order of first appearance."""
+    groups: dict[str, list[dict]] = {}
+    for config in configs:
+        groups.setdefault(shape_key(config, n_train), []).append(config)
+    return list(groups.values())

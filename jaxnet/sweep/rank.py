@@ -1,0 +1,127 @@
+"""Rank a sweep's rows: pool seeds into settings and format the terminal table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import store
+from .plan import canonical, default_metric
+from .spec import spec_from_source
+
+# --- ranking ----------------------------------------------------------------------------------
+
+
+def higher_is_better(metric: str) -> bool:
+    """Accuracy metrics rank high first; losses low first."""
+    return metric.endswith("accuracy")
+
+
+_SHOWN = (
+    "hidden",
+    "depth",
+    "width",
+    "activation",
+    "bias",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "steps",
+    "init_scale",
+    "n_params",
+)
+
+
+def settings_of(rows: list[dict], metric: str) -> list[dict]:
+    """Runs that differ only in seed, pooled: one dict per setting, best first.
+
+    Args:
+      rows: run rows from :func:`jaxnet.store.runs`.
+      metric: a column of :data:`METRICS` to rank by.
+
+    Returns:
+      Dicts with the setting's columns (:data:`_SHOWN`), ``key`` (its config less the seed,
+      as JSON), ``rows`` (its runs), ``values`` (their metric, NULLs dropped), ``mean``,
+      ``std`` and ``diverged``; settings without a value of the metric are left out.
+    """
+    pooled: dict[str, list[dict]] = {}
+    for row in rows:
+        config = {k: v for k, v in store.config_of(row).items() if k != "seed"}
+        pooled.setdefault(canonical(config), []).append(row)
+    out = []
+    for key, members in pooled.items():
+        values = np.array([r[metric] for r in members if r[metric] is not None], np.float64)
+        if values.size:
+            out.append(
+                {
+                    **{k: members[0][k] for k in _SHOWN},
+                    "key": key,
+                    "rows": members,
+                    "values": values,
+                    "mean": float(values.mean()),
+                    "std": float(values.std()),
+                    "diverged": sum(r["status"] == "diverged" for r in members),
+                }
+            )
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    return sorted(out, key=lambda s: sign * s["mean"])
+
+
+def _shown(value: float, metric: str) -> str:
+    return f"{100 * value:.2f}%" if metric.endswith("accuracy") else f"{value:.4g}"
+
+
+def _test_metric(rows: list[dict]) -> str | None:
+    """The test metric the rows have: accuracy for classes, else loss; None without a test set."""
+    return next(
+        (m for m in ("test_accuracy", "test_loss") if any(r[m] is not None for r in rows)), None
+    )
+
+
+def _mean_of(rows: list[dict], metric: str | None) -> str:
+    values = [r[metric] for r in rows if metric and r[metric] is not None]
+    return _shown(float(np.mean(values)), metric) if values else "-"
+
+
+def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
+    """The ``top`` settings by ``metric`` (mean over seeds) as aligned text lines.
+
+    The last column is the mean test accuracy (or loss) of the same runs, when there is a
+    test set: shown, not ranked by, so the test set stays out of model selection.
+    """
+    settings = settings_of(rows, metric)[:top]
+    test, title = _test_metric(rows), f"{metric} (mean ± sd over seeds)"
+    width = len(title) + 2
+    head = (
+        f"{'rank':>4}  {'hidden':<12} {'activation':<10} {'optimizer':<9} {'lr':>8} "
+        f"{'batch':>5} {'steps':>6} {'params':>7}  {title:<{width}}{test or ''}"
+    )
+    lines = [head.rstrip()]
+    for i, s in enumerate(settings, 1):
+        spread = f"{_shown(s['mean'], metric)} ± {_shown(s['std'], metric)}"
+        extra = f", {s['diverged']} diverged" if s["diverged"] else ""
+        described = f"{spread} (n={len(s['rows'])}{extra})"
+        tested = _mean_of(s["rows"], test) if test else ""
+        line = (
+            f"{i:>4}  {s['hidden']:<12} {s['activation']:<10} {s['optimizer']:<9} "
+            f"{s['learning_rate']:>8.3g} {s['batch_size']:>5} {s['steps']:>6} "
+            f"{s['n_params']:>7}  {described:<{width}}{tested}"
+        )
+        lines.append(line.rstrip())
+    return lines
+
+
+def store_summary(conn, top: int = 5) -> list[str]:
+    """Each stored sweep: one line about it, then its best ``top`` settings."""
+    lines = []
+    for entry in store.sweeps(conn):
+        sweep = spec_from_source(entry["spec"])
+        metric = default_metric(sweep.settings)
+        rows = store.runs(conn, entry["name"])
+        diverged = sum(r["status"] == "diverged" for r in rows)
+        lines.append(
+            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({diverged} diverged), "
+            f"since {entry['created']}; best by {metric}:"
+        )
+        lines.extend("  " + line for line in ranked_table(rows, metric, top))
+        lines.append("")
+    return lines or ["the store holds no sweeps yet"]

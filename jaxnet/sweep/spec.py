@@ -1,0 +1,394 @@
+"""Sweeps: a TOML file of configs -> groups that share a compiled shape -> populations -> store.
+
+A sweep is data. Its file names a dataset, how to split and scale it, and the configs to
+train: the Cartesian product of the ``[grid]`` lists, crossed with ``n`` random draws from the
+``[random]`` table. Configs that differ only in seed, learning rate or init scale share one
+compiled program, so each group of them is trained as one population
+(:func:`jaxnet.population.fit_population`): the number of compiles equals the number of
+distinct shapes. Each group's rows are written to the results store (:mod:`jaxnet.store`) in
+one transaction as soon as the group finishes; rerunning a sweep trains only the configs that
+have no row yet, so a sweep killed at any moment and rerun ends with exactly one row per config.
+
+The file format (every key but ``name``, ``dataset`` and one of the tables is optional)::
+
+    name = "demo"                # letters, digits, ``_.-``; identifies the sweep in the store
+    description = "..."          # free text
+    dataset = "digits"           # one of jaxnet.data.DATASETS
+    data_seed = 0                # seed of generated data and of the splits
+    val_fraction = 0.15          # share of the non-test rows held out for validation (0: none)
+    test_fraction = 0.2          # share of all rows held out for testing (ignored by mnist1d,
+                                 # which has its own test set)
+    scaler = "standard"          # input scaling fitted on the training rows: max, minmax,
+                                 # standard or none
+    target_scaler = "standard"   # the same for regression targets
+    loss = "cross_entropy"       # default: cross_entropy for classes, mse for regression
+    output_activation = "identity"
+    init = "auto"                # weight init scheme (jaxnet.mlp.INITS)
+    evals = 10                   # validation evaluations per run (every ceil(steps/evals) steps)
+    curve_points = 100           # the stored training curve keeps at most this many points
+    metric = "best_val_loss"     # what ranks configs (default best_val_loss, or train_loss
+                                 # without validation); see METRICS
+
+    [grid]                       # lists; every combination is a config
+    depth = [1, 2, 3]            # hidden layers, all of size `width`; or instead:
+    width = [16, 32, 64, 128]    #   hidden = [[8], [16, 8]] (each entry one net's hidden sizes)
+    activation = ["relu", "tanh"]
+    bias = [true]
+    optimizer = ["adam"]         # a name from jaxnet.train.OPTIMIZERS
+    learning_rate = [1e-3]
+    batch_size = [128]           # 0, or at least the training rows: full batch
+    steps = [500]
+    seed = [0, 1, 2]             # seeds the init and the minibatch order
+    init_scale = [1.0]           # multiplies the initial weights
+
+    [random]                     # n draws, each crossed with every grid combination
+    n = 20
+    seed = 0                     # seed of the draws (the `seed` axis itself goes in [grid])
+    learning_rate = {log_uniform = [1e-4, 1e-1]}  # also uniform; int_uniform and
+    width = {int_log_uniform = [8, 256]}          # int_log_uniform (inclusive) for ints;
+    activation = ["relu", "tanh"]                 # a list draws one of its values
+
+An axis in neither table takes its default (:data:`AXIS_DEFAULTS`). Drawn floats are rounded to
+4 significant digits. Identical configs are trained once. A config's id is a hash of its
+canonical JSON and the sweep's name; the same file can be extended (more seeds, more widths)
+and rerun, and only the new configs train. Any mistake in the file -- an unknown key, dataset or
+activation, an empty list -- is a :class:`SweepError` whose one-line message names the key.
+
+Left out: several datasets in one sweep, CSV datasets, early stopping, and splitting a very
+large group into several populations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+
+from .. import activations, data, losses, mlp, train
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+METRICS = (
+    "best_val_loss",
+    "best_val_accuracy",
+    "final_val_loss",
+    "final_val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "train_loss",
+    "train_accuracy",
+)
+SETTING_DEFAULTS = {
+    "description": "",
+    "data_seed": 0,
+    "val_fraction": 0.15,
+    "test_fraction": 0.2,
+    "scaler": "standard",
+    "target_scaler": "standard",
+    "loss": None,  # chosen from the dataset's task
+    "output_activation": "identity",
+    "init": "auto",
+    "evals": 10,
+    "curve_points": 100,
+    "metric": None,  # best_val_loss, or train_loss without validation
+}
+AXIS_DEFAULTS = {
+    "depth": 1,
+    "width": 32,
+    "hidden": None,  # from depth and width
+    "activation": "relu",
+    "bias": True,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "steps": 1000,
+    "seed": 0,
+    "init_scale": 1.0,
+}
+# What may differ inside one compiled population; every other config key defines the shape.
+MEMBER_KEYS = ("seed", "learning_rate", "init_scale")
+DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "int_log_uniform")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class SweepError(ValueError):
+    """A bad sweep file: the one-line message names the file and the key."""
+
+
+# --- checking values --------------------------------------------------------------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int_from(low: int, high: int | None = None):
+    def check(v):
+        if not _is_int(v) or v < low or (high is not None and v >= high):
+            top = "" if high is None else f" and below {high}"
+            raise ValueError(f"an int of at least {low}{top}")
+        return int(v)
+
+    return check
+
+
+def _positive_float(v):
+    if not _is_number(v) or v <= 0:
+        raise ValueError("a positive number")
+    return float(v)
+
+
+def _fraction(v):
+    if not _is_number(v) or not 0 <= v < 1:
+        raise ValueError("a number in [0, 1)")
+    return float(v)
+
+
+def _one_of(names):
+    def check(v):
+        if v not in names:
+            raise ValueError(f"one of {', '.join(map(str, names))}")
+        return v
+
+    return check
+
+
+def _boolean(v):
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+def _hidden_sizes(v):
+    if not isinstance(v, list) or not all(_is_int(s) and s > 0 for s in v):
+        raise ValueError("a list of positive ints, e.g. [16, 8] ([] for no hidden layer)")
+    return [int(s) for s in v]
+
+
+def _text(v):
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _sweep_name(v):
+    if not isinstance(v, str) or not _NAME.match(v):
+        raise ValueError("a non-empty name of letters, digits, '_', '.' or '-'")
+    return v
+
+
+INT_AXES = ("depth", "width", "batch_size", "steps", "seed")
+FLOAT_AXES = ("learning_rate", "init_scale")
+_ACTIVATION_NAMES = tuple(sorted(activations.ACTIVATIONS))
+_SCALERS = (*data.SCALER_KINDS, "none")
+AXIS_CHECKS = {
+    "depth": _int_from(1),
+    "width": _int_from(1),
+    "hidden": _hidden_sizes,
+    "activation": _one_of(_ACTIVATION_NAMES),
+    "bias": _boolean,
+    "optimizer": _one_of(tuple(train.OPTIMIZERS)),
+    "learning_rate": _positive_float,
+    "batch_size": _int_from(0),
+    "steps": _int_from(1),
+    "seed": _int_from(0, 2**31),
+    "init_scale": _positive_float,
+}
+SETTING_CHECKS = {
+    "name": _sweep_name,
+    "dataset": _one_of(data.DATASETS),
+    "description": _text,
+    "data_seed": _int_from(0),
+    "val_fraction": _fraction,
+    "test_fraction": _fraction,
+    "scaler": _one_of(_SCALERS),
+    "target_scaler": _one_of(_SCALERS),
+    "loss": _one_of(tuple(sorted(losses.LOSSES))),
+    "output_activation": _one_of(_ACTIVATION_NAMES),
+    "init": _one_of(mlp.INITS),
+    "evals": _int_from(1),
+    "curve_points": _int_from(2),
+    "metric": _one_of(METRICS),
+}
+
+
+def _checked(where: str, key: str, check, value):
+    """``check(value)``, or a SweepError naming the file, the key, what was expected and got."""
+    try:
+        return check(value)
+    except ValueError as e:
+        raise SweepError(f"{where}: {key} must be {e}; got {value!r}") from None
+
+
+def _unknown(where: str, table: str, given, known) -> None:
+    extra = [k for k in given if k not in known]
+    if extra:
+        key = f"{table}.{extra[0]}" if table else extra[0]
+        raise SweepError(f"{where}: unknown key {key!r}; expected one of {', '.join(known)}")
+
+
+# --- the sweep spec ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A checked sweep spec.
+
+    Attributes:
+      name, dataset: as in the file.
+      settings: every setting of :data:`SETTING_DEFAULTS`, defaults filled in (``loss`` and
+        ``metric`` may be None: chosen when the data is known).
+      grid: axis -> list of checked values.
+      random: axis -> ``(distribution, args)`` with ``distribution`` "choice" or one of
+        :data:`DISTRIBUTIONS`; draws: how many random draws (0 without ``[random]``);
+        random_seed: the seed of the draws.
+      source: the text that defined the sweep (stored with its runs).
+    """
+
+    name: str
+    dataset: str
+    settings: dict
+    grid: dict
+    random: dict
+    draws: int
+    random_seed: int
+    source: str
+
+
+def _grid(where: str, table) -> dict:
+    if not isinstance(table, dict):
+        raise SweepError(f"{where}: grid must be a table of lists, like [grid] width = [16, 32]")
+    _unknown(where, "grid", table, AXIS_CHECKS)
+    grid = {}
+    for axis, values in table.items():
+        key = f"grid.{axis}"
+        if not isinstance(values, list):
+            raise SweepError(f"{where}: {key} must be a list of values; got {values!r}")
+        if not values:
+            raise SweepError(f"{where}: {key} is empty; give it at least one value")
+        grid[axis] = [_checked(where, key, AXIS_CHECKS[axis], v) for v in values]
+    return grid
+
+
+def _distribution(where: str, axis: str, spec):
+    """``("choice", values)`` or ``(kind, (low, high))`` for one ``[random]`` entry."""
+    key = f"random.{axis}"
+    if isinstance(spec, list):
+        if not spec:
+            raise SweepError(f"{where}: {key} is empty; give it at least one value")
+        return "choice", [_checked(where, key, AXIS_CHECKS[axis], v) for v in spec]
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
+        raise SweepError(
+            f"{where}: {key} must be a list to choose from or one of "
+            f"{{{' | '.join(f'{d} = [low, high]' for d in DISTRIBUTIONS)}}}; got {spec!r}"
+        )
+    ((kind, bounds),) = spec.items()
+    integer = kind.startswith("int_")
+    if axis not in (INT_AXES if integer else FLOAT_AXES):
+        allowed = "a list" + (" or int_uniform/int_log_uniform" if axis in INT_AXES else "")
+        allowed += " or uniform/log_uniform" if axis in FLOAT_AXES else ""
+        raise SweepError(f"{where}: {key} cannot be drawn from {kind}; use {allowed}")
+    ok = isinstance(bounds, list) and len(bounds) == 2 and all(_is_number(b) for b in bounds)
+    if not ok or bounds[0] > bounds[1] or (kind.endswith("log_uniform") and bounds[0] <= 0):
+        raise SweepError(
+            f"{where}: {key}.{kind} must be [low, high] with low <= high "
+            f"(and low > 0 for a log scale); got {bounds!r}"
+        )
+    for b in bounds:
+        _checked(where, key, AXIS_CHECKS[axis], int(b) if integer else float(b))
+    return kind, (bounds[0], bounds[1])
+
+
+def _random(where: str, table) -> tuple[dict, int, int]:
+    if not isinstance(table, dict):
+        raise SweepError(f"{where}: random must be a table, like [random] n = 10")
+    _unknown(where, "random", table, ("n", "seed", *AXIS_CHECKS))
+    if "n" not in table:
+        raise SweepError(f"{where}: random.n is missing: how many draws to make")
+    n = _checked(where, "random.n", _int_from(1), table["n"])
+    seed = _checked(where, "random.seed", _int_from(0), table.get("seed", 0))
+    axes = {k: _distribution(where, k, v) for k, v in table.items() if k not in ("n", "seed")}
+    if not axes:
+        raise SweepError(
+            f"{where}: random has no axis to draw; add e.g. learning_rate = "
+            "{log_uniform = [1e-4, 1e-1]}"
+        )
+    return axes, n, seed
+
+
+def _check_axes(where: str, grid: dict, random: dict) -> None:
+    both = [k for k in grid if k in random]
+    if both:
+        raise SweepError(f"{where}: {both[0]} is in both [grid] and [random]; keep it in one")
+    axes = {*grid, *random}
+    if "hidden" in axes and axes & {"depth", "width"}:
+        raise SweepError(f"{where}: hidden replaces depth and width; give one or the other")
+
+
+def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sweep:
+    """Check a parsed sweep (the TOML file's tables as dicts) and build a :class:`Sweep`.
+
+    Args:
+      spec: top-level settings plus ``grid`` and/or ``random`` tables.
+      where: what to call the sweep in error messages (its file name).
+      source: the text to store with its runs; default the spec as canonical JSON.
+
+    Raises:
+      SweepError: naming the key at fault.
+    """
+    _unknown(where, "", spec, (*SETTING_CHECKS, "grid", "random"))
+    for key in ("name", "dataset"):
+        if key not in spec:
+            raise SweepError(f"{where}: {key} is missing")
+    if "grid" not in spec and "random" not in spec:
+        raise SweepError(f"{where}: a sweep needs a [grid] or a [random] table of configs")
+    values = {
+        k: _checked(where, k, SETTING_CHECKS[k], v) for k, v in spec.items() if k in SETTING_CHECKS
+    }
+    grid = _grid(where, spec.get("grid", {}))
+    random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
+    _check_axes(where, grid, random)
+    settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
+    _check_metric(where, settings)
+    text = source if source is not None else json.dumps(spec, sort_keys=True)
+    return Sweep(values["name"], values["dataset"], settings, grid, random, draws, seed, text)
+
+
+def _check_metric(where: str, settings: dict) -> None:
+    metric = settings["metric"]
+    if metric and "val" in metric and settings["val_fraction"] == 0:
+        raise SweepError(f"{where}: metric {metric!r} needs validation data (val_fraction > 0)")
+
+
+def parse(text: str, where: str = "sweep") -> Sweep:
+    """A :class:`Sweep` from TOML text; ``where`` names it in error messages."""
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SweepError(f"{where}: not valid TOML: {e}") from None
+    return from_dict(spec, where, source=text)
+
+
+def load(path) -> Sweep:
+    """The sweep in the TOML file ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SweepError(f"cannot read sweep file {path}: {e.strerror}") from None
+    return parse(text, str(path))
+
+
+def spec_from_source(text: str) -> Sweep:
+    """The :class:`Sweep` that a store's ``sweeps.spec`` text holds (TOML, or JSON)."""
+    if text.lstrip().startswith("{"):
+        return from_dict(json.loads(text), "stored sweep", source=text)
+    return parse(text, "stored sweep")
