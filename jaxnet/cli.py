@@ -507,6 +507,7 @@ def _add_sweep(sub):
 
 def _cmd_sweep(args):
     from . import store, sweep
+    from .sweep import page
 
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
@@ -518,11 +519,19 @@ def _cmd_sweep(args):
     print(f"\nbest of {spec.name} by {metric}:")
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
     if args.report:
-        _print_report(sweep.report(path, args.report, spec.name))
+        _print_page(page.write_report(path, args.report, spec.name))
 
 
 def _print_report(paths) -> None:
     print("figures: " + ", ".join(str(p) for p in paths))
+
+
+def _print_page(files) -> None:
+    """The figures and the page of :func:`jaxnet.sweep.page.write_report`, and why any are missing."""
+    _print_report(files.figures)
+    for note in files.notes:
+        print(f"no figures for {note}")
+    print(f"page: {files.page}")
 
 
 def _add_runs(sub):
@@ -552,18 +561,25 @@ def _cmd_runs(args):
 def _add_report(sub):
     from . import sweep
 
-    p = sub.add_parser("report", help="draw a sweep's figures from a results store")
+    p = sub.add_parser("report", help="draw a sweep's figures and DIR/index.html from a store")
     p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for the PNG files")
-    p.add_argument("--sweep", help="which sweep, when the store holds several")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs and page")
+    p.add_argument("--sweep", help="whose PNGs go in DIR itself (others: DIR/sweepI-NAME/)")
     p.add_argument("--metric", choices=sweep.METRICS, help="default: the sweep's metric")
+    p.add_argument(
+        "--watch", action="store_true", help="rewrite the page as groups finish (Ctrl-C stops)"
+    )
+    p.add_argument("--interval", type=float, default=3.0, help="seconds between looks (--watch)")
     p.set_defaults(run=_cmd_report)
 
 
 def _cmd_report(args):
-    from . import sweep
+    from .sweep import page
 
-    _print_report(sweep.report(args.store, args.out, args.sweep, args.metric))
+    if args.watch:
+        page.watch(args.store, args.out, args.sweep, args.metric, args.interval)
+        return
+    _print_page(page.write_report(args.store, args.out, args.sweep, args.metric))
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from .plan import expand as expand
 from .plan import group as group
 from .plan import shape_key as shape_key
 from .plan import task_defaults as task_defaults
+from .page import watch as watch
+from .page import write_report as write_report
 from .prepare import Prepared as Prepared
 from .prepare import checked_parts as checked_parts
 from .prepare import net_for as net_for
@@ -97,4 +99,6 @@ __all__ = [
     "lr_series",
     "scatter_series",
     "report",
+    "write_report",
+    "watch",
 ]
