@@ -12,10 +12,11 @@ $(BIN)/python:
 
 # Reinstall when the project's metadata changes; the install is editable, so code edits need none.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,data,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[test,data,dev,browser]"
 	touch $(STAMP)
 
 # The main job: the demo sweep (about 2 minutes on 2 cores) -> runs/demo.sqlite + runs/demo/*.png
+# and runs/demo/index.html (the report page: open it in a browser)
 run: $(STAMP)
 	$(BIN)/jaxnet sweep experiments/sweeps/demo.toml --store runs/demo.sqlite --report runs/demo
 

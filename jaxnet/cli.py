@@ -527,7 +527,7 @@ def _print_report(paths) -> None:
 
 
 def _print_page(files) -> None:
-    """The figures and the page of :func:`jaxnet.sweep.page.write_report`, and why any are missing."""
+    """What :func:`jaxnet.sweep.page.write_report` wrote, and why any figures are missing."""
     _print_report(files.figures)
     for note in files.notes:
         print(f"no figures for {note}")

@@ -78,9 +78,14 @@ def screenshot(page, png, width: int = 1400, max_height: int = 2400, clicks: int
         rows = driver.find_elements("css selector", "section.sweep tbody tr")
         for row in rows[3 : 3 + clicks]:
             row.click()
-        time.sleep(0.3)  # images decode
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(height, max_height))
+        loaded = "return Array.from(document.images).every((i) => i.complete)"
+        deadline = time.monotonic() + 30
+        while not driver.execute_script(loaded) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        sizes = "return [document.documentElement.scrollHeight, outerHeight - innerHeight]"
+        for _ in range(3):  # a taller window can make the page taller (vh units): settle
+            height, frame = driver.execute_script(sizes)
+            driver.set_window_size(width, min(height, max_height) + frame)
         driver.save_screenshot(str(png))
         return driver.get_log("browser")
 

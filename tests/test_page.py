@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from test_report import SPEC as SYNTHETIC_SPEC
@@ -83,7 +84,9 @@ def site(tmp_path_factory):
         assert main(["sweep", str(toml), "--store", str(db), "--report", str(root / "first")]) == 0
     assert len(_boot(root / "first")["sweeps"][0]["members"]) == 4
     with store.opened(db) as conn:
-        spec = SYNTHETIC_SPEC.replace('dataset = "digits"', f'description = "{XSS}"\ndataset = "digits"')
+        spec = SYNTHETIC_SPEC.replace(
+            'dataset = "digits"', f'description = "{XSS}"\ndataset = "digits"'
+        )
         sweep_id = store.add_sweep(conn, "synthetic", spec, "h1")
         store.insert_runs(conn, sweep_id, _synthetic_rows())
         sweep_id = store.add_sweep(conn, HOSTILE_NAME, HOSTILE_SPEC, "h2")
@@ -100,7 +103,9 @@ def report_dir(site):
 
 def _boot(out: Path) -> dict:
     text = (out / "index.html").read_text()
-    block = re.search(r'<script type="application/json" id="jaxnet-data">(.*?)</script>', text, re.S)
+    block = re.search(
+        r'<script type="application/json" id="jaxnet-data">(.*?)</script>', text, re.S
+    )
     return json.loads(block.group(1))
 
 
@@ -127,7 +132,10 @@ def test_every_sweep_gets_a_section_and_its_figures_a_folder(site, report_dir):
     assert (report_dir / "sweep1-synthetic" / "heatmap.png").is_file()
     assert not list(report_dir.glob("sweep2-*/*.png"))  # nothing to plot: a note instead
     text = (report_dir / "index.html").read_text()
-    assert "No figures yet: sweep &#x27;&lt;img src=x onerror=window.pwned=1&gt;&#x27; has no runs" in text
+    assert (
+        "No figures yet: sweep &#x27;&lt;img src=x onerror=window.pwned=1&gt;&#x27; has no runs"
+        in text
+    )
 
 
 def test_the_page_shows_what_the_store_knows_and_says_what_it_does_not(site, report_dir):
@@ -136,7 +144,7 @@ def test_the_page_shows_what_the_store_knows_and_says_what_it_does_not(site, rep
     assert facts["configs"] == "4 (4 trained)" and facts["groups"] == "1"
     assert facts["programs compiled"] == "not stored"  # this store predates the column
     assert facts["jaxnet"] == "0.1.0" and facts["device"].startswith("cpu")
-    assert re.fullmatch(r"\d+% of the groups' wall time", facts["compile share"])
+    assert re.fullmatch(r"\d+% of group time", facts["compile share"])
     synthetic = dict(_boot(report_dir)["sweeps"][1]["facts"])
     # test_report's SPEC has 2 x 2 x 2 x 2 x 3 = 48 configs, all stored, one diverged
     assert synthetic["configs"] == "48 (48 trained, 1 diverged)"
@@ -146,14 +154,26 @@ def test_cells_are_formatted_as_the_terminal_table_formats_them(report_dir):
     synthetic = _boot(report_dir)["sweeps"][1]
     keys = [c["key"] for c in synthetic["columns"]]
     # only what varies is a column; the rest is listed once
-    assert keys[:5] == ["hidden", "depth", "width", "activation", "learning_rate"]
-    assert "seed" in keys and "optimizer" not in keys and keys[-1] == "status"
+    # what varies, the status, then the metrics, the sweep's ranking metric first
+    assert keys[:9] == [
+        "hidden",
+        "depth",
+        "width",
+        "activation",
+        "learning_rate",
+        "seed",
+        "n_params",
+        "status",
+        "best_val_accuracy",
+    ]
+    assert "optimizer" not in keys and set(keys[9:]) < set(sweep.METRICS)
     assert "optimizer adam" in synthetic["fixed"]
     first = synthetic["members"][0]  # depth 1, width 8, relu, lr 0.01, seed 0
     cell = dict(zip(keys, first["text"]))
     assert cell["best_val_accuracy"] == "67.00%"  # 0.5 + 0.1 + 0.08 - 0.01
     assert cell["best_val_loss"] == "0.15" and cell["learning_rate"] == "0.01"
     assert cell["hidden"] == "8" and cell["status"] == "completed"
+    assert first["label"] == "8 relu lr 0.01 seed 0"  # the curve's name in the legend
     bad = [m for m in synthetic["members"] if m["diverged"]]
     assert len(bad) == 1 and dict(zip(keys, bad[0]["text"]))["status"] == "diverged at step 50"
 
@@ -209,7 +229,55 @@ def test_an_empty_store_and_an_unreadable_spec_still_give_a_page(tmp_path, monke
         store.insert_runs(conn, store.add_sweep(conn, "odd", "not = [valid", "h"), [fake_row("a")])
     page.write_report(db, tmp_path / "out")
     odd = _boot(tmp_path / "out")["sweeps"][0]
-    assert odd["note"] and len(odd["members"]) == 1 and dict(odd["facts"])["configs"] == "? (1 trained)"
+    assert (
+        odd["note"]
+        and len(odd["members"]) == 1
+        and dict(odd["facts"])["configs"] == "? (1 trained)"
+    )
+
+
+def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_written(tmp_path):
+    db = tmp_path / "d.sqlite"
+    with store.opened(db) as conn:  # fake_row's config has no loss: the figures cannot be drawn
+        store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [fake_row("a")])
+        store.add_sweep(conn, "started", HOSTILE_SPEC, "h2")  # no group committed yet
+    files = page.write_report(db, tmp_path / "out", "d")
+    assert files.figures == [] and files.notes[0].startswith("d: the figures could not be drawn")
+    assert files.notes[1] == "started: sweep 'started' has no runs with a test_accuracy to plot yet"
+    started = _boot(tmp_path / "out")["sweeps"][1]
+    assert (
+        started["members"] == [] and dict(started["facts"])["configs"] == "2 (0 trained, 2 to go)"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, folder",
+    [
+        ("..", "sweep1-sweep"),
+        ("../../etc", "sweep1-etc"),
+        ("a/b c", "sweep1-a_b_c"),
+        ("ok-1", "sweep1-ok-1"),
+    ],
+)
+def test_figure_folders_of_other_sweeps_stay_inside_the_report(name, folder):
+    entries = [{"name": "first"}, {"name": name}]
+    assert page._figure_dir(entries, name, "first") == folder
+    assert page._figure_dir(entries, "first", "first") == ""  # the chosen one: beside the page
+
+
+def test_bad_arguments_are_refused_before_anything_is_written(site, tmp_path, capsys):
+    db, _ = site
+    with pytest.raises(sweep.SweepError, match="metric must be one of"):
+        page.write_report(db, tmp_path / "out", metric="accuracy")
+    for interval in (0, -1.0, float("nan"), "3"):
+        with pytest.raises(ValueError, match="interval must be a positive number"):
+            page.watch(db, tmp_path / "out", interval=interval)
+    assert not (tmp_path / "out").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["report", str(db), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxnet report: error:") and len(err.splitlines()) == 1
 
 
 def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monkeypatch):
@@ -229,7 +297,9 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
             first.set()
 
     result = {}
-    watcher = threading.Thread(target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log)))
+    watcher = threading.Thread(
+        target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log))
+    )
     watcher.start()
     assert first.wait(20)
     assert _boot(out)["watching"] is True and (out / "stamp.js").is_file()
@@ -297,7 +367,9 @@ def _section(driver, i):
 
 
 def _row_ids(section) -> list[int]:
-    return [int(tr.get_attribute("data-id")) for tr in section.find_elements("css selector", "tbody tr")]
+    return [
+        int(tr.get_attribute("data-id")) for tr in section.find_elements("css selector", "tbody tr")
+    ]
 
 
 def test_page_loads_without_console_errors_and_lists_every_member(opened, site):
@@ -349,7 +421,10 @@ def test_a_filter_narrows_the_rows(opened):
 def test_every_image_loads(opened):
     images = opened.find_elements("css selector", "img")
     assert len(images) == 8  # four per sweep with something to plot
-    widths = [opened.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) for img in images]
+    widths = [
+        opened.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+        for img in images
+    ]
     assert all(w and w > 0 for w in widths), widths
 
 
@@ -378,7 +453,10 @@ def test_stored_markup_renders_as_text(opened):
     from selenium.common.exceptions import NoAlertPresentException
 
     assert opened.execute_script("return window.pwned === undefined")
-    assert opened.find_elements("css selector", 'img[src="x"], main script, main svg:not(.chart)') == []
+    assert (
+        opened.find_elements("css selector", 'img[src="x"], main script, main svg:not(.chart)')
+        == []
+    )
     synthetic, hostile = _section(opened, 1), _section(opened, 2)
     assert synthetic.find_element("css selector", ".description").text == XSS
     assert hostile.find_element("css selector", "h2").text == HOSTILE_NAME
@@ -387,7 +465,23 @@ def test_stored_markup_renders_as_text(opened):
     assert HOSTILE_OPTIMIZER in hostile.find_element("css selector", ".fixed").text
     assert hostile.find_elements("css selector", "b") == []
     with pytest.raises(NoAlertPresentException):
-        opened.switch_to.alert.text
+        opened.switch_to.alert.accept()
+
+
+def test_a_hostile_address_state_is_ignored_or_kept_as_text(browser, report_dir):
+    state = {"0": {"sort": 999, "dir": "sideways", "sel": ["x", 10**9]}, "1": {"filter": XSS}}
+    url = (report_dir / "index.html").as_uri() + "#state=" + quote(json.dumps(state))
+    browser.get("about:blank")  # else a new # part is only a jump within the open page
+    browser.get(url)
+    assert browser.execute_script("return window.pwned === undefined")
+    real, synthetic = _section(browser, 0), _section(browser, 1)
+    assert len(_row_ids(real)) == 4 and real.find_elements("css selector", "g.series") == []
+    assert synthetic.find_element("css selector", "input.filter").get_attribute("value") == XSS
+    assert _row_ids(synthetic) == []  # the filter matched nothing, and ran nothing
+    browser.get("about:blank")
+    browser.get((report_dir / "index.html").as_uri() + "#state=%7Bnot json")
+    assert len(_row_ids(_section(browser, 1))) == 48
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_a_watched_page_reloads_itself_and_keeps_its_filter(browser, tmp_path, monkeypatch):

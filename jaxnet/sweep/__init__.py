@@ -3,10 +3,13 @@
 One file per stage, data flowing one way: :mod:`.spec` reads and checks the file, :mod:`.plan`
 expands it into configs and groups them by compiled shape, :mod:`.prepare` loads and scales the
 data once, :mod:`.run` trains each group as one population and commits its rows, :mod:`.rank`
-pools and ranks the rows, :mod:`.report` rebuilds the figures from the store alone. The file
+pools and ranks the rows, :mod:`.report` rebuilds the figures from the store alone,
+:mod:`.page` writes them and every stored member into one offline web page. The file
 format is documented in :mod:`.spec` and in docs/sweeps.md.
 """
 
+from .page import watch as watch
+from .page import write_report as write_report
 from .plan import canonical as canonical
 from .plan import config_id as config_id
 from .plan import default_metric as default_metric
@@ -15,8 +18,6 @@ from .plan import expand as expand
 from .plan import group as group
 from .plan import shape_key as shape_key
 from .plan import task_defaults as task_defaults
-from .page import watch as watch
-from .page import write_report as write_report
 from .prepare import Prepared as Prepared
 from .prepare import checked_parts as checked_parts
 from .prepare import net_for as net_for

@@ -192,7 +192,7 @@
   }
 
   // --- the curves chart ----------------------------------------------------------------------
-  const W = 560, H = 340, M = {left: 58, right: 12, top: 12, bottom: 40};
+  const W = 560, H = 340, M = {left: 58, right: 22, top: 12, bottom: 40};
 
   function niceTicks(lo, hi, count) {
     const step0 = (hi - lo) / Math.max(count, 1);

@@ -170,7 +170,7 @@ def _facts(entry: dict, spec: dict, rows: list[dict], optional: dict) -> list[tu
         value = optional.get(label)
         facts.append((label, "not stored" if value is None else f"{value:.0f}"))
     share = f"{100 * compiling / wall:.0f}%" if wall > 0 else "-"
-    facts.append(("compile share", f"{share} of the groups' wall time"))
+    facts.append(("compile share", f"{share} of group time"))
     facts.append(("training wall time", f"{_seconds(wall)} (groups added up)"))
     if "sweep wall time" in optional:
         facts.append(("sweep wall time", _seconds(optional["sweep wall time"])))
@@ -181,7 +181,9 @@ def _facts(entry: dict, spec: dict, rows: list[dict], optional: dict) -> list[tu
         ("ranked by", spec["metric"] or "-"),
     ]
     if rows:
-        facts.append(("stored", _span(min(r["created"] for r in rows), max(r["created"] for r in rows))))
+        facts.append(
+            ("stored", _span(min(r["created"] for r in rows), max(r["created"] for r in rows)))
+        )
     return facts
 
 
@@ -195,8 +197,9 @@ def _span(first: str, last: str) -> str:
     return f"{a} to {b} UTC"
 
 
-def _columns(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """Table columns (config fields that vary, metrics that exist, status) and the fixed rest."""
+def _columns(rows: list[dict], ranked: str | None) -> tuple[list[dict], list[str]]:
+    """Table columns and the fixed rest: the config fields that vary, the status, then the
+    metrics that exist, the ranking metric first."""
     columns, fixed = [], []
     for key, label, show in _CONFIG_COLUMNS:
         values = {json.dumps(r[key]) for r in rows}
@@ -205,13 +208,19 @@ def _columns(rows: list[dict]) -> tuple[list[dict], list[str]]:
             columns.append({"key": key, "label": label, "kind": "config", "numeric": numeric})
         elif rows:
             fixed.append(f"{label} {_shown_or_dash(rows[0][key], show)}")
-    for metric in METRICS:
+    columns.append({"key": "status", "label": "status", "kind": "status", "numeric": False})
+    for metric in sorted(METRICS, key=lambda m: m != ranked):
         if any(r[metric] is not None for r in rows):
             better = "high" if higher_is_better(metric) else "low"
             columns.append(
-                {"key": metric, "label": metric, "kind": "metric", "numeric": True, "better": better}
+                {
+                    "key": metric,
+                    "label": metric,
+                    "kind": "metric",
+                    "numeric": True,
+                    "better": better,
+                }
             )
-    columns.append({"key": "status", "label": "status", "kind": "status", "numeric": False})
     return columns, fixed
 
 
@@ -231,9 +240,19 @@ def _cell(row: dict, column: dict) -> tuple[str, object]:
     return _shown_or_dash(value, _SHOWS[key]), value
 
 
+def _label_part(row: dict, key: str) -> str:
+    """``16-16``, ``relu``, ``no bias``, ``lr 0.1``, ``seed 2``: one field of a curve's name."""
+    if key in ("hidden", "activation", "optimizer"):
+        return str(row[key])
+    if key == "bias":
+        return "bias" if row[key] else "no bias"
+    label = dict((k, lab) for k, lab, _ in _CONFIG_COLUMNS)[key]
+    return f"{label} {_shown_or_dash(row[key], _SHOWS[key])}"
+
+
 def _member(row: dict, columns: list[dict], label_keys: list[str]) -> dict:
     cells = [_cell(row, c) for c in columns]
-    label = " ".join(_shown_or_dash(row[k], _SHOWS[k]) for k in label_keys) or row["hidden"]
+    label = " ".join(_label_part(row, k) for k in label_keys) or str(row["hidden"])
     n = len(row["val_curve"])
     return {
         "id": int(row["id"]),
@@ -276,10 +295,11 @@ def sweep_sections(conn, metric: str | None = None) -> list[dict]:
     for entry in store.sweeps(conn):
         rows = store.runs(conn, entry["name"])
         spec = _spec_facts(entry)
-        columns, fixed = _columns(rows)
         ranked = metric or spec["metric"]
+        columns, fixed = _columns(rows, ranked)
         keys = [c["key"] for c in columns]
-        label_keys = [k for k in keys if k in _SHOWS and k != "depth" and k != "width"]
+        # a curve's name: what varies, less what follows from the hidden sizes
+        label_keys = [k for k in keys if k in _SHOWS and k not in ("depth", "width", "n_params")]
         if "seed" not in label_keys and rows and len({r["seed"] for r in rows}) > 1:
             label_keys.append("seed")
         sections.append(
@@ -330,6 +350,9 @@ def _draw_figures(store_path, out: Path, name: str, folder: str, metric) -> tupl
         return moved, ""
     except SweepError as e:  # no runs with the metric yet, an unreadable spec
         return [], e.args[0]
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        # a damaged or foreign store: the page still shows what it can
+        return [], f"the figures could not be drawn ({type(e).__name__}: {e})"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -367,7 +390,9 @@ def _section_html(i: int, section: dict, figures: list[str], note: str, version:
     parts = [
         f'<section class="sweep" id="sweep-{i}" data-index="{i}">',
         f'<h2 class="sweep-name">{_e(section["name"])}</h2>',
-        f'<p class="description">{_e(section["description"])}</p>' if section["description"] else "",
+        f'<p class="description">{_e(section["description"])}</p>'
+        if section["description"]
+        else "",
         f'<p class="note">{_e(section["note"])}</p>' if section["note"] else "",
         f'<dl class="facts">{facts}</dl>',
         f'<p class="fixed">Every member: {_e(fixed)}</p>' if fixed else "",
@@ -378,8 +403,7 @@ def _section_html(i: int, section: dict, figures: list[str], note: str, version:
         '<div class="table-wrap"><table><thead></thead><tbody></tbody></table></div></div>',
         '<div class="curves"><div class="curves-head"><h3>Training curves of the selected rows'
         '</h3><button type="button" class="clear">clear</button></div>',
-        '<svg class="chart" viewBox="0 0 560 340" role="img" aria-label="training curves">'
-        "</svg>",
+        '<svg class="chart" viewBox="0 0 560 340" role="img" aria-label="training curves"></svg>',
         '<p class="hint">Click rows to add their curves. Solid: training loss (window means);'
         " dashed: validation loss at each evaluation.</p>",
         '<ul class="legend"></ul></div></div>',
@@ -405,14 +429,20 @@ def render(
       title: shown at the top (the store's file name); stamp: this version of the page.
       watching: poll ``stamp.js`` and reload when it changes.
     """
-    nav = "".join(
-        f'<a href="#sweep-{i}">{_e(s["name"])}</a>' for i, s in enumerate(sections)
+    nav = "".join(f'<a href="#sweep-{i}">{_e(s["name"])}</a>' for i, s in enumerate(sections))
+    body = (
+        "".join(
+            _section_html(
+                i,
+                s,
+                figures.get(s["name"], []),
+                notes.get(s["name"], ""),
+                stamp if watching else "",
+            )
+            for i, s in enumerate(sections)
+        )
+        or '<p class="note empty">The store holds no sweeps yet.</p>'
     )
-    body = "".join(
-        _section_html(i, s, figures.get(s["name"], []), notes.get(s["name"], ""),
-                      stamp if watching else "")
-        for i, s in enumerate(sections)
-    ) or '<p class="note empty">The store holds no sweeps yet.</p>'
     aliases = {label: key for key, label, _ in _CONFIG_COLUMNS if label != key}
     boot = {"stamp": stamp, "watching": watching, "aliases": aliases, "sweeps": sections}
     status = (
@@ -427,7 +457,7 @@ def render(
         f"<title>{_e(title)} - jaxnet sweep report</title>"
         f"<style>{_asset('page.css')}</style></head><body>"
         f'<header><h1>{_e(title)}</h1><p class="sub">jaxnet sweep report, written '
-        f"{_e(store.now())}</p>{status}<nav>{nav}</nav></header>"
+        f"{_e(_span(store.now(), store.now()))}</p>{status}<nav>{nav}</nav></header>"
         f"<main>{body}</main>"
         f'<script type="application/json" id="jaxnet-data">{_json_for_script(boot)}</script>'
         f"<script>{_asset('page.js')}</script></body></html>\n"
@@ -435,7 +465,10 @@ def render(
 
 
 def write_report(
-    store_path, out_dir, sweep_name: str | None = None, metric: str | None = None,
+    store_path,
+    out_dir,
+    sweep_name: str | None = None,
+    metric: str | None = None,
     watching: bool = False,
 ) -> ReportFiles:
     """Draw every sweep's PNGs and write ``out_dir/index.html`` from the store alone.
@@ -503,7 +536,12 @@ def _complete(store_path) -> bool:
 
 
 def watch(
-    store_path, out_dir, sweep_name=None, metric=None, interval: float = 3.0, log=print,
+    store_path,
+    out_dir,
+    sweep_name=None,
+    metric=None,
+    interval: float = 3.0,
+    log=print,
     stop=None,
 ) -> int:
     """Rewrite the report whenever the store changes, until its sweeps complete or Ctrl-C.
