@@ -250,6 +250,26 @@ def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_wr
     )
 
 
+def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatch):
+    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db = tmp_path / "n.sqlite"
+    with store.opened(db) as conn:
+        sweep_id = store.add_sweep(conn, "n", HOSTILE_SPEC, "h")
+        rows = [fake_row("a", group_id="g1"), fake_row("b", group_id="g1", seed=1)]
+        store.insert_runs(conn, sweep_id, rows + [fake_row("c", group_id="g2", seed=2)])
+        with conn:  # columns that issue 11's store may add, one per sweep and one per group
+            conn.execute("ALTER TABLE sweeps ADD COLUMN programs_compiled INTEGER")
+            conn.execute("UPDATE sweeps SET programs_compiled = 12345")
+            conn.execute("ALTER TABLE runs ADD COLUMN cache_hits")  # no type: keeps 3 and "lots"
+            conn.execute("UPDATE runs SET cache_hits = 3 WHERE group_id = 'g1'")
+            conn.execute("UPDATE runs SET cache_hits = 'lots' WHERE group_id = 'g2'")
+    page.write_report(db, tmp_path / "out")
+    facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
+    assert facts["programs compiled"] == "12345" and facts["compile cache hits"] == "3"
+    assert facts["groups"] == "2" and facts["training wall time"] == "3.0 s (groups added up)"
+    assert facts["compile share"] == "33% of group time"  # 0.5 s of 1.5 s, twice
+
+
 @pytest.mark.parametrize(
     "name, folder",
     [

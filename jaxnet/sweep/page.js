@@ -130,11 +130,15 @@
       const th = el("th", {scope: "col", "data-key": c.key, class: c.kind}, c.label.replaceAll("_", "_\u200b"));
       if (c.numeric) th.classList.add("num");
       th.title = c.kind === "metric" ? `sort by ${c.label} (${c.better} is better)` : `sort by ${c.label}`;
+      th.tabIndex = 0;  // sortable from the keyboard too
       th.addEventListener("click", () => {
         if (view.sort === i) view.dir = view.dir === "asc" ? "desc" : "asc";
         else { view.sort = i; view.dir = c.better === "high" ? "desc" : "asc"; }
         renderTable(view);
         writeHash();
+      });
+      th.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); th.click(); }
       });
       row.appendChild(th);
     });

@@ -28,6 +28,7 @@ import dataclasses
 import html
 import json
 import math
+import numbers
 import os
 import re
 import shutil
@@ -91,11 +92,18 @@ def _shown_or_dash(value, show) -> str:
     return "-" if value is None else show(value)
 
 
-def _number(value) -> float | None:
-    """A finite float rounded to 4 significant digits (the curves are float32 anyway)."""
-    if value is None or not math.isfinite(float(value)):
+def _finite(value) -> float | None:
+    """A finite float; None for NULL, NaN, infinities and anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's included
         return None
-    return float(f"{float(value):.4g}")
+    return float(value) if math.isfinite(value) else None
+
+
+def _number(value) -> float | None:
+    """:func:`_finite` rounded to 4 significant digits, for the page's data (curves are
+    float32; the table shows at most 4 digits)."""
+    value = _finite(value)
+    return None if value is None else float(f"{value:.4g}")
 
 
 def _spec_facts(entry: dict) -> dict:
@@ -136,11 +144,11 @@ def _optional_facts(conn, name: str, rows: list[dict]) -> dict:
     found = {}
     for label, names in _OPTIONAL_FACTS.items():
         for column in names:
-            if sweep_rows and column in sweep_rows[-1] and sweep_rows[-1][column] is not None:
-                found[label] = sum(float(r[column] or 0) for r in sweep_rows)
-                break
-            if rows and column in rows[0]:
-                found[label] = sum(float(g[column] or 0) for g in _groups(rows))
+            # one value per sweep row (a run of the file) or per group, added up
+            source = sweep_rows if sweep_rows and column in sweep_rows[0] else _groups(rows)
+            values = [_finite(r.get(column)) for r in source]
+            if any(v is not None for v in values):
+                found[label] = sum(v for v in values if v is not None)
                 break
     return found
 
