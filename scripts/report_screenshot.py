@@ -87,7 +87,20 @@ def screenshot(page, png, width: int = 1400, max_height: int = 2400, clicks: int
             height, frame = driver.execute_script(sizes)
             driver.set_window_size(width, min(height, max_height) + frame)
         driver.save_screenshot(str(png))
+        _shrink(png)
         return driver.get_log("browser")
+
+
+def _shrink(png) -> None:
+    """256 colours without dithering: a page is flat colour and text, so it looks the same at
+    about a third of the bytes (Pillow comes with matplotlib)."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        flat = image.convert("RGB").quantize(
+            256, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    flat.save(png, optimize=True)
 
 
 def main(argv=None) -> None:
