@@ -8,7 +8,10 @@ page, and a hostile sweep whose name and config strings are markup, with nothing
 
 import importlib.util
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -529,3 +532,45 @@ def test_a_watched_page_reloads_itself_and_keeps_its_filter(browser, tmp_path, m
     assert len(_row_ids(_section(browser, 0))) == 24  # reloaded, the filter kept
     assert browser.find_element("css selector", "input.filter").get_attribute("value") == "tanh"
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+# --- end to end: `jaxnet report --watch` beside a real `jaxnet sweep` -------------------------
+
+
+def _cli(*args) -> subprocess.Popen:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxnet.cli", *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_watch_follows_a_real_sweep_to_its_end_and_ctrl_c_stops_it(tmp_path):
+    toml, db, out = tmp_path / "real.toml", tmp_path / "w.sqlite", tmp_path / "out"
+    toml.write_text(REAL.replace('activation = ["tanh"]', 'activation = ["tanh", "relu"]'))
+    watcher = _cli("report", str(db), "--out", str(out), "--watch", "--interval", "0.2")
+    first = [watcher.stdout.readline(), watcher.stdout.readline()]  # flushed as they happen
+    assert first[1] == f"waiting for {db} to appear\n", first
+    sweeper = _cli("sweep", str(toml), "--store", str(db))
+    assert sweeper.wait(300) == 0
+    text = watcher.communicate(timeout=120)[0]  # it ends by itself: the sweep is complete
+    assert watcher.returncode == 0, text
+    assert " 8 runs -> " in text and text.endswith("every sweep in the store is complete\n")
+    final = _boot(out)
+    assert final["watching"] is False and len(final["sweeps"][0]["members"]) == 8
+    assert len(list(out.glob("*.png"))) == 4
+    # watching a complete store waits for more; Ctrl-C ends it cleanly, the page left final
+    again = _cli("report", str(db), "--out", str(out), "--watch", "--interval", "0.2")
+    deadline = time.monotonic() + 120
+    while _boot(out)["watching"] is False and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again.send_signal(signal.SIGINT)
+    text = again.communicate(timeout=120)[0]
+    assert again.returncode == 0 and "stopped watching" in text and "Traceback" not in text
+    assert _boot(out)["watching"] is False

@@ -25,6 +25,7 @@ members that are not selected (the PNGs show the pooled picture).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import json
 import math
@@ -549,7 +550,7 @@ def watch(
     sweep_name=None,
     metric=None,
     interval: float = 3.0,
-    log=print,
+    log=None,
     stop=None,
 ) -> int:
     """Rewrite the report whenever the store changes, until its sweeps complete or Ctrl-C.
@@ -562,7 +563,8 @@ def watch(
       store_path, out_dir, sweep_name, metric: as for :func:`write_report` (the store may
         appear after the watch begins).
       interval: seconds between looks at the store (> 0).
-      log: called with one line per rewrite.
+      log: called with one line per rewrite (default: print, flushed, so a log file or a
+        pipe follows along).
       stop: a ``threading.Event`` that ends the watch when set (tests), or None.
 
     Returns:
@@ -570,6 +572,7 @@ def watch(
     """
     if not (isinstance(interval, (int, float)) and math.isfinite(interval) and interval > 0):
         raise ValueError(f"interval must be a positive number of seconds; got {interval!r}")
+    log = log or functools.partial(print, flush=True)
     last, changed, writes = None, False, 0
     log(f"watching {store_path}: {Path(out_dir) / PAGE} follows it (Ctrl-C stops)")
     try:
