@@ -68,6 +68,7 @@ def _hostile_rows() -> list[dict]:
             seed=i,
             test_accuracy=None,
             best_val_loss=float("nan") if i else 0.5,  # NaN must not break the inline JSON
+            final_val_loss="<i>text</i>" if i else 0.25,  # a REAL column holding text
         )
         for i in range(2)
     ]
@@ -207,6 +208,8 @@ def test_nan_and_missing_values_become_dashes_and_nulls(report_dir):
     nan_row = hostile["members"][1]
     assert dict(zip(keys, nan_row["text"]))["best_val_loss"] == "-"
     assert dict(zip(keys, nan_row["sort"]))["best_val_loss"] is None
+    assert dict(zip(keys, nan_row["text"]))["final_val_loss"] == "-"
+    assert dict(zip(keys, hostile["members"][0]["text"]))["final_val_loss"] == "0.25"
     assert "test_accuracy" not in keys  # no member has one
 
 

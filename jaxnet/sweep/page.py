@@ -168,8 +168,8 @@ def _facts(entry: dict, spec: dict, rows: list[dict], optional: dict) -> list[tu
     else:
         left = spec["configs"] - len({r["config_id"] for r in rows})
         configs = f"{spec['configs']} ({trained}" + (f", {left} to go)" if left > 0 else ")")
-    wall = sum(g["group_seconds"] for g in groups)
-    compiling = sum(g["compile_seconds"] for g in groups)
+    wall = sum(_finite(g["group_seconds"]) or 0.0 for g in groups)
+    compiling = sum(_finite(g["compile_seconds"]) or 0.0 for g in groups)
     facts = [
         ("dataset", spec["dataset"] or (rows[0]["dataset"] if rows else "-")),
         ("configs", configs),
@@ -211,7 +211,7 @@ def _columns(rows: list[dict], ranked: str | None) -> tuple[list[dict], list[str
     metrics that exist, the ranking metric first."""
     columns, fixed = [], []
     for key, label, show in _CONFIG_COLUMNS:
-        values = {json.dumps(r[key]) for r in rows}
+        values = {repr(r[key]) for r in rows}
         if len(values) > 1:
             numeric = key not in ("hidden", "activation", "optimizer", "bias")
             columns.append({"key": key, "label": label, "kind": "config", "numeric": numeric})
@@ -240,6 +240,7 @@ def _cell(row: dict, column: dict) -> tuple[str, object]:
     """``(text, sort value)`` of one cell: the text as the terminal table writes it."""
     key, value = column["key"], row[column["key"]]
     if column["kind"] == "metric":
+        value = _finite(value)
         return ("-", None) if value is None else (_shown(value, key), _number(value))
     if key == "status":
         text = f"diverged at step {row['steps_done']}" if value == "diverged" else str(value)
@@ -309,8 +310,6 @@ def sweep_sections(conn, metric: str | None = None) -> list[dict]:
         keys = [c["key"] for c in columns]
         # a curve's name: what varies, less what follows from the hidden sizes
         label_keys = [k for k in keys if k in _SHOWS and k not in ("depth", "width", "n_params")]
-        if "seed" not in label_keys and rows and len({r["seed"] for r in rows}) > 1:
-            label_keys.append("seed")
         sections.append(
             {
                 "name": entry["name"],
