@@ -97,7 +97,7 @@ def _leaf(i: int, name: str, leaf, shape: tuple) -> None:
             "convert the params with jax.tree.map(np.asarray, params)"
         )
     if not jnp.issubdtype(leaf.dtype, jnp.floating):
-        raise TypeError(f"{where} must have a floating dtype; got {leaf.dtype}")
+        raise ValueError(f"{where} must be a float array; got {leaf.dtype}")
     if tuple(np.shape(leaf)) != shape:
         raise ValueError(f"{where} must have shape {shape}; got {tuple(np.shape(leaf))}")
     # A float64 JAX array made inside a jax.enable_x64 scope cannot be computed with after it:

@@ -262,8 +262,8 @@ def test_integer_labels_work_inside_jit():
         ([[np.ones((2, 3))], [np.ones((3, 1))]], TypeError, r"params\[0\] must be a dict .*a list"),
         (
             [{"w": np.ones((2, 3), int)}, {"w": np.ones((3, 1), int)}],
-            TypeError,
-            r"params\[0\]\['w'\] must have a floating dtype; got int",
+            ValueError,
+            r"params\[0\]\['w'\] must be a float array; got int",
         ),
         (
             [{"w": np.ones((2, 3), np.float32)}, {"w": np.ones((3, 1), np.float16)}],
