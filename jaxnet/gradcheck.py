@@ -216,10 +216,10 @@ class GradcheckReport:
                 "this check cannot fail there for a backward pass that returns zeros"
             )
         if self.kinks:
-            below = sorted({c.layer for c in self.checks if not c.fd_held})
+            below = ", ".join(map(str, sorted({c.layer for c in self.checks if not c.fd_held})))
             out.append(
                 f"note: {self.kinks} ReLU-like pre-activations lie within a step's reach of "
-                f"their kink at 0: finite differences not held at layers {', '.join(map(str, below))} "
+                f"their kink at 0: finite differences not held at layers {below} "
                 "(a step across a kink measures the mean of the two slopes)"
             )
         return tuple(out)
@@ -257,7 +257,8 @@ class GradcheckReport:
         return tuple(c.name for c in self.checks[0].comparisons)
 
     def table(self) -> str:
-        """A text table: one row per layer, parameter and comparison, then the verdict."""
+        """A text table: one row per layer, parameter and comparison, then warnings and the
+        verdict. A row that misses finite differences taken across a kink reads ``kink``."""
         w = max(len(c.name) for p in self.checks for c in p.comparisons)
         head = (
             f"{'layer':>5}  {'param':5}  {'shape':10}  {'check':{w}}  {'max abs err':>11}  "
@@ -266,7 +267,7 @@ class GradcheckReport:
         rows = [_describe(self), head]
         for p in self.checks:
             for k, c in enumerate(p.comparisons):
-                mark = ("ok" if c.ok else "FAIL") if k < len(p.held) else "kink"
+                mark = "ok" if c.ok else ("FAIL" if k < len(p.held) else "kink")
                 rows.append(
                     f"{p.layer:>5}  {p.param:5}  {str(p.shape):10}  {c.name:{w}}  "
                     f"{c.max_abs_err:11.3e}  {c.max_rel_err:11.3e}  {c.cosine:12.9f}  "
@@ -595,7 +596,7 @@ def gradcheck(
         candidate_dtype=cand_dtype,
     )
     if report.zero_reference:
-        warnings.warn(report.warnings()[0], stacklevel=2)
+        warnings.warn(report.warnings()[0].removeprefix("warning: "), stacklevel=2)
     return report
 
 
