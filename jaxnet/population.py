@@ -225,7 +225,7 @@ def fit_population(
     train.check_fit_args(net, steps, batch_size, grads, eval_every, xb.shape[0])
     lrs = _per_member(learning_rates, n, "learning_rates", None)
     scales = _per_member(init_scales, n, "init_scales", None)
-    tx, _ = train.resolve_optimizer(optimizer, None if lrs is None else lrs, probe)
+    tx, _ = train.resolve_optimizer(optimizer, lrs, probe, "learning_rates")
     val = None if validation is None else _validate.batch(net, probe, *validation, loss)
 
     mesh = _mesh(n, devices)

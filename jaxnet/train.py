@@ -262,7 +262,7 @@ def check_injected_learning_rate(tx, params, argument: str = "learning_rate") ->
         )
 
 
-def resolve_optimizer(optimizer, learning_rate, params=None):
+def resolve_optimizer(optimizer, learning_rate, params=None, argument="learning_rate"):
     """``(tx, learning_rate)``: a named optimizer needs a learning rate; a given one may take it
     if it keeps it in its state (checked against ``params`` when they are given)."""
     if isinstance(optimizer, str):
@@ -277,9 +277,9 @@ def resolve_optimizer(optimizer, learning_rate, params=None):
             f"got {type(optimizer).__name__}"
         )
     if learning_rate is not None:
-        _check_learning_rate(learning_rate, "learning_rate")
+        _check_learning_rate(learning_rate, argument)
         if tx is optimizer and params is not None:
-            check_injected_learning_rate(tx, params)
+            check_injected_learning_rate(tx, params, argument)
     return tx, learning_rate
 
 
@@ -343,7 +343,7 @@ def fit(
       batch_size: minibatch size, drawn in shuffled epochs inside the compiled program; None
         for full batch.
       grads: ``"auto"`` (``jax.grad``) or ``"manual"`` (hand-written backprop).
-      key: ``jax.random`` key for the minibatch order (default ``key(0)``).
+      key: ``jax.random`` key (or int seed) for the minibatch order (default ``key(0)``).
       validation: ``(x_val, y_val)``, evaluated every ``eval_every`` steps.
       eval_every: steps per compiled chunk (and between evaluations and progress updates).
       patience: with validation, stop after this many evaluations without a lower validation
@@ -365,7 +365,7 @@ def fit(
             raise ValueError("patience needs validation=(x_val, y_val) to watch")
     tx, learning_rate = resolve_optimizer(optimizer, learning_rate, params)
     val = _validation_batch(net, params, validation, loss)
-    key = _default_key() if key is None else key
+    key = _default_key() if key is None else _validate.prng_key(key, "key")
     state = init_state(params, tx, key, learning_rate)
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
     return _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start)

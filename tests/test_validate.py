@@ -305,6 +305,8 @@ def test_init_takes_an_int_seed_and_says_what_a_key_is():
             jn.init(NET, bad)
     legacy = jn.init(NET, jax.random.PRNGKey(3))
     assert legacy[0]["w"].shape == (2, 3)
+    with pytest.raises(TypeError, match=r"key must be a jax.random.key\(seed\) or an int seed"):
+        jn.fit(NET, PARAMS, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0, steps=1, key="0")
 
 
 def test_init_follows_jax_default_float_dtype():
@@ -372,7 +374,7 @@ def test_learning_rates_that_make_no_sense(kwargs, error, message):
         (
             dict(optimizer=optax.adam(0.1), learning_rates=[0.1, 0.2]),
             ValueError,
-            "learning_rate needs an optimizer name",
+            "learning_rates needs an optimizer name",
         ),
     ],
 )
