@@ -10,7 +10,10 @@ from __future__ import annotations
 import numbers
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from . import losses
 
 
 def _is_tracer(x) -> bool:
@@ -32,8 +35,83 @@ def layer_sizes(sizes) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def spec(net) -> None:
+    """Raise a TypeError unless ``net`` is a :class:`jaxnet.MLP`."""
+    from .mlp import MLP  # here: mlp imports this module
+
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+
+
+def loss_for(net, loss) -> str:
+    """``loss`` if it names a loss that makes sense for ``net``'s output layer (see
+    :func:`jaxnet.losses.check_output`); otherwise a ValueError."""
+    spec(net)
+    losses.check_name(loss)
+    losses.check_output(loss, net.output_activation, net.sizes[-1])
+    return loss
+
+
+def prng_key(key, argument: str = "key"):
+    """``key`` as a ``jax.random`` key: a key (typed, or legacy ``uint32[2]``) or an int seed."""
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and np.ndim(key) == 0:
+        return key
+    if dtype == np.uint32 and np.shape(key) == (2,):  # jax.random.PRNGKey(seed)
+        return key
+    got = f"{type(key).__name__} of shape {np.shape(key)}" if dtype is not None else repr(key)
+    raise TypeError(f"{argument} must be a jax.random.key(seed) or an int seed; got {got}")
+
+
+def float_dtype(dtype, argument: str = "dtype"):
+    """``dtype`` as a floating NumPy dtype that JAX can compute in here; None is JAX's default
+    float (float32, or float64 under ``jax_enable_x64``)."""
+    if dtype is None:
+        return jnp.dtype(jnp.result_type(float))
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"{argument} must be a floating dtype like float32; got {dtype!r}")
+    if dt == np.float64 and not x64_enabled():
+        raise ValueError(
+            f"{argument} float64 needs 64-bit mode: call inside jax.enable_x64(True) "
+            "(or set jax.config.update('jax_enable_x64', True) first)"
+        )
+    return dt
+
+
+def x64_enabled() -> bool:
+    """Whether JAX computes in 64 bits here (``jax_enable_x64``, globally or in a scope)."""
+    return jax.dtypes.canonicalize_dtype(np.float64) == np.float64
+
+
+def _leaf(i: int, name: str, leaf, shape: tuple) -> None:
+    where = f"params[{i}][{name!r}]"
+    if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
+        raise TypeError(
+            f"{where} must be an array (NumPy or JAX) of floats; got a {type(leaf).__name__}: "
+            "convert the params with jax.tree.map(np.asarray, params)"
+        )
+    if not jnp.issubdtype(leaf.dtype, jnp.floating):
+        raise ValueError(f"{where} must be a float array; got {leaf.dtype}")
+    if tuple(np.shape(leaf)) != shape:
+        raise ValueError(f"{where} must have shape {shape}; got {tuple(np.shape(leaf))}")
+    # A float64 JAX array made inside a jax.enable_x64 scope cannot be computed with after it:
+    # jit would round it to float32 on the way in, and a training loop's state would not match.
+    if isinstance(leaf, jax.Array) and leaf.dtype == np.float64 and not x64_enabled():
+        raise TypeError(
+            f"{where} is a float64 JAX array but 64-bit mode is off: compute inside "
+            "jax.enable_x64(True) (or jax.config.update('jax_enable_x64', True)), or cast the "
+            "params with jax.tree.map(lambda a: a.astype('float32'), params)"
+        )
+
+
 def params(net, params) -> None:
-    """Check that ``params`` has the layout and shapes that ``net`` implies."""
+    """Check that ``params`` has the layout, shapes and one floating dtype that ``net`` implies."""
     if not isinstance(params, (list, tuple)) or len(params) != net.depth:
         got = f"a {type(params).__name__}"
         if isinstance(params, (list, tuple)):
@@ -43,19 +121,33 @@ def params(net, params) -> None:
         )
     for i, (layer, fan_in, fan_out) in enumerate(zip(params, net.sizes[:-1], net.sizes[1:])):
         want = {"w": (fan_in, fan_out)} | ({"b": (fan_out,)} if net.bias else {})
-        if not isinstance(layer, dict) or set(layer) != set(want):
-            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
-            raise ValueError(f"params[{i}] must have keys {sorted(want)}; got {keys}")
+        if not isinstance(layer, dict):
+            raise TypeError(
+                f"params[{i}] must be a dict with keys {sorted(want)}; got a "
+                f"{type(layer).__name__} (params are a list of layer dicts, as jaxnet.init makes)"
+            )
+        if set(layer) != set(want):
+            raise ValueError(f"params[{i}] must have keys {sorted(want)}; got {sorted(layer)}")
         for name, shape in want.items():
-            if tuple(np.shape(layer[name])) != shape:
-                raise ValueError(
-                    f"params[{i}][{name!r}] must have shape {shape}; "
-                    f"got {tuple(np.shape(layer[name]))}"
+            _leaf(i, name, layer[name], shape)
+    first = jax.dtypes.canonicalize_dtype(params[0]["w"].dtype)
+    for i, layer in enumerate(params):
+        for name, leaf in layer.items():
+            if jax.dtypes.canonicalize_dtype(leaf.dtype) != first:
+                raise TypeError(
+                    f"params must share one dtype; params[{i}][{name!r}] is {leaf.dtype} while "
+                    f"params[0]['w'] is {params[0]['w'].dtype}"
                 )
+
+
+def _real_dtype(dtype) -> bool:
+    return any(jnp.issubdtype(dtype, kind) for kind in (jnp.bool_, jnp.integer, jnp.floating))
 
 
 def _numeric_array(value, argument: str):
     if _is_tracer(value) or isinstance(value, jax.Array):
+        if not _real_dtype(value.dtype):
+            raise TypeError(f"{argument} must be a real numeric array; got dtype {value.dtype}")
         return value
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{argument} must be a numeric array; got a string {value!r}")
@@ -63,20 +155,39 @@ def _numeric_array(value, argument: str):
         arr = np.asarray(value)
     except (ValueError, TypeError) as e:  # ragged nested lists
         raise TypeError(f"{argument} must be a rectangular numeric array; {e}") from None
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{argument} must be a real numeric array; got dtype {arr.dtype}")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}")
     return arr
 
 
-def _finite(arr, argument: str) -> None:
+def cast_finite(arr, argument: str, dtype):
+    """``arr`` as a JAX array of ``dtype``, refused if a value is not finite *in that dtype*.
+
+    The check runs after the cast, so a finite float64 value beyond the compute dtype's range
+    (``1e39`` in float32) is refused by name instead of becoming ``inf`` on the device.
+    Tracers (inside ``jit``) are only cast.
+    """
     if _is_tracer(arr):
-        return
-    bad = ~np.isfinite(np.asarray(arr))
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    host = np.asarray(arr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = host.astype(dtype)
+    bad = ~np.isfinite(cast)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{argument} must be finite; got {np.asarray(arr)[where]} at index {where}"
-        )
+        value = host[where]
+        if np.isfinite(value):
+            raise ValueError(
+                f"{argument} holds {value:g} at index {where}, beyond the range of "
+                f"{np.dtype(dtype).name} (largest {float(np.finfo(dtype).max):.4g}), the params' "
+                "dtype: it would become inf; rescale it, or compute in float64"
+            )
+        raise ValueError(f"{argument} must be finite; got {value} at index {where}")
+    if isinstance(arr, jax.Array):
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    return jax.device_put(cast)
 
 
 def to_device(arr, dtype):
@@ -91,8 +202,9 @@ def to_device(arr, dtype):
 
 
 def dtype_of(params):
-    """The floating dtype of the params (that of the first weight)."""
-    return params[0]["w"].dtype
+    """The floating dtype the params compute in: the first weight's, as JAX will hold it
+    (float64 NumPy params compute in float32 when 64-bit mode is off)."""
+    return jax.dtypes.canonicalize_dtype(params[0]["w"].dtype)
 
 
 def inputs(net, params, x):
@@ -110,21 +222,24 @@ def inputs(net, params, x):
         )
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one example; got shape {tuple(x.shape)}")
-    _finite(x, "x")
-    return to_device(x, dtype_of(params))
+    return cast_finite(x, "x", dtype_of(params))
 
 
 def _class_targets(net, y, n: int, dtype):
     n_classes = net.sizes[-1]
-    if y.dtype.kind in "biu" and y.shape in ((n,), ()):
-        labels = np.asarray(y).reshape(n)
-        if labels.min() < 0 or labels.max() >= n_classes:
-            raise ValueError(
-                f"y holds class labels that must lie in [0, {n_classes - 1}] for a net with "
-                f"{n_classes} outputs; got values from {labels.min()} to {labels.max()}"
-            )
-        return to_device(np.eye(n_classes)[labels], dtype)
-    return None
+    if jnp.issubdtype(y.dtype, jnp.floating) or y.shape not in ((n,), ()):
+        return None
+    if _is_tracer(y):
+        # Inside jit the labels cannot be range-checked: one_hot makes an out-of-range label
+        # a row of zeros, which adds nothing to the loss.
+        return jax.nn.one_hot(y.reshape(n), n_classes, dtype=dtype)
+    labels = np.asarray(y).reshape(n).astype(np.int64)  # booleans are the labels 0 and 1
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(
+            f"y holds class labels that must lie in [0, {n_classes - 1}] for a net with "
+            f"{n_classes} outputs; got values from {labels.min()} to {labels.max()}"
+        )
+    return to_device(np.eye(n_classes)[labels], dtype)
 
 
 def targets(net, y, n: int, loss: str, dtype):
@@ -135,20 +250,20 @@ def targets(net, y, n: int, loss: str, dtype):
     """
     y = _numeric_array(y, "y")
     out = net.sizes[-1]
-    if loss == "cross_entropy" and not _is_tracer(y):
+    if loss == "cross_entropy":
         onehot = _class_targets(net, y, n, dtype)
         if onehot is not None:
             return onehot
     shape = tuple(y.shape)
     if shape == (n, out) or (n == 1 and shape == (out,)) or (out == 1 and shape in ((n,), ())):
-        _finite(y, "y")
+        y = cast_finite(y, "y", dtype)
         if loss == "binary_cross_entropy" and not _is_tracer(y):
             yy = np.asarray(y)
             if yy.min() < 0 or yy.max() > 1:
                 raise ValueError(
                     f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}"
                 )
-        return to_device(y, dtype).reshape(n, out)
+        return y.reshape(n, out)
     expect = f"({n}, {out})" + (f" or ({n},)" if out == 1 else "")
     if loss == "cross_entropy":
         expect += f" or integer labels of shape ({n},)"

@@ -15,8 +15,18 @@ The tutorial's code calls ``sigmoidPrime(o)`` with the output and uses the ``o *
 form: correct. Feeding the output ``o`` into the pre-activation formula would be the bug.
 The same holds for tanh (``1 - a**2``), softplus (``1 - exp(-a)``), ELU (``a + 1`` for
 ``z <= 0``), ReLU and leaky ReLU (the sign of ``a`` is the sign of ``z``). GELU and SiLU are
-not invertible, so they have only the pre-activation form. At the kink of ReLU-like
-functions (``z == 0``) we use the derivative from the left, as ``jax.grad`` does.
+not invertible, so they have only the pre-activation form.
+
+The kink convention, once for all: where the derivative jumps (ReLU and leaky ReLU at
+``z == 0``), ``prime`` is the derivative from the left, ``f'(0) = f'(0-)``: 0 for ReLU,
+``LEAKY_SLOPE`` for leaky ReLU (ELU's two one-sided derivatives are both 1 there). Each ``f``
+is written so that ``jax.grad(f)`` equals ``prime`` at every point, kinks included: with
+``jax.nn.relu`` (whose derivative at 0 is 0) and ``jnp.where(z > 0, ...)`` rather than
+``jnp.maximum``/``jnp.minimum``, whose derivative at a tie is 1/2. So the hand-written backward
+pass and ``jax.grad`` agree exactly even where a pre-activation is exactly 0 (zero inputs, a
+zero bias under a dead layer). Finite differences cannot see a one-sided derivative: a step
+across a kink measures the mean of both slopes, which is why ``jaxnet.gradcheck`` does not
+hold them there.
 
 This module leaves out anything with parameters (PReLU, learnable slopes): an activation
 here is a fixed function of one number.
@@ -42,6 +52,12 @@ class Activation(NamedTuple):
     f: Callable
     prime: Callable
     prime_from_output: Callable | None
+
+
+def _nonpositive(z):
+    # min(z, 0) without jnp.minimum, whose derivative at z == 0 is 1/2 (see module docstring);
+    # the large positive z it drops would overflow exp in the branch jnp.where discards.
+    return jnp.where(z > 0, 0.0, z)
 
 
 def _sigmoid(z):
@@ -74,7 +90,7 @@ ACTIVATIONS: dict[str, Activation] = {
         prime_from_output=lambda a: 1.0 - a**2,
     ),
     "relu": Activation(
-        f=lambda z: jnp.maximum(z, 0.0),
+        f=jax.nn.relu,
         prime=lambda z: jnp.where(z > 0, 1.0, 0.0).astype(z.dtype),
         prime_from_output=lambda a: jnp.where(a > 0, 1.0, 0.0).astype(a.dtype),
     ),
@@ -84,8 +100,8 @@ ACTIVATIONS: dict[str, Activation] = {
         prime_from_output=lambda a: jnp.where(a > 0, 1.0, LEAKY_SLOPE).astype(a.dtype),
     ),
     "elu": Activation(
-        f=lambda z: jnp.where(z > 0, z, jnp.expm1(jnp.minimum(z, 0.0))),
-        prime=lambda z: jnp.where(z > 0, 1.0, jnp.exp(jnp.minimum(z, 0.0))),
+        f=lambda z: jnp.where(z > 0, z, jnp.expm1(_nonpositive(z))),
+        prime=lambda z: jnp.where(z > 0, 1.0, jnp.exp(_nonpositive(z))),
         prime_from_output=lambda a: jnp.where(a > 0, 1.0, a + 1.0),
     ),
     "gelu": Activation(f=_gelu, prime=_gelu_prime, prime_from_output=None),

@@ -82,7 +82,7 @@ def backprop(net: MLP, params: list[dict], x, y, loss: str = "mse"):
     Returns:
       ``(loss_value, grads)``: a scalar and a list shaped like ``params``.
     """
-    losses.check_name(loss)
+    _validate.loss_for(net, loss)
     _validate.params(net, params)
     x, y = _validate.batch(net, params, x, y, loss)
     return backprop_batch(net, params, x, y, loss)

@@ -186,7 +186,7 @@ def _gradcheck_all(dtype: str, seed: int) -> int:
 
     print(
         f"backprop vs jax.grad vs finite differences (fd), {dtype}, seed {seed}: every activation "
-        "x loss x depth 1-4 x bias on/off"
+        "x loss x depth 1-4 x bias on/off, then edge points (zero inputs, dead layer, ...)"
     )
     start, reports = time.perf_counter(), []
     for report in check_matrix(dtype=dtype, seed=seed):

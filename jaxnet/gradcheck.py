@@ -16,6 +16,17 @@ differences, jax.grad vs finite differences -- make a :class:`GradcheckReport`. 
 the reference itself: a failure there alone points at a loss or activation function, not at
 the backward pass.
 
+Kinks: ReLU and leaky ReLU have a one-sided derivative at ``z == 0`` (see
+``jaxnet.activations``), which a central difference cannot see: a step across the kink measures
+the mean of the two slopes (ELU's second derivative jumps there, which costs central
+differences their accuracy). Where a pre-activation of theirs lies within reach of the step
+(:func:`kinks`), the finite differences of the parameters below it are shown but not held, and
+the verdict there rests on candidate vs jax.grad alone. Exact zeros are common (zero inputs, a
+dead layer under a zero bias), so :data:`EDGE_FAMILIES` checks such points on purpose.
+
+A parameter whose reference gradient is identically zero is reported with a warning: there
+the check cannot tell a correct backward pass from one that returns zeros.
+
 Everything runs inside ``jax.enable_x64(True)``, which leaves the program's global 64-bit
 setting alone; the report holds only Python and NumPy values, usable after that scope ends.
 
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import NamedTuple
@@ -58,6 +70,12 @@ FD_ERROR = 10.0  # float64 central differences are good to FD_ERROR * eps64 * |L
 FULL_FD_MAX_PARAMS = 1000  # nets this small get a finite difference for every parameter
 DIRECTIONS_PER_ARRAY = 8  # larger nets: this many random directions per parameter array
 FD_BATCH = 32  # finite differences evaluated this many directions at a time
+# Activations that are not twice differentiable at z == 0: the derivative of ReLU and leaky
+# ReLU jumps there, ELU's second derivative does (central differences then err by O(h), not
+# O(h**2): 5e-5 measured at zero inputs, above the 1e-5 tolerance).
+KINKED = ("relu", "leaky_relu", "elu")
+MAX_SLOPE = 1.13  # the steepest activation's largest |f'| (GELU's 1.129): bounds a step's reach
+KINK_MARGIN = 2.0  # safety factor on that first-order reach
 
 CANDIDATE, REFERENCE, FINITE = "backprop", "jax.grad", "finite differences"
 
@@ -108,26 +126,40 @@ class ParamCheck:
     param: str
     shape: tuple[int, ...]
     comparisons: tuple[Comparison, Comparison, Comparison]
+    kinks: int = 0  # kinked pre-activations a step in this array may cross (see :func:`kinks`)
+    zero_reference: bool = False  # jax.grad is exactly 0 on every entry
+
+    @property
+    def fd_held(self) -> bool:
+        """Whether the finite differences count: not across a kink."""
+        return self.kinks == 0
+
+    @property
+    def held(self) -> tuple[Comparison, ...]:
+        """The comparisons the verdict rests on: all three, or only vs jax.grad at a kink."""
+        return self.comparisons if self.fd_held else self.comparisons[:1]
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.comparisons)
+        return all(c.ok for c in self.held)
 
     @property
     def failed(self) -> tuple[Comparison, ...]:
-        return tuple(c for c in self.comparisons if not c.ok)
+        return tuple(c for c in self.held if not c.ok)
 
     @property
     def candidate_wrong(self) -> bool:
         """The candidate misses finite differences that jax.grad meets, or misses jax.grad
         (unless it is jax.grad that misses the finite differences the candidate meets)."""
         to_ref, to_fd, ref_to_fd = (c.ok for c in self.comparisons)
+        if not self.fd_held:
+            return not to_ref
         return (not to_fd and ref_to_fd) or (not to_ref and not (to_fd and not ref_to_fd))
 
     @property
     def reference_suspect(self) -> bool:
         """jax.grad misses finite differences: the reference itself is in doubt here."""
-        return not self.comparisons[2].ok
+        return self.fd_held and not self.comparisons[2].ok
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +175,9 @@ class GradcheckReport:
       fd_directions: finite differences taken in all (each one is two loss evaluations).
       fd_step: the step ``h``.
       tolerance: the :class:`Tolerance` of ``dtype``.
+      candidate_dtype: the dtype of the candidate's gradients (``"float32"`` in a float64
+        check means the candidate computes in float32, whatever it was given).
+      point: what kind of point this is: ``"random"`` or one of :data:`EDGE_FAMILIES`.
     """
 
     net: MLP
@@ -155,10 +190,39 @@ class GradcheckReport:
     fd_directions: int
     fd_step: float
     tolerance: Tolerance
+    candidate_dtype: str = ""
+    point: str = "random"
 
     @property
     def ok(self) -> bool:
         return self.loss_value.ok and all(c.ok for c in self.checks)
+
+    @property
+    def kinks(self) -> int:
+        """Kinked pre-activations within reach of a step, over the whole net (0: none)."""
+        return max((c.kinks for c in self.checks), default=0)
+
+    @property
+    def zero_reference(self) -> tuple[str, ...]:
+        """``"params[i]['w']"`` of every array whose jax.grad is identically zero."""
+        return tuple(f"params[{c.layer}][{c.param!r}]" for c in self.checks if c.zero_reference)
+
+    def warnings(self) -> tuple[str, ...]:
+        """Lines about what this check cannot see: zero reference gradients, kinks."""
+        out = []
+        if self.zero_reference:
+            out.append(
+                f"warning: jax.grad is identically zero for {', '.join(self.zero_reference)}: "
+                "this check cannot fail there for a backward pass that returns zeros"
+            )
+        if self.kinks:
+            below = ", ".join(map(str, sorted({c.layer for c in self.checks if not c.fd_held})))
+            out.append(
+                f"note: {self.kinks} ReLU-like pre-activations lie within a step's reach of "
+                f"their kink at 0: finite differences not held at layers {below} "
+                "(a step across a kink measures the mean of the two slopes)"
+            )
+        return tuple(out)
 
     @property
     def failed_layers(self) -> tuple[int, ...]:
@@ -184,14 +248,17 @@ class GradcheckReport:
         return max(self.failed_layers, default=None)
 
     def max_rel_err(self, name: str) -> float:
-        """Largest relative error of the comparison ``name`` (e.g. ``"backprop vs jax.grad"``)."""
-        return max(c.max_rel_err for p in self.checks for c in p.comparisons if c.name == name)
+        """Largest relative error of the comparison ``name`` (e.g. ``"backprop vs jax.grad"``)
+        where it is held (finite differences across a kink are not); 0.0 if nowhere."""
+        errs = [c.max_rel_err for p in self.checks for c in p.held if c.name == name]
+        return _max(np.asarray(errs, np.float64))
 
     def comparison_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.checks[0].comparisons)
 
     def table(self) -> str:
-        """A text table: one row per layer, parameter and comparison, then the verdict."""
+        """A text table: one row per layer, parameter and comparison, then warnings and the
+        verdict. A row that misses finite differences taken across a kink reads ``kink``."""
         w = max(len(c.name) for p in self.checks for c in p.comparisons)
         head = (
             f"{'layer':>5}  {'param':5}  {'shape':10}  {'check':{w}}  {'max abs err':>11}  "
@@ -199,18 +266,24 @@ class GradcheckReport:
         )
         rows = [_describe(self), head]
         for p in self.checks:
-            for c in p.comparisons:
+            for k, c in enumerate(p.comparisons):
+                mark = "ok" if c.ok else ("FAIL" if k < len(p.held) else "kink")
                 rows.append(
                     f"{p.layer:>5}  {p.param:5}  {str(p.shape):10}  {c.name:{w}}  "
                     f"{c.max_abs_err:11.3e}  {c.max_rel_err:11.3e}  {c.cosine:12.9f}  "
-                    f"{c.rtol:7.0e}  {'ok' if c.ok else 'FAIL'}"
+                    f"{c.rtol:7.0e}  {mark}"
                 )
-        return "\n".join([*rows, self.verdict()])
+        return "\n".join([*rows, *self.warnings(), self.verdict()])
 
     def verdict(self) -> str:
         """One line: ``"PASS"``, or ``"FAIL"`` with the first wrong layer and what failed."""
         if self.ok:
-            return f"PASS: {self.candidate} matches jax.grad and finite differences"
+            if all(c.fd_held for c in self.checks):
+                return f"PASS: {self.candidate} matches jax.grad and finite differences"
+            return (
+                f"PASS: {self.candidate} matches jax.grad (and finite differences away from "
+                "the kinks)"
+            )
         parts = []
         if self.failed_layers:
             first = self.first_wrong_layer
@@ -228,14 +301,24 @@ class GradcheckReport:
             )
         if not self.loss_value.ok:
             parts.append(f"loss value differs from jax.grad's by {self.loss_value.max_rel_err:.2e}")
+        if self.candidate_dtype and self.candidate_dtype != self.dtype:
+            parts.append(
+                f"{self.candidate} returned {self.candidate_dtype} gradients in a {self.dtype} "
+                f"check, so its rounding alone can miss the {self.dtype} tolerance: compute in "
+                f"{self.dtype} (it is called with {self.dtype} arrays), or check with "
+                f"dtype={self.candidate_dtype}"
+            )
         return "FAIL: " + "; ".join(parts)
 
     def summary(self) -> str:
         """One line for a matrix of checks: verdict, net, and the worst error of each check."""
         to_ref, to_fd, ref_to_fd = (self.max_rel_err(n) for n in self.comparison_names())
         worst = f"vs jax.grad {to_ref:.1e}, vs fd {to_fd:.1e} (jax.grad vs fd {ref_to_fd:.1e})"
+        if not any(c.fd_held for c in self.checks):
+            worst = f"vs jax.grad {to_ref:.1e}, vs fd n/a at kinks"
         status = "ok  " if self.ok else "FAIL"
-        line = f"{status}  {_net_name(self.net, self.loss, self.dtype)}  max rel err {worst}"
+        name = _net_name(self.net, self.loss, self.dtype)
+        line = f"{status}  {name} {self.point:17} max rel err {worst}"
         return line if self.ok else f"{line}\n      {self.verdict()}"
 
 
@@ -304,10 +387,9 @@ def _dtype_name(dtype) -> str:
 
 
 def _check_args(net, params, loss, grad_fn, directions) -> None:
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
-    losses.check_name(loss)
-    _validate.params(net, params)
+    _validate.loss_for(net, loss)
+    with jax.enable_x64(True):  # float64 params are welcome here, whatever the global mode
+        _validate.params(net, params)
     if grad_fn is not None and not callable(grad_fn):
         raise TypeError(
             f"grad_fn must be a function (net, params, x, y, loss) -> (loss, grads); "
@@ -329,10 +411,22 @@ def _to_numpy(value, grads):
 def _check_layout(params, grads, who: str) -> None:
     """Raise if ``grads`` is not shaped like ``params``, naming the first array that is not."""
     if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
-        raise ValueError(f"{who} must return grads as a list of {len(params)} layer dicts")
+        got = type(grads).__name__
+        if isinstance(grads, (list, tuple)):
+            got += f" of {len(grads)}"
+        raise ValueError(
+            f"{who} must return grads as a list of {len(params)} layer dicts; got a {got}"
+        )
     for i, (layer, g) in enumerate(zip(params, grads, strict=True)):
-        if not isinstance(g, dict) or set(g) != set(layer):
-            raise ValueError(f"{who} returned grads[{i}] without keys {sorted(layer)}")
+        if not isinstance(g, dict):
+            raise ValueError(
+                f"{who} returned grads[{i}] as a {type(g).__name__}; expected a dict with keys "
+                f"{sorted(layer)}"
+            )
+        if set(g) != set(layer):
+            raise ValueError(
+                f"{who} returned grads[{i}] with keys {sorted(g)}; expected {sorted(layer)}"
+            )
         for name, leaf in layer.items():
             if np.shape(g[name]) != np.shape(leaf):
                 raise ValueError(
@@ -475,7 +569,9 @@ def gradcheck(
     with jax.enable_x64(True):
         p = _cast(params, name)
         x, y = _validate.batch(net, p, x, y, loss)
-        cand = _candidate(backprop_batch if grad_fn is None else grad_fn, net, p, x, y, loss)
+        cand, cand_dtype = _candidate(
+            backprop_batch if grad_fn is None else grad_fn, net, p, x, y, loss
+        )
         ref = _to_numpy(*autodiff_batch(net, p, x, y, loss))
         # float64 differences at exactly the point the candidate saw (float32 values upcast)
         p64, x64, y64 = _cast((p, x, y), "float64")
@@ -483,35 +579,86 @@ def gradcheck(
         fd = finite_differences(net, p64, x64, y64, loss, dirs, FD_STEP)
         fd = jax.tree.map(lambda f, n: np.asarray(f)[:n], fd, counts)
         atol = fd_atol(loss_batch(net, p64, x64, y64, loss))
+        near = kinks(net, p64, x64, FD_STEP)
     tol = TOLERANCES[name]
-    return GradcheckReport(
+    finite = (fd, dirs, counts, near)
+    report = GradcheckReport(
         net=net,
         loss=loss,
         dtype=name,
         candidate=candidate,
-        checks=_param_checks(candidate, p64, cand[1], ref[1], (fd, dirs, counts), tol, atol),
+        checks=_param_checks(candidate, p64, cand[1], ref[1], finite, tol, atol),
         loss_value=compare(candidate, REFERENCE, cand[0], ref[0], tol.exact),
         fd_mode="full" if directions is None else "directional",
         fd_directions=sum(jax.tree.leaves(counts)),
         fd_step=FD_STEP,
         tolerance=tol,
+        candidate_dtype=cand_dtype,
     )
+    if report.zero_reference:
+        warnings.warn(report.warnings()[0].removeprefix("warning: "), stacklevel=2)
+    return report
 
 
 def _candidate(grad_fn, net, params, x, y, loss):
-    """``grad_fn``'s ``(loss_value, grads)`` as float and NumPy, after checking its layout."""
+    """``grad_fn``'s ``(loss_value, grads)`` as float and NumPy after checking its layout, and
+    the name of its gradients' least precise dtype."""
     out = grad_fn(net, params, x, y, loss)
+    if isinstance(out, (tuple, list)) and out and all(isinstance(g, dict) for g in out):
+        raise ValueError(
+            f"grad_fn must return a pair (loss_value, grads); got a {type(out).__name__} of "
+            f"{len(out)} layer dicts, which looks like the grads alone: return (loss, grads)"
+        )
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise ValueError(
             f"grad_fn must return a pair (loss_value, grads); got {type(out).__name__}"
         )
+    if np.ndim(out[0]) != 0:
+        raise ValueError(
+            f"grad_fn must return a scalar loss_value first; got shape {np.shape(out[0])}"
+        )
     _check_layout(params, out[1], "grad_fn")
-    return _to_numpy(*out)
+    dtypes = [np.dtype(getattr(g, "dtype", np.float64)) for g in jax.tree.leaves(out[1])]
+    least = min(dtypes, key=lambda d: np.finfo(d).bits if d.kind == "f" else 64)
+    return _to_numpy(*out), least.name
+
+
+def kinks(net: MLP, params, x, h: float = FD_STEP) -> list[int]:
+    """For each layer ``l``, how many pre-activations of a kinked activation (:data:`KINKED`)
+    a finite-difference step of size ``h`` in layer ``l``'s params may carry across 0.
+
+    A unit step ``h v`` in layer ``l``'s ``w`` or ``b`` moves row ``r`` of ``z_l`` by at most
+    ``h * max(|a_{l-1}[r]|, 1)`` (2-norms), and each layer above multiplies that by at most
+    ``MAX_SLOPE * |w|_2``; a kinked pre-activation closer to 0 than ``KINK_MARGIN`` times
+    that reach may be stepped across.
+
+    Args:
+      net: the spec; params: float64 layer dicts; x: ``(batch, features)``; h: the step.
+
+    Returns:
+      A list of ``net.depth`` counts (0 where every finite difference is trustworthy).
+    """
+    acts, zs = [np.asarray(x, np.float64)], []
+    for layer, name in zip(params, net.activations):
+        zs.append(np.asarray(acts[-1] @ layer["w"] + layer.get("b", 0.0)))
+        acts.append(np.asarray(activations.get(name).f(zs[-1])))
+    norms = [float(np.linalg.norm(np.asarray(layer["w"]), 2)) for layer in params]
+    counts = []
+    for lo in range(net.depth):
+        reach = h * np.maximum(np.linalg.norm(acts[lo], axis=1), 1.0)
+        count = 0
+        for m in range(lo, net.depth):
+            if m > lo:
+                reach = reach * MAX_SLOPE * norms[m]
+            if net.activations[m] in KINKED:
+                count += int(np.sum(np.abs(zs[m]) <= KINK_MARGIN * reach[:, None]))
+        counts.append(count)
+    return counts
 
 
 def _param_checks(candidate, params, cand, ref, finite, tol, atol) -> tuple[ParamCheck, ...]:
     """The three comparisons of every parameter array, ``w`` before ``b``, layer by layer."""
-    fd, dirs, counts = finite
+    fd, dirs, counts, near = finite
     proj_cand, proj_ref = _project(cand, dirs, counts), _project(ref, dirs, counts)
     checks = []
     for i, layer in enumerate(params):
@@ -521,7 +668,9 @@ def _param_checks(candidate, params, cand, ref, finite, tol, atol) -> tuple[Para
                 compare(candidate, FINITE, proj_cand[i][key], fd[i][key], tol.fd, atol),
                 compare(REFERENCE, FINITE, proj_ref[i][key], fd[i][key], tol.fd, atol),
             )
-            checks.append(ParamCheck(i, key, tuple(layer[key].shape), comparisons))
+            zero = not np.any(ref[i][key])
+            shape = tuple(layer[key].shape)
+            checks.append(ParamCheck(i, key, shape, comparisons, near[i], zero))
     return tuple(checks)
 
 
@@ -544,11 +693,11 @@ def random_problem(net: MLP, loss: str, *, batch: int = 4, seed: int = 0):
       ``(params, x, y)``: params in :func:`jaxnet.init`'s layout, x ``(batch, features)``,
       y ``(batch, outputs)`` (one-hot rows for cross-entropy, 0/1 for binary cross-entropy).
     """
-    losses.check_name(loss)
+    _validate.loss_for(net, loss)
     rng = np.random.default_rng(seed)
     params = [
         {k: np.asarray(v, np.float64) for k, v in layer.items()}
-        for layer in init(net, jax.random.key(seed))
+        for layer in init(net, jax.random.key(seed), jnp.float32)
     ]
     for layer in params:
         if "b" in layer:
@@ -564,7 +713,58 @@ def random_problem(net: MLP, loss: str, *, batch: int = 4, seed: int = 0):
     return params, x, y
 
 
+EDGE_FAMILIES = ("zero inputs", "zero weights", "dead layer", "zero output", "saturated output")
+SATURATION = 40.0  # an output pre-activation this far out saturates sigmoid and tanh in float64
+
+
+def edge_problem(net: MLP, loss: str, family: str, *, batch: int = 4, seed: int = 0):
+    """:func:`random_problem` moved to a point where pre-activations sit exactly on kinks or
+    activations saturate, the points a hand-written backward pass most often gets wrong.
+
+    Families (:data:`EDGE_FAMILIES`), each with every bias but the named ones set to 0:
+
+    * ``"zero inputs"``: x = 0, so every pre-activation of a ReLU net is exactly 0;
+    * ``"zero weights"``: every ``w`` = 0, so every pre-activation is exactly 0;
+    * ``"dead layer"``: x > 0, ``w_0 < 0`` and ``b_0 = -1``: the first hidden layer's
+      pre-activations are all negative (a dead ReLU layer), so the next one's are exactly 0;
+    * ``"zero output"``: the output layer's ``w`` = 0, so its pre-activation is exactly 0;
+    * ``"saturated output"``: the output pre-activations are pushed to about +-40 (sigmoid and
+      tanh round to their limits).
+
+    Returns:
+      ``(params, x, y)`` as :func:`random_problem` does.
+    """
+    if family not in EDGE_FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(EDGE_FAMILIES)}; got {family!r}")
+    if family == "dead layer" and net.depth < 2:
+        raise ValueError(f"a dead layer needs a hidden layer; got sizes {net.sizes}")
+    params, x, y = random_problem(net, loss, batch=batch, seed=seed)
+    for layer in params:
+        if "b" in layer:
+            layer["b"] = np.zeros_like(layer["b"])
+    first, last = params[0], params[-1]
+    if family == "zero inputs":
+        x = np.zeros_like(x)
+    elif family == "zero weights":
+        for layer in params:
+            layer["w"] = np.zeros_like(layer["w"])
+    elif family == "dead layer":
+        x, first["w"] = np.abs(x) + 0.1, -np.abs(first["w"])
+        if "b" in first:
+            first["b"] = -np.ones_like(first["b"])
+    elif family == "zero output":
+        last["w"] = np.zeros_like(last["w"])
+    else:  # saturated output: scale the output layer so its smallest |z| is SATURATION
+        a = x
+        for layer, name in zip(params[:-1], net.activations[:-1]):
+            a = np.asarray(activations.get(name).f(a @ layer["w"]), np.float64)
+        z = a @ last["w"]
+        last["w"] = last["w"] * (SATURATION / max(float(np.min(np.abs(z))), 1e-3))
+    return params, x, y
+
+
 MATRIX_DEPTHS = (1, 2, 3, 4)
+EDGE_DEPTH = 3  # the edge families run on nets of this depth, with biases
 # Every layer but the input is MATRIX_WIDTH wide and every batch MATRIX_BATCH long: run op by
 # op, the whole matrix then shares a handful of array shapes and so of compiled kernels.
 MATRIX_WIDTH, MATRIX_INPUTS, MATRIX_BATCH = 4, 3, 5
@@ -587,14 +787,34 @@ def matrix_cases() -> list[tuple[MLP, str]]:
     return cases
 
 
+def edge_cases() -> list[tuple[MLP, str, str]]:
+    """``(net, loss, family)`` for every edge family x activation x loss, at depth
+    ``EDGE_DEPTH`` with biases (output activations as in :func:`matrix_cases`)."""
+    sizes = (MATRIX_INPUTS,) + (MATRIX_WIDTH,) * EDGE_DEPTH
+    return [
+        (MLP(sizes, activation=act, output_activation=output_activation_for(loss, act)), loss, f)
+        for f, act, loss in itertools.product(
+            EDGE_FAMILIES, sorted(activations.ACTIVATIONS), sorted(losses.LOSSES)
+        )
+    ]
+
+
 def check_matrix(*, dtype=jnp.float64, seed: int = 0) -> Iterator[GradcheckReport]:
-    """Run :func:`gradcheck` on every case of :func:`matrix_cases`, yielding each report.
+    """Run :func:`gradcheck` on every case of :func:`matrix_cases` at a random point, then on
+    every case of :func:`edge_cases` at its edge point, yielding each report.
 
     Hundreds of tiny nets are checked faster op by op than compiled: each compiled program
     would be a new one, while the ops share a few shapes. So each check runs under
-    ``jax.disable_jit()``.
+    ``jax.disable_jit()``. Zero reference gradients are expected at edge points (a dead
+    layer's weights): their warnings are left to each report's :meth:`~GradcheckReport.table`.
     """
     for net, loss in matrix_cases():
         params, x, y = random_problem(net, loss, batch=MATRIX_BATCH, seed=seed)
         with jax.disable_jit():
             yield gradcheck(net, params, x, y, loss, dtype=dtype)
+    for net, loss, family in edge_cases():
+        params, x, y = edge_problem(net, loss, family, batch=MATRIX_BATCH, seed=seed)
+        with jax.disable_jit(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = gradcheck(net, params, x, y, loss, dtype=dtype)
+        yield dataclasses.replace(report, point=family)

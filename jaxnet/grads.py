@@ -42,7 +42,7 @@ def per_example_batch(net: MLP, params: list[dict], x, y, loss: str):
 
 
 def _checked(net, params, x, y, loss):
-    losses.check_name(loss)
+    _validate.loss_for(net, loss)
     _validate.params(net, params)
     return _validate.batch(net, params, x, y, loss)
 

@@ -103,6 +103,27 @@ def check_name(name, argument: str = "loss") -> str:
     return name
 
 
+def check_output(loss: str, output_activation: str, outputs: int) -> None:
+    """Refuse a loss that makes no sense on this output layer, so no gradient of it is wrong.
+
+    ``binary_cross_entropy`` takes probabilities, which only a sigmoid output guarantees: on
+    any other output the clipped log makes the hand-written and autodiff gradients disagree
+    (by up to 1e14) and training follows a wrong derivative. ``cross_entropy`` with one output
+    is a softmax over one class: constant, so every gradient is 0 and nothing trains.
+    """
+    if loss == "binary_cross_entropy" and output_activation != "sigmoid":
+        raise ValueError(
+            "loss 'binary_cross_entropy' needs output_activation='sigmoid' (outputs in (0, 1)); "
+            f"got output_activation={output_activation!r}"
+        )
+    if loss == "cross_entropy" and outputs < 2:
+        raise ValueError(
+            "loss 'cross_entropy' needs at least 2 outputs (a softmax over one class is "
+            f"constant, every gradient 0); got a net with {outputs} output: for two classes use "
+            "binary_cross_entropy with output_activation='sigmoid'"
+        )
+
+
 def get(name: str) -> Loss:
     """The :class:`Loss` called ``name``."""
     return LOSSES[check_name(name)]

@@ -105,20 +105,23 @@ def _init_compiled(sizes: tuple, scheme: str, bias: bool, key, dtype) -> list[di
     return params
 
 
-def init(net: MLP, key, dtype=jnp.float32) -> list[dict]:
+def init(net: MLP, key, dtype=None) -> list[dict]:
     """Draw initial parameters.
 
     Args:
       net: the spec.
-      key: a ``jax.random`` key.
-      dtype: floating dtype of every leaf (float64 needs ``jax.enable_x64``).
+      key: a ``jax.random`` key, or an int seed (``init(net, 0)`` is ``init(net, key(0))``).
+      dtype: floating dtype of every leaf. None follows JAX's default float, as
+        ``jax.random.normal`` does: float32, or float64 under ``jax.enable_x64``.
 
     Returns:
       A list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts, one per layer.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
-    return _init_compiled(net.sizes, _init_scheme(net), net.bias, key, jnp.dtype(dtype))
+    key = _validate.prng_key(key, "key")
+    dtype = _validate.float_dtype(dtype, "dtype")
+    return _init_compiled(net.sizes, _init_scheme(net), net.bias, key, dtype)
 
 
 def dense(layer: dict, a):

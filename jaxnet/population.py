@@ -32,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from . import _validate, losses, train
+from . import _validate, train
 from .mlp import MLP, init
 
 
@@ -89,7 +89,12 @@ class PopulationHistory:
 def _per_member(values, n: int, name: str, default):
     if values is None:
         return None if default is None else np.full(n, default, np.float64)
-    arr = np.asarray(values, np.float64).reshape(-1)
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, one per key; got a string {values!r}")
+    try:
+        arr = np.asarray(values, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers, one per key; got {values!r}") from None
     if arr.shape != (n,):
         raise ValueError(f"{name} must have one value per key ({n}); got shape {np.shape(values)}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -213,14 +218,14 @@ def fit_population(
             "keys must be a 1-D array of jax.random keys, e.g. jax.random.split(key, P)"
         )
     n = keys.shape[0]
-    losses.check_name(loss)
+    _validate.loss_for(net, loss)
     # Shapes and dtype for the host-side checks, without running (or compiling) an init.
     probe = jax.eval_shape(lambda k: init(net, k, dtype), jax.random.key(0))
     xb, yb = _validate.batch(net, probe, x, y, loss)
     train.check_fit_args(net, steps, batch_size, grads, eval_every, xb.shape[0])
     lrs = _per_member(learning_rates, n, "learning_rates", None)
     scales = _per_member(init_scales, n, "init_scales", None)
-    tx, _ = train.resolve_optimizer(optimizer, None if lrs is None else lrs)
+    tx, _ = train.resolve_optimizer(optimizer, lrs, probe, "learning_rates")
     val = None if validation is None else _validate.batch(net, probe, *validation, loss)
 
     mesh = _mesh(n, devices)

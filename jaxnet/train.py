@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _validate, losses
+from . import _validate
 from .backprop import backprop_batch
 from .grads import autodiff_batch, loss_batch
 from .mlp import MLP, forward_batch
@@ -234,8 +234,37 @@ def _positive_int(value, argument: str) -> int:
     return int(value)
 
 
-def resolve_optimizer(optimizer, learning_rate):
-    """``(tx, learning_rate)``: a named optimizer needs a learning rate; a given one may take it."""
+def _check_learning_rate(learning_rate, argument: str) -> None:
+    if isinstance(learning_rate, (str, bytes)):
+        raise TypeError(f"{argument} must be a positive number; got a string {learning_rate!r}")
+    try:
+        lr = np.asarray(learning_rate, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{argument} must be a positive number; got {type(learning_rate).__name__}"
+        ) from None
+    if not np.all(np.isfinite(lr)) or np.any(lr <= 0):
+        raise ValueError(f"{argument} must be positive and finite; got {learning_rate!r}")
+
+
+def check_injected_learning_rate(tx, params, argument: str = "learning_rate") -> None:
+    """Raise unless ``tx``'s state holds a learning rate to set (``optax.inject_hyperparams``).
+
+    ``params`` may be arrays or shapes; only ``tx.init``'s output structure is looked at.
+    """
+    state = jax.eval_shape(tx.init, params)
+    hyper = getattr(state, "hyperparams", None)
+    if not isinstance(hyper, dict) or "learning_rate" not in hyper:
+        raise ValueError(
+            f"{argument} needs an optimizer name (e.g. optimizer='adam') or an optax optimizer "
+            "made with optax.inject_hyperparams; this optax optimizer has its learning rate "
+            f"built in: pass it without {argument}, or pass its name"
+        )
+
+
+def resolve_optimizer(optimizer, learning_rate, params=None, argument="learning_rate"):
+    """``(tx, learning_rate)``: a named optimizer needs a learning rate; a given one may take it
+    if it keeps it in its state (checked against ``params`` when they are given)."""
     if isinstance(optimizer, str):
         if learning_rate is None:
             raise ValueError(f"learning_rate is required with optimizer={optimizer!r}")
@@ -248,9 +277,9 @@ def resolve_optimizer(optimizer, learning_rate):
             f"got {type(optimizer).__name__}"
         )
     if learning_rate is not None:
-        lr = np.asarray(learning_rate, dtype=np.float64)
-        if not np.all(np.isfinite(lr)) or np.any(lr <= 0):
-            raise ValueError(f"learning_rate must be positive and finite; got {learning_rate!r}")
+        _check_learning_rate(learning_rate, argument)
+        if tx is optimizer and params is not None:
+            check_injected_learning_rate(tx, params, argument)
     return tx, learning_rate
 
 
@@ -314,7 +343,7 @@ def fit(
       batch_size: minibatch size, drawn in shuffled epochs inside the compiled program; None
         for full batch.
       grads: ``"auto"`` (``jax.grad``) or ``"manual"`` (hand-written backprop).
-      key: ``jax.random`` key for the minibatch order (default ``key(0)``).
+      key: ``jax.random`` key (or int seed) for the minibatch order (default ``key(0)``).
       validation: ``(x_val, y_val)``, evaluated every ``eval_every`` steps.
       eval_every: steps per compiled chunk (and between evaluations and progress updates).
       patience: with validation, stop after this many evaluations without a lower validation
@@ -326,7 +355,7 @@ def fit(
       the last finite ones after a divergence) and a :class:`History`.
     """
     start = time.perf_counter()
-    losses.check_name(loss)
+    _validate.loss_for(net, loss)
     _validate.params(net, params)
     x, y = _validate.batch(net, params, x, y, loss)
     check_fit_args(net, steps, batch_size, grads, eval_every, x.shape[0])
@@ -334,9 +363,9 @@ def fit(
         _positive_int(patience, "patience")
         if validation is None:
             raise ValueError("patience needs validation=(x_val, y_val) to watch")
-    tx, learning_rate = resolve_optimizer(optimizer, learning_rate)
+    tx, learning_rate = resolve_optimizer(optimizer, learning_rate, params)
     val = _validation_batch(net, params, validation, loss)
-    key = _default_key() if key is None else key
+    key = _default_key() if key is None else _validate.prng_key(key, "key")
     state = init_state(params, tx, key, learning_rate)
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
     return _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start)
@@ -381,12 +410,15 @@ def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, s
             if val is not None:
                 vl, va = evaluate_jit(static["net"], state.params, *val, static["loss"])
                 evals.append((done, float(vl), float(va)))
-                if float(vl) < best[0]:
+                if float(vl) < best[0]:  # False for NaN: a non-finite loss is never the best
                     best = (float(vl), state.params, done)
-                elif patience is not None and done - best[2] >= patience * length:
+                elif patience is not None and done - (best[2] or 0) >= patience * length:
                     status = "early_stopped"
                     message = (
                         f"stopped early at step {done}; best validation loss at step {best[2]}"
+                        if best[2] is not None
+                        else f"stopped early at step {done}: the validation loss was never finite "
+                        f"(last {float(vl)}); returned the last params"
                     )
                     break
     loss_hist = np.concatenate(chunk_losses)[: int(state.step) + (status == "diverged")]

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 import jaxnet as jn
 from jaxnet import activations, losses
+from jaxnet.gradcheck import EDGE_FAMILIES as FAMILIES
+from jaxnet.gradcheck import edge_problem
 
 ACTS = sorted(activations.ACTIVATIONS)
 LOSSES = sorted(losses.LOSSES)
@@ -95,6 +97,8 @@ def test_manual_equals_autodiff_when_jitted(x64):
     seed=st.integers(0, 2**16),
 )
 def test_manual_equals_autodiff_on_random_architectures(sizes, act, loss, bias, batch, seed):
+    if loss == "cross_entropy":  # a softmax needs two classes (one output is refused)
+        sizes[-1] = max(sizes[-1], 2)
     with jax.enable_x64(True), jax.disable_jit():
         net, params, x, y = _problem(tuple(sizes), act, loss, bias, batch, seed)
         _assert_equal_grads(net, params, x, y, loss)
@@ -133,3 +137,70 @@ def test_saturated_sigmoid_bce_gradients_agree_and_do_not_vanish():
     np.testing.assert_allclose(float(ga[0]["w"][0, 0]), 1.0, rtol=1e-6)
     np.testing.assert_allclose(float(lm), 20.0, rtol=1e-6)
     np.testing.assert_allclose(float(la), 20.0, rtol=1e-6)
+
+
+# --- exact zeros: pre-activations on the kink (issue 9) ---------------------------------------
+
+
+def _edge_grads_agree(family, act, loss, bias, batch):
+    """backprop == jax.grad to 1e-12 relative at an edge point (see gradcheck.edge_problem)."""
+    out = OUTPUT_FOR_LOSS.get(loss, act)
+    net = jn.MLP(DEPTH_SIZES[3], activation=act, output_activation=out, bias=bias)
+    params, x, y = edge_problem(net, loss, family, batch=batch or 1, seed=1)
+    if batch is None:
+        x, y = x[0], y[0]
+    v_manual, g_manual = jn.backprop(net, params, x, y, loss=loss)
+    v_auto, g_auto = jn.value_and_grad(net, params, x, y, loss=loss)
+    assert abs(float(v_manual) - float(v_auto)) <= 1e-12 * max(1.0, abs(float(v_auto)))
+    err = tree_max_rel_err(g_manual, g_auto)
+    assert err <= 1e-12, f"{family}, {act}, {loss}, bias {bias}: relative error {err:.2e}"
+
+
+def _check_edge_cases(cases):
+    with jax.enable_x64(True), jax.disable_jit():
+        for case in cases:
+            _edge_grads_agree(*case)
+
+
+def test_manual_equals_autodiff_at_exact_zeros_every_activation_and_loss():
+    # Every activation x loss once; the families, bias on/off and single/batch rotate.
+    rotation = itertools.cycle(itertools.product(FAMILIES, (True, False), (5, None)))
+    cases = []
+    for act, loss in itertools.product(ACTS, LOSSES):
+        family, bias, batch = next(rotation)
+        cases.append((family, act, loss, bias, batch))
+    assert {c[0] for c in cases} == set(FAMILIES)
+    _check_edge_cases(cases)
+
+
+@pytest.mark.slow
+def test_manual_equals_autodiff_at_exact_zeros_full_product():
+    grid = itertools.product(FAMILIES, ACTS, LOSSES, (True, False), (None, 5))
+    _check_edge_cases(grid)
+
+
+def test_relu_kink_in_a_one_one_one_net(x64):
+    # The issue's measurement: x = 0 and zero biases put both ReLUs at z == 0 exactly; the
+    # old relu (jnp.maximum) made jax.grad say dL/db0 = -0.5 where backprop said 0.
+    net = jn.MLP((1, 1, 1), activation="relu", output_activation="identity")
+    params = [
+        {"w": jnp.ones((1, 1)), "b": jnp.zeros(1)},
+        {"w": jnp.ones((1, 1)), "b": jnp.zeros(1)},
+    ]
+    x, y = jnp.zeros((1, 1)), jnp.ones((1, 1))
+    _, g_manual = jn.backprop(net, params, x, y, loss="sse")
+    _, g_auto = jn.value_and_grad(net, params, x, y, loss="sse")
+    assert float(g_auto[0]["b"][0]) == float(g_manual[0]["b"][0]) == 0.0
+    assert float(g_auto[1]["b"][0]) == float(g_manual[1]["b"][0]) == -1.0
+
+
+def test_elu_at_zero_trains_on_the_true_derivative(x64):
+    # ELU's derivative is 1 on both sides of 0; the old jnp.minimum made jax.grad see 1/2.
+    net = jn.MLP((1, 1, 1), activation="elu", output_activation="identity")
+    params = [
+        {"w": jnp.ones((1, 1)), "b": jnp.zeros(1)},
+        {"w": jnp.ones((1, 1)), "b": jnp.zeros(1)},
+    ]
+    x, y = jnp.zeros((1, 1)), jnp.ones((1, 1))
+    _, g_auto = jn.value_and_grad(net, params, x, y, loss="sse")
+    assert float(g_auto[0]["b"][0]) == -1.0  # (0 - 1) * w1 * elu'(0) = -1

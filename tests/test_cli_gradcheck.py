@@ -79,6 +79,11 @@ def test_failure_exits_1_and_names_the_layer(eager, buggy_backprop, capsys):
         (["--loss", "hinge"], "--loss must be one of"),
         (["--dtype", "float16"], "dtype must be float32 or float64"),
         (["--batch", "0"], "--batch must be a positive int"),
+        (
+            ["--sizes", "4,5,3", "--loss", "binary_cross_entropy", "--output-activation", "tanh"],
+            "needs output_activation='sigmoid'",
+        ),
+        (["--sizes", "2,3,1", "--loss", "cross_entropy"], "needs at least 2 outputs"),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(argv, message, capsys):
@@ -91,18 +96,23 @@ def test_bad_arguments_give_a_one_line_error(argv, message, capsys):
 
 def test_all_prints_a_line_per_case_and_a_total(monkeypatch, capsys):
     few = GC.matrix_cases()[::96]
+    edges = [c for c in GC.edge_cases() if c[0].activation == "relu" and c[1] == "mse"]
     monkeypatch.setattr(GC, "matrix_cases", lambda: few)
+    monkeypatch.setattr(GC, "edge_cases", lambda: edges)
     assert cli.main(["gradcheck", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 + len(few) + 1
+    n = len(few) + len(edges)
+    assert len(lines) == 1 + n + 1
     assert all(line.startswith("ok") for line in lines[1:-1])
-    assert lines[-1].startswith(f"total: {len(few)} of {len(few)} cases passed, 0 failed")
+    assert [family in line for line, family in zip(lines[-6:-1], GC.EDGE_FAMILIES)] == [True] * 5
+    assert lines[-1].startswith(f"total: {n} of {n} cases passed, 0 failed")
     assert "largest float64 relative errors: backprop vs jax.grad" in lines[-1]
 
 
 def test_all_exits_1_when_a_case_fails(monkeypatch, buggy_backprop, capsys):
     few = GC.matrix_cases()[:2]
     monkeypatch.setattr(GC, "matrix_cases", lambda: few)
+    monkeypatch.setattr(GC, "edge_cases", lambda: [])
     assert cli.main(["gradcheck", "--all"]) == 1
     out = capsys.readouterr().out
     assert out.count("FAIL") == 2 * len(few)  # status, then the verdict line of each case
@@ -120,5 +130,5 @@ def test_all_passes_in_under_a_minute():
     )
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "total: 288 of 288 cases passed, 0 failed" in done.stdout
+    assert "total: 468 of 468 cases passed, 0 failed" in done.stdout  # 288 random, 180 edge
     assert seconds < 60, f"took {seconds:.1f} s"

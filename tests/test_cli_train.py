@@ -93,6 +93,7 @@ def test_predict_from_csv_matches_input_whatever_the_column_order(xor_model, tmp
         (["--input", "4"], ["takes 2 features"]),
         (["--input", "4,x"], ["--input must be comma-separated numbers"]),
         (["--input", "4,nan"], ["x must be finite"]),
+        (["--input", "1e300,1e300"], ["beyond the range of float32"]),  # was p=nan, exit 0
     ],
 )
 def test_predict_bad_input_is_one_line_and_nonzero(xor_model, capsys, extra, fragments):

@@ -6,6 +6,7 @@ each small net would dominate the time, while op by op they share compiled kerne
 """
 
 import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -243,16 +244,25 @@ def test_wrong_loss_value_and_nan_gradients_fail(eager):
 
 def test_a_kink_inside_the_step_is_no_verdict_on_the_backward_pass():
     # One ReLU pre-activation sits at 1e-7, well inside the step h = 1e-5 of the finite
-    # differences along params[0]["w"][0, 0]: they see half the slope that jax.grad sees.
+    # differences along params[0]["w"][0, 0]: they see half the slope that jax.grad sees. So
+    # layer 0 is held to jax.grad alone, and layer 1 (above the kink) to all three.
     net = jn.MLP((2, 2, 1), activation="relu", bias=False)
     params = [{"w": np.array([[1e-7, 0.5], [0.0, 0.5]])}, {"w": np.array([[1.0], [-1.0]])}]
     x, y = np.array([[1.0, 0.0], [0.3, 0.9]]), np.array([[0.5], [0.1]])
     report = jn.gradcheck(net, params, x, y, "sse")
-    assert not report.ok
-    assert report.suspect_layers == (0,) and report.failed_layers == ()
-    assert report.first_wrong_layer is None
-    assert report.checks[0].comparisons[0].ok  # backprop still equals jax.grad
-    assert "kink" in report.verdict() and "first wrong" not in report.verdict()
+    assert report.ok and report.kinks == 2  # both rows: 1e-7 and 3e-8
+    assert [c.fd_held for c in report.checks] == [False, True]
+    assert not report.checks[0].comparisons[2].ok  # finite differences do miss jax.grad there
+    assert report.suspect_layers == () and report.failed_layers == ()
+    assert "kink" in report.table() and "finite differences not held at layers 0" in report.table()
+    assert "away from the kinks" in report.verdict()
+
+    def half_slope_at_kink(net, params, x, y, loss):  # the mean of both slopes, as fd see it
+        value, grads = GC.backprop_batch(net, params, x, y, loss)
+        return value, [{"w": grads[0]["w"] * np.array([[0.5, 1.0], [1.0, 1.0]])}, grads[1]]
+
+    bad = jn.gradcheck(net, params, x, y, "sse", grad_fn=half_slope_at_kink)
+    assert not bad.ok and bad.failed_layers == (0,)
 
 
 @pytest.mark.parametrize(
@@ -362,3 +372,160 @@ def test_bad_arguments_raise_clear_errors():
 
     with pytest.raises(ValueError, match=r"grads\[1\]\['w'\] of shape \(1, 3\)"):
         jn.gradcheck(net, params, x, y, "sse", grad_fn=transposed)
+
+
+# --- edge points, loss/activation pairs and messages (issue 9) --------------------------------
+
+
+def test_edge_cases_cover_every_family_activation_and_loss():
+    cases = GC.edge_cases()
+    assert len(cases) == len(GC.EDGE_FAMILIES) * len(ACTS) * len(LOSSES)
+    assert {(f, n.activation, loss) for n, loss, f in cases} == {
+        (f, a, loss) for f in GC.EDGE_FAMILIES for a in ACTS for loss in LOSSES
+    }
+    assert all(n.bias and n.depth == GC.EDGE_DEPTH for n, _, _ in cases)
+
+
+def _edge(family, act, loss):
+    net = _deep(GC.EDGE_DEPTH, act, loss)
+    params, x, y = GC.edge_problem(net, loss, family, batch=5)
+    return net, params, x, y
+
+
+@pytest.mark.parametrize(
+    "family, act, loss, kinked_layers",
+    [
+        ("dead layer", "relu", "sse", (0, 1, 2)),  # z1 == b1 == 0 under the dead layer
+        ("zero inputs", "leaky_relu", "cross_entropy", (0, 1)),
+        ("zero output", "relu", "mse", (0, 1, 2)),  # relu output at z == 0
+        ("zero weights", "sigmoid", "binary_cross_entropy", ()),  # smooth: fd held everywhere
+        ("saturated output", "tanh", "mse", ()),
+    ],
+)
+def test_edge_points_pass_with_fd_held_away_from_kinks(family, act, loss, kinked_layers, eager):
+    net, params, x, y = _edge(family, act, loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zero reference gradients, expected here
+        report = jn.gradcheck(net, params, x, y, loss)
+    assert report.ok, report.table()
+    assert tuple(sorted({c.layer for c in report.checks if not c.fd_held})) == kinked_layers
+    assert report.max_rel_err("backprop vs jax.grad") <= 1e-12
+
+
+def test_edge_points_really_are_edges():
+    net = _deep(GC.EDGE_DEPTH, "relu", "sse")
+    with jax.enable_x64(True):
+        for family, layer in [("dead layer", 1), ("zero inputs", 0), ("zero output", 2)]:
+            params, x, _ = GC.edge_problem(net, "sse", family, batch=5)
+            a = x
+            for i in range(layer + 1):
+                z = a @ params[i]["w"] + params[i]["b"]
+                a = np.maximum(z, 0.0)
+            assert not np.any(z), family  # every pre-activation exactly 0
+        params, x, _ = GC.edge_problem(net, "mse", "saturated output", batch=5)
+        assert np.all(np.abs(jn.forward(_deep(3, "tanh", "mse"), params, x)) == 1.0)
+    with pytest.raises(ValueError, match="family must be one of"):
+        GC.edge_problem(net, "sse", "zero bias")
+    with pytest.raises(ValueError, match="a dead layer needs a hidden layer"):
+        GC.edge_problem(_deep(1), "sse", "dead layer")
+
+
+def test_the_old_half_slope_relu_fails_at_a_dead_layer(eager):
+    # A candidate that differentiates relu as jnp.maximum (slope 1/2 at 0), as jax.grad did.
+    net, params, x, y = _edge("dead layer", "relu", "sse")
+
+    def maximum_relu(net, params, x, y, loss):
+        def loss_fn(p):
+            a = x
+            for layer in p:
+                a = jnp.maximum(a @ layer["w"] + layer["b"], 0.0)
+            return 0.5 * jnp.sum((a - y) ** 2)
+
+        return jax.value_and_grad(loss_fn)(params)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert jn.gradcheck(net, params, x, y, "sse").ok
+        report = jn.gradcheck(net, params, x, y, "sse", grad_fn=maximum_relu)
+    assert not report.ok and report.first_wrong_layer is not None
+
+
+def test_a_zero_reference_gradient_is_warned_about(eager):
+    net, params, x, y = _edge("dead layer", "relu", "sse")
+    with pytest.warns(UserWarning, match=r"identically zero for params\[0\]\['w'\].*cannot fail"):
+        report = jn.gradcheck(net, params, x, y, "sse")
+    assert "params[0]['w']" in report.zero_reference
+    assert "identically zero" in report.table()
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a generic point warns of nothing
+        assert jn.gradcheck(net, params, x, y, "sse").zero_reference == ()
+
+
+@pytest.mark.parametrize(
+    "sizes, output, loss, message",
+    [
+        ((4, 5, 3), "tanh", "binary_cross_entropy", "needs output_activation='sigmoid'"),
+        ((4, 5, 3), "identity", "binary_cross_entropy", "got output_activation='identity'"),
+        ((2, 3, 1), "identity", "cross_entropy", "needs at least 2 outputs"),
+    ],
+)
+def test_meaningless_loss_and_output_pairs_are_refused(sizes, output, loss, message):
+    net = jn.MLP(sizes, activation="tanh", output_activation=output)
+    params = jn.init(net, 0)
+    x, y = np.ones((2, sizes[0])), np.zeros((2, sizes[-1]))
+    with pytest.raises(ValueError, match=message):
+        jn.gradcheck(net, params, x, y, loss)
+    with pytest.raises(ValueError, match=message):
+        random_problem(net, loss)
+
+
+def test_grad_fn_mistakes_get_messages_that_say_what_is_wrong(eager):
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5)
+
+    def grads_only(*args):
+        return GC.backprop_batch(*args)[1]
+
+    def capital_w(*args):
+        value, grads = GC.backprop_batch(*args)
+        return value, [{"W": grads[0]["w"], "b": grads[0]["b"]}, grads[1]]
+
+    def vector_loss(*args):
+        value, grads = GC.backprop_batch(*args)
+        return jnp.stack([value, value]), grads
+
+    with pytest.raises(
+        ValueError, match=r"pair \(loss_value, grads\); got a list of 2 layer dicts"
+    ):
+        jn.gradcheck(net, params, x, y, "sse", grad_fn=grads_only)
+    with pytest.raises(
+        ValueError, match=r"grads\[0\] with keys \['W', 'b'\]; expected \['b', 'w'\]"
+    ):
+        jn.gradcheck(net, params, x, y, "sse", grad_fn=capital_w)
+    with pytest.raises(ValueError, match=r"scalar loss_value first; got shape \(2,\)"):
+        jn.gradcheck(net, params, x, y, "sse", grad_fn=vector_loss)
+
+
+def test_float32_grads_in_a_float64_check_say_dtype_is_the_cause(eager):
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5)
+
+    def in_float32(*args):
+        return jax.tree.map(lambda a: a.astype(jnp.float32), GC.backprop_batch(*args))
+
+    report = jn.gradcheck(net, params, x, y, "sse", grad_fn=in_float32)
+    assert not report.ok and report.candidate_dtype == "float32"
+    assert "returned float32 gradients in a float64 check" in report.verdict()
+    assert "dtype=float32" in report.verdict()
+    assert jn.gradcheck(net, params, x, y, "sse", grad_fn=in_float32, dtype=jnp.float32).ok
+
+
+def test_float64_params_from_an_x64_scope_are_welcome_outside_it(eager):
+    net = _deep(2)
+    with jax.enable_x64(True):
+        params = jn.init(net, 0)
+    assert params[0]["w"].dtype == jnp.float64
+    x, y = np.ones((5, 3)), np.zeros((5, 4))
+    assert jn.gradcheck(net, params, x, y, "sse").ok

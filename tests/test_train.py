@@ -180,3 +180,20 @@ def test_a_user_optax_transformation_and_schedule_work():
         NET, jn.init(NET, jax.random.key(0)), x, y, loss="cross_entropy", optimizer=tx, steps=200
     )
     assert h.loss[-1] < h.loss[0]
+
+
+def test_a_never_finite_validation_loss_stops_with_patience_and_keeps_the_training():
+    # The validation rows are finite in float32 but their loss is not (1e20 squared): this
+    # was a TypeError (int - None) after training, with everything trained lost.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 2)), rng.normal(size=(8, 1))
+    xv, yv = np.full((3, 2), 1e20), np.zeros((3, 1))
+    net = jn.MLP((2, 3, 1), activation="identity")
+    params0 = jn.init(net, 0)
+    fit = dict(loss="mse", optimizer="sgd", learning_rate=0.1, steps=100, eval_every=10)
+    params, h = jn.fit(net, params0, x, y, validation=(xv, yv), patience=2, **fit)
+    assert h.status == "early_stopped" and h.best_step is None and h.steps == 20
+    assert "validation loss was never finite (last inf)" in h.message
+    assert np.all(np.isinf(h.val_loss))
+    alone, _ = jn.fit(net, params0, x, y, **dict(fit, steps=20))
+    assert tree_allclose(params, alone, rtol=0)  # the 20 steps trained are returned

@@ -1,7 +1,9 @@
 """Bad input is refused on the host with a message naming the argument, expected and given."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxnet as jn
@@ -149,3 +151,235 @@ def test_fit_arguments():
         fit(optimizer="sgd", learning_rate=1.0, steps=5, grads="hand")
     with pytest.raises(ValueError, match="learning_rate must be positive"):
         fit(optimizer="sgd", learning_rate=-1.0, steps=5)
+
+
+# --- issue 9: the adversarial pass ------------------------------------------------------------
+
+CE_NET = jn.MLP((2, 4, 3))
+CE_PARAMS = jn.init(CE_NET, jax.random.key(0))
+
+
+def _all_entry_points(net, params, x, y, loss):
+    """Every library entry that takes a loss, called the same way."""
+    yield lambda: jn.backprop(net, params, x, y, loss=loss)
+    yield lambda: jn.value_and_grad(net, params, x, y, loss=loss)
+    yield lambda: jn.per_example_grads(net, params, x, y, loss=loss)
+    yield lambda: jn.fit(net, params, x, y, loss=loss, optimizer="sgd", learning_rate=0.1, steps=1)
+    yield lambda: jn.fit_population(
+        net, jax.random.split(jax.random.key(0), 2), x, y, loss=loss, optimizer="sgd",
+        learning_rates=[0.1, 0.2], steps=1,
+    )  # fmt: skip
+    yield lambda: jn.gradcheck(net, params, x, y, loss)
+
+
+@pytest.mark.parametrize("output", ["tanh", "identity", "relu", "softplus"])
+def test_binary_cross_entropy_needs_a_sigmoid_output(output):
+    # With tanh, backprop and jax.grad differed by up to 1e14 and training "completed" at 82 %.
+    net = jn.MLP((2, 3, 1), output_activation=output)
+    params = jn.init(net, jax.random.key(0))
+    for call in _all_entry_points(
+        net, params, X, np.array([1.0, 0.0, 1.0]), "binary_cross_entropy"
+    ):
+        with pytest.raises(
+            ValueError,
+            match=rf"binary_cross_entropy' needs output_activation='sigmoid'.*got .*'{output}'",
+        ):
+            call()
+
+
+def test_cross_entropy_needs_two_outputs():
+    # One output: softmax is constant, every gradient 0, and gradcheck printed PASS.
+    net = jn.MLP((2, 3, 1))
+    params = jn.init(net, jax.random.key(0))
+    for call in _all_entry_points(net, params, X, np.array([0, 0, 0]), "cross_entropy"):
+        with pytest.raises(ValueError, match=r"cross_entropy' needs at least 2 outputs.*got a net"):
+            call()
+
+
+@pytest.mark.parametrize("value", [1e39, 1e300, -1e39])
+def test_finite_values_beyond_the_compute_dtype_are_named(call, value):
+    # They passed the finiteness check, became inf on the device and predicted NaN.
+    x = X.copy()
+    x[2, 1] = value
+    with pytest.raises(
+        ValueError, match=r"x holds -?1e\+\d+ at index \(2, 1\), beyond the range of float32"
+    ):
+        call(x, Y)
+    y = Y.copy()
+    y[0] = value
+    with pytest.raises(ValueError, match=r"y holds -?1e\+\d+ at index \(0,\), beyond the range"):
+        call(X, y)
+
+
+def test_forward_refuses_overflowing_inputs_but_float64_params_take_them():
+    with pytest.raises(ValueError, match=r"x holds 1e\+300 at index \(0,\).*float32"):
+        jn.forward(NET, PARAMS, np.array([1e300, 1.0]))
+    with jax.enable_x64(True):
+        p64 = jn.init(NET, 0)
+        assert np.isfinite(jn.forward(NET, p64, np.array([1e300, 1.0])))  # sigmoid(+-big)
+
+
+def test_complex_inputs_are_refused_from_numpy_and_jax(call):
+    for x in (X + 1j, jnp.asarray(X) + 1j):  # jax's was cast silently, dropping 1j
+        with pytest.raises(TypeError, match="x must be a real numeric array; got dtype complex"):
+            call(x, Y)
+    with pytest.raises(TypeError, match="y must be a real numeric array; got dtype complex"):
+        call(X, jnp.asarray(Y) + 0j)
+
+
+def test_boolean_labels_are_the_classes_0_and_1():
+    net = jn.MLP((2, 4, 2))
+    params = jn.init(net, jax.random.key(0))
+    labels = np.array([True, False, True])  # was an IndexError from inside NumPy
+    for f in (jn.backprop, jn.value_and_grad):
+        v_bool, g_bool = f(net, params, X, labels, loss="cross_entropy")
+        v_int, g_int = f(net, params, X, labels.astype(int), loss="cross_entropy")
+        assert float(v_bool) == float(v_int)
+        assert all(
+            np.array_equal(a, b) for a, b in zip(jax.tree.leaves(g_bool), jax.tree.leaves(g_int))
+        )
+
+
+def test_integer_labels_work_inside_jit():
+    labels = np.array([0, 2, 1])
+    eager = jn.backprop(CE_NET, CE_PARAMS, X, labels, loss="cross_entropy")
+    for f in (jn.backprop, jn.value_and_grad):
+        jitted = jax.jit(lambda p, x, y, f=f: f(CE_NET, p, x, y, loss="cross_entropy"))
+        value, grads = jitted(CE_PARAMS, X, labels)  # was "y must have shape (3, 3)"
+        np.testing.assert_allclose(value, eager[0], rtol=1e-6)
+        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(eager[1])):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        (
+            [{"w": np.ones((2, 3)).tolist()}, {"w": np.ones((3, 1)).tolist()}],
+            TypeError,
+            r"params\[0\]\['w'\] must be an array \(NumPy or JAX\) of floats; got a list",
+        ),
+        ([[np.ones((2, 3))], [np.ones((3, 1))]], TypeError, r"params\[0\] must be a dict .*a list"),
+        (
+            [{"w": np.ones((2, 3), int)}, {"w": np.ones((3, 1), int)}],
+            ValueError,
+            r"params\[0\]\['w'\] must be a float array; got int",
+        ),
+        (
+            [{"w": np.ones((2, 3), np.float32)}, {"w": np.ones((3, 1), np.float16)}],
+            TypeError,
+            r"params must share one dtype; params\[1\]\['w'\] is float16",
+        ),
+    ],
+)
+def test_params_of_the_wrong_kind(call_with_params, params, error, message):
+    with pytest.raises(error, match=message):
+        call_with_params(params)
+
+
+@pytest.fixture(params=["forward", "backprop", "value_and_grad", "fit"])
+def call_with_params(request):
+    return {
+        "forward": lambda p: jn.forward(NET, p, X),
+        "backprop": lambda p: jn.backprop(NET, p, X, Y, loss="sse"),
+        "value_and_grad": lambda p: jn.value_and_grad(NET, p, X, Y, loss="sse"),
+        "fit": lambda p: jn.fit(
+            NET, p, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0, steps=1
+        ),
+    }[request.param]
+
+
+def test_float64_params_after_x64_is_switched_off(call_with_params):
+    with jax.enable_x64(True):
+        p64 = jn.init(NET, jax.random.key(0))
+    # fit failed inside lax.scan (carry float64 vs float32); forward silently used float32
+    with pytest.raises(TypeError, match=r"params\[0\]\['w'\] is a float64 JAX array but 64-bit"):
+        call_with_params(p64)
+
+
+def test_init_takes_an_int_seed_and_says_what_a_key_is():
+    a, b = jn.init(NET, 3), jn.init(NET, jax.random.key(3))  # an int was a 26-line traceback
+    assert all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    for bad in ("0", 1.5, None, True, np.zeros(3)):
+        with pytest.raises(TypeError, match=r"key must be a jax.random.key\(seed\) or an int seed"):
+            jn.init(NET, bad)
+    legacy = jn.init(NET, jax.random.PRNGKey(3))
+    assert legacy[0]["w"].shape == (2, 3)
+    with pytest.raises(TypeError, match=r"key must be a jax.random.key\(seed\) or an int seed"):
+        jn.fit(NET, PARAMS, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0, steps=1, key="0")
+
+
+def test_init_follows_jax_default_float_dtype():
+    assert jn.init(NET, 0)[0]["w"].dtype == jnp.float32
+    with jax.enable_x64(True):
+        assert jn.init(NET, 0)[0]["w"].dtype == jnp.float64  # was float32
+        assert jn.init(NET, 0, jnp.float32)[0]["w"].dtype == jnp.float32
+    with pytest.raises(ValueError, match="dtype float64 needs 64-bit mode"):
+        jn.init(NET, 0, jnp.float64)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype like float32; got"):
+        jn.init(NET, 0, jnp.int32)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(learning_rate="0.1"),
+            TypeError,
+            "learning_rate must be a positive number; got a string",
+        ),
+        (
+            dict(learning_rate=-1.0),
+            ValueError,
+            "learning_rate must be positive and finite; got -1.0",
+        ),
+        (dict(learning_rate=0.0), ValueError, "learning_rate must be positive and finite; got 0.0"),
+        (
+            dict(learning_rate=np.nan),
+            ValueError,
+            "learning_rate must be positive and finite; got nan",
+        ),
+        (
+            dict(learning_rate=np.inf),
+            ValueError,
+            "learning_rate must be positive and finite; got inf",
+        ),
+        (
+            dict(optimizer=optax.sgd(0.1), learning_rate=0.1),
+            ValueError,
+            "learning_rate needs an optimizer name.*inject_hyperparams",
+        ),
+    ],
+)
+def test_learning_rates_that_make_no_sense(kwargs, error, message):
+    kw = dict(dict(optimizer="sgd"), **kwargs)
+    with pytest.raises(error, match=message):
+        jn.fit(NET, PARAMS, X, Y, loss="sse", steps=1, **kw)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(learning_rates="0.1,0.2"), TypeError, "learning_rates must be numbers.*a string"),
+        (
+            dict(learning_rates=[0.1, -1.0]),
+            ValueError,
+            "learning_rates must be positive and finite",
+        ),
+        (
+            dict(learning_rates=[0.1, np.nan]),
+            ValueError,
+            "learning_rates must be positive and finite",
+        ),
+        (
+            dict(optimizer=optax.adam(0.1), learning_rates=[0.1, 0.2]),
+            ValueError,
+            "learning_rates needs an optimizer name",
+        ),
+    ],
+)
+def test_population_learning_rates_that_make_no_sense(kwargs, error, message):
+    kw = dict(dict(optimizer="sgd"), **kwargs)
+    keys = jax.random.split(jax.random.key(0), 2)
+    with pytest.raises(error, match=message):
+        jn.fit_population(NET, keys, X, Y, loss="sse", steps=1, **kw)
