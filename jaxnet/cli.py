@@ -85,12 +85,13 @@ NEW_STUDENT = np.array([4.0, 8.0])
 
 
 def _cmd_tutorial(args):
+    hidden = int_list(args.hidden, "--hidden")
+
     import jax
     import optax
 
     from . import checkpoint, data, mlp, train
 
-    hidden = int_list(args.hidden, "--hidden")
     net = mlp.MLP(
         (2, *hidden, 1),
         activation=args.activation,
@@ -318,6 +319,7 @@ def _with_defaults(args, name: str) -> argparse.Namespace:
 
 
 def _check_train_args(args) -> None:
+    int_list(args.hidden, "--hidden")
     for name in ("val_size", "test_size"):
         if not 0 <= getattr(args, name) < 1:
             flag = "--" + name.replace("_", "-")
@@ -455,11 +457,12 @@ def _fit(args, net, loss, splits):
 def _cmd_train(args):
     from pathlib import Path
 
-    from . import checkpoint, plots
-
-    dataset = _train_dataset(args)
     args = _with_defaults(args, args.dataset or "")
     _check_train_args(args)
+    dataset = _train_dataset(args)
+
+    from . import checkpoint, plots  # after the argument checks: they answer without JAX
+
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _train_net(args, dataset)
     print(_describe(args, dataset, splits, net, loss))
@@ -509,7 +512,8 @@ def _predict_inputs(args, ck) -> np.ndarray:
 
     n, names = ck.net.sizes[0], ck.config.get("feature_names")
     if args.csv is not None:
-        return data.read_features(args.csv, names or data.csv_columns(args.csv)[:n])
+        unnamed = [c for c in data.csv_columns(args.csv) if c.lower() not in ID_COLUMNS][:n]
+        return data.read_features(args.csv, names or unnamed)
     rows = [float_list(text, "--input") for text in args.input]
     for text, row in zip(args.input, rows, strict=True):
         if row.size != n:
