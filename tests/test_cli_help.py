@@ -102,7 +102,9 @@ def test_version_names_the_package_version(answers):
     assert rc == 0 and text.strip() == f"jaxnet {jaxnet.__version__}"
 
 
-@pytest.mark.parametrize("argv, fragment", BAD_ARGS, ids=[" ".join(a) or "none" for a, _ in BAD_ARGS])
+@pytest.mark.parametrize(
+    "argv, fragment", BAD_ARGS, ids=[" ".join(a) or "none" for a, _ in BAD_ARGS]
+)
 def test_bad_arguments_get_one_line_and_status_2(answers, argv, fragment):
     rc, out, err = answers[0][tuple(argv)]
     # argparse reports unrecognized arguments from the top-level parser

@@ -229,7 +229,9 @@ def test_jn_load_of_a_trained_checkpoint_predicts_what_predict_prints(xor_model)
     model = jn.load(xor_model[0])
     assert model.labels == (0, 1) and model.config["feature_names"] == ["a", "b"]
     x = np.array([[0.0, 1.0], [1.0, 1.0], [-1.5, 2.0]])
-    rc, text = _run(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1", "--input", "-1.5,2"])
+    rc, text = _run(
+        ["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1", "--input", "-1.5,2"]
+    )
     lines = text.splitlines()
     assert rc == 0 and len(lines) == 3
     for line, label, p in zip(lines, model.predict(x), model.predict_proba(x), strict=True):

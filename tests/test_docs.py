@@ -25,9 +25,10 @@ import pytest
 from jaxnet import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = sorted({"README.md", "docs/design.md", "docs/sweeps.md"} | {
-    str(p.relative_to(ROOT)) for p in ROOT.glob("docs/*.md")
-})
+FILES = sorted(
+    {"README.md", "docs/design.md", "docs/sweeps.md"}
+    | {str(p.relative_to(ROOT)) for p in ROOT.glob("docs/*.md")}
+)
 BUDGET_S = 300  # per file: a guard against a hang, far above the few seconds they take
 
 # jaxnet commands cheap enough to run here: help, the tutorial, predictions, a small check.
@@ -82,9 +83,16 @@ def time_budget(seconds: int):
 
 def test_commands_are_split_like_a_shell():
     code = "jaxnet train --dataset digits \\\n   --steps 5   # a comment\nmake run\njaxnet --help\n"
-    assert commands(code) == [["jaxnet", "train", "--dataset", "digits", "--steps", "5"], ["jaxnet", "--help"]]
+    assert commands(code) == [
+        ["jaxnet", "train", "--dataset", "digits", "--steps", "5"],
+        ["jaxnet", "--help"],
+    ]
     text = "x\n```csv a.csv\nid,v\n1,2\n```\n```python\nprint(1)\n```\n```\nplain\n```\n"
-    assert blocks(text) == [("csv", "a.csv", "id,v\n1,2\n"), ("python", None, "print(1)\n"), ("", None, "plain\n")]
+    assert blocks(text) == [
+        ("csv", "a.csv", "id,v\n1,2\n"),
+        ("python", None, "print(1)\n"),
+        ("", None, "plain\n"),
+    ]
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -39,7 +39,9 @@ def classifier(tmp_path_factory, raw):
     params = jn.init(net, jax.random.key(1))
     path = tmp_path_factory.mktemp("m") / "clf.jaxnet"
     config = {"feature_names": FEATURES, "target_name": "kind"}
-    jn.save(path, net, params, x_scaler=jn.Scaler.fit(raw), labels=["w", "x", "y", "z"], config=config)
+    jn.save(
+        path, net, params, x_scaler=jn.Scaler.fit(raw), labels=["w", "x", "y", "z"], config=config
+    )
     return path, net, params
 
 
@@ -72,7 +74,9 @@ def test_classifier_round_trip_equals_jaxnet_predict(classifier, raw, tmp_path):
     np.testing.assert_allclose(model.predict_proba(raw), expected, rtol=1e-12)
     np.testing.assert_array_equal(model.predict(raw), np.array(list("wxyz"))[logits.argmax(1)])
     out = tmp_path / "preds.csv"
-    rc, text = _run(["predict", str(path), "--csv", str(_csv_input(tmp_path, raw)), "--out", str(out)])
+    rc, text = _run(
+        ["predict", str(path), "--csv", str(_csv_input(tmp_path, raw)), "--out", str(out)]
+    )
     assert rc == 0 and "wrote 7 predictions" in text
     rows = _rows(out)
     assert list(rows[0]) == ["id", "kind", "p_w", "p_x", "p_y", "p_z"]
@@ -89,12 +93,30 @@ def test_regressor_round_trip_in_original_units(regressor, raw, tmp_path):
     assert model.labels is None and not model.is_classifier
     z = np.asarray(jn.forward(net, params, jn.Scaler.fit(raw, "minmax").transform(raw)), np.float64)
     np.testing.assert_allclose(model.predict(raw), z * [20.0, 0.5] + [100.0, -3.0], rtol=1e-12)
-    rc, text = _run(["predict", str(path), "--csv", str(_csv_input(tmp_path, raw, "index", (0, 1, 2))), "--out", "-"])
+    rc, text = _run(
+        [
+            "predict",
+            str(path),
+            "--csv",
+            str(_csv_input(tmp_path, raw, "index", (0, 1, 2))),
+            "--out",
+            "-",
+        ]
+    )
     rows = _rows(text)
     assert rc == 0 and list(rows[0]) == ["index", "output_0", "output_1"]
     got = np.array([[float(r["output_0"]), float(r["output_1"])] for r in rows])
     np.testing.assert_array_equal(got, model.predict(raw))
-    rc, text = _run(["predict", str(path), "--input", ",".join(repr(float(v)) for v in raw[0]), "--input", "-1,-2,-3"])
+    rc, text = _run(
+        [
+            "predict",
+            str(path),
+            "--input",
+            ",".join(repr(float(v)) for v in raw[0]),
+            "--input",
+            "-1,-2,-3",
+        ]
+    )
     values = model.predict(np.array([raw[0], [-1.0, -2.0, -3.0]]))
     assert text.splitlines() == [
         f"row {i}: output = {v[0]:.6g}, {v[1]:.6g}" for i, v in enumerate(values, 1)
@@ -210,7 +232,9 @@ def test_saved_file_is_a_plain_checkpoint(classifier):
 
 def test_predict_out_errors_are_one_line(classifier, raw, tmp_path, capsys):
     src = _csv_input(tmp_path, raw)
-    rc = main(["predict", str(classifier[0]), "--csv", str(src), "--out", str(tmp_path / "no" / "p.csv")])
+    rc = main(
+        ["predict", str(classifier[0]), "--csv", str(src), "--out", str(tmp_path / "no" / "p.csv")]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "no directory" in err
     rc = main(["predict", str(classifier[0]), "--csv", str(src), "--out", str(tmp_path)])
@@ -224,3 +248,38 @@ def test_predict_out_replaces_an_old_file_whole(classifier, raw, tmp_path):
     rc, _ = _run(["predict", str(classifier[0]), "--input", "1,2,3", "--out", str(out)])
     rows = _rows(out)
     assert rc == 0 and len(rows) == 1 and list(rows[0]) == ["kind", "p_w", "p_x", "p_y", "p_z"]
+
+
+def test_an_interrupted_csv_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    out = tmp_path / "p.csv"
+    out.write_text("old\n")
+
+    class Exploding:
+        def __init__(self, *a, **k):
+            pass
+
+        def writerows(self, rows):
+            raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of the write
+
+    monkeypatch.setattr(jn.data.csv, "writer", Exploding)
+    with pytest.raises(KeyboardInterrupt):
+        jn.data.write_csv(out, ["a"], [[1.0]])
+    assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["p.csv"]
+
+
+def test_predict_out_refuses_a_repeated_column_name(tmp_path, raw, capsys):
+    net = jn.MLP((3, 2), output_activation="identity")
+    model = tmp_path / "m.jaxnet"
+    config = {"feature_names": FEATURES, "target_name": "id"}  # the prediction column is "id" too
+    jn.save(model, net, jn.init(net, jax.random.key(0)), labels=[0, 1], config=config)
+    rc = main(["predict", str(model), "--csv", str(_csv_input(tmp_path, raw)), "--out", "-"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "would repeat a column name" in err and err.count("\n") == 1
+
+
+def test_predict_csv_missing_a_trained_column_is_one_line(classifier, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("id,a,b\n1,2,3\n")
+    rc = main(["predict", str(classifier[0]), "--csv", str(src), "--out", "-"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "lacks column(s) c" in err and err.count("\n") == 1
