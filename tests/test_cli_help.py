@@ -155,3 +155,19 @@ def test_a_flag_after_input_is_still_a_flag(capsys):
         cli.main(["predict", "m", "--input", "--csv", "f.csv"])
     assert e.value.code == 2
     assert "argument --input: expected one argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, keep",
+    [
+        (["--dataset", "digits"], "best"),
+        (["--dataset", "digits", "--keep", "last"], "last"),
+        (["--dataset", "digits", "--val-size", "0"], "last"),
+        (["--dataset", "tutorial"], "last"),  # no validation rows
+        (["--dataset", "mnist1d"], "last"),  # lowest val loss comes early; accuracy still rises
+        (["--dataset", "mnist1d", "--keep", "best"], "best"),
+    ],
+)
+def test_which_params_train_keeps(argv, keep):
+    args = cli.build_parser().parse_args(["train", *argv])
+    assert cli._keep(cli._with_defaults(args, args.dataset)) == keep
