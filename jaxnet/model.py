@@ -178,7 +178,7 @@ def from_checkpoint(ck: checkpoint.Checkpoint) -> Model:
     labels = None
     if ck.config.get("task") == "classification":
         classes = ck.config.get("classes")
-        labels = tuple(classes) if classes else tuple(range(ck.net.sizes[-1]))
+        labels = tuple(_labels(ck.net, classes) if classes else range(ck.net.sizes[-1]))
     return Model(ck.net, ck.params, ck.scaler, ck.target_scaler, labels, ck.config, ck.version)
 
 
@@ -189,4 +189,8 @@ def load(path) -> Model:
       ValueError: naming the file, if it is not an intact jaxnet checkpoint.
       OSError: if it cannot be read.
     """
-    return from_checkpoint(checkpoint.load(path))
+    ck = checkpoint.load(path)
+    try:
+        return from_checkpoint(ck)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: bad class labels in its config: {e}") from e

@@ -283,3 +283,11 @@ def test_predict_csv_missing_a_trained_column_is_one_line(classifier, tmp_path, 
     rc = main(["predict", str(classifier[0]), "--csv", str(src), "--out", "-"])
     err = capsys.readouterr().err
     assert rc == 2 and "lacks column(s) c" in err and err.count("\n") == 1
+
+
+def test_load_refuses_labels_that_do_not_fit_the_net(tmp_path):
+    # A valid file (anyone can write one) whose config lists 3 classes for a 2-output net.
+    config = {"task": "classification", "classes": ["a", "b", "c"]}
+    checkpoint.save(tmp_path / "m.jaxnet", NET, PARAMS, config=config)
+    with pytest.raises(ValueError, match="m.jaxnet: bad class labels.*one label per output"):
+        jn.load(tmp_path / "m.jaxnet")
