@@ -582,6 +582,12 @@ def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:
 
 
 def _cmd_predict(args):
+    from pathlib import Path
+
+    if not Path(args.model).is_file():  # before importing the library: answers at once
+        why = "not a file" if Path(args.model).exists() else "no such file"
+        raise CliError(f"cannot read checkpoint {args.model}: {why}")
+
     from . import data, model
 
     loaded = model.load(args.model)

@@ -32,6 +32,8 @@ BAD_ARGS = [
     (["predict", "m.jaxnet"], "one of the arguments --input --csv is required"),
     (["predict", "m.jaxnet", "--input", "1", "--csv", "f.csv"], "not allowed with"),
     (["predict", "m.jaxnet", "--input"], "expected one argument"),
+    (["predict", "missing.jaxnet", "--input", "-1,2"], "cannot read checkpoint missing.jaxnet"),
+    (["predict", "jaxnet", "--input", "1"], "cannot read checkpoint jaxnet: not a file"),
     (["gradcheck", "--batch", "x"], "invalid int value: 'x'"),
     (["tutorial", "--hidden", "a"], "--hidden must be comma-separated"),
     (["tutorial", "--grads", "numeric"], "invalid choice: 'numeric'"),
