@@ -37,6 +37,22 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
+# Submodules reachable as attributes (jn.train.OPTIMIZERS), imported on first use like the rest.
+_SUBMODULES = {
+    "activations",
+    "checkpoint",
+    "cli",
+    "grads",
+    "losses",
+    "mlp",
+    "model",
+    "plots",
+    "population",
+    "store",
+    "sweep",
+    "train",
+}
+
 if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers and readers
     from . import data as data
     from .backprop import backprop as backprop
@@ -58,6 +74,8 @@ if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers an
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
     if name not in _EXPORTS:
         raise AttributeError(f"module 'jaxnet' has no attribute {name!r}")
     module = _importlib.import_module(f".{_EXPORTS[name] or name}", __name__)

@@ -72,3 +72,8 @@ def test_unknown_names_raise_attribute_error():
     else:
         raise AssertionError("jaxnet.no_such_name did not raise")
     assert {"fit", "save", "data"} <= set(dir(jaxnet))
+
+
+def test_submodules_are_attributes_as_before():
+    code = "import jaxnet as jn; print(jn.train.OPTIMIZERS['sgd'].__name__, jn.population.__name__)"
+    assert _fresh(code) == "sgd jaxnet.population"
