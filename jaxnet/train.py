@@ -339,6 +339,8 @@ def fit(
         _positive_int(patience, "patience")
         if validation is None:
             raise ValueError("patience needs validation=(x_val, y_val) to watch")
+    if not isinstance(restore_best, bool):
+        raise TypeError(f"restore_best must be True or False; got {restore_best!r}")
     if restore_best and validation is None:
         raise ValueError("restore_best=True needs validation=(x_val, y_val) to pick the best")
     tx, learning_rate = resolve_optimizer(optimizer, learning_rate)

@@ -44,10 +44,13 @@ def test_restore_best_when_the_last_step_is_best_keeps_the_last_params():
     assert h.best_step == 100 and tree_allclose(best, last, rtol=0)
 
 
-def test_restore_best_needs_validation():
-    x, y, _ = _noise()
+def test_restore_best_needs_validation_and_a_bool():
+    x, y, val = _noise()
+    params = jn.init(NET, jax.random.key(0))
     with pytest.raises(ValueError, match="restore_best=True needs validation"):
-        jn.fit(NET, jn.init(NET, jax.random.key(0)), x, y, steps=10, restore_best=True, **KW)
+        jn.fit(NET, params, x, y, steps=10, restore_best=True, **KW)
+    with pytest.raises(TypeError, match="restore_best must be True or False; got 'yes'"):
+        jn.fit(NET, params, x, y, steps=10, validation=val, restore_best="yes", **KW)
 
 
 def test_restore_best_after_a_divergence_returns_finite_best_params():
