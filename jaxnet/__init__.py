@@ -1,33 +1,100 @@
-"""jaxnet: small, fast JAX MLPs with hand-written backprop checked against autodiff."""
+"""jaxnet: small, fast JAX MLPs with hand-written backprop checked against autodiff.
 
-from .backprop import backprop as backprop
-from .data import Scaler as Scaler
-from .gradcheck import GradcheckReport as GradcheckReport
-from .gradcheck import gradcheck as gradcheck
-from .grads import per_example_grads as per_example_grads
-from .grads import value_and_grad as value_and_grad
-from .mlp import MLP as MLP
-from .mlp import forward as forward
-from .mlp import init as init
-from .population import PopulationHistory as PopulationHistory
-from .population import fit_population as fit_population
-from .train import History as History
-from .train import fit as fit
+Only re-exports. They are imported on first use (PEP 562 ``__getattr__``), so ``import
+jaxnet`` does not import JAX and the ``jaxnet`` command answers ``--help``, ``--version`` and
+argument errors at once; ``jn.fit`` and the rest behave exactly as if imported eagerly.
+"""
+
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING
+
+from . import _devices
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MLP",
-    "PopulationHistory",
-    "Scaler",
-    "History",
-    "backprop",
-    "fit",
-    "fit_population",
-    "forward",
-    "gradcheck",
-    "GradcheckReport",
-    "init",
-    "per_example_grads",
-    "value_and_grad",
-]
+# Public name -> the module that defines it; "" for a module exported under its own name.
+_EXPORTS = {
+    "MLP": "mlp",
+    "forward": "mlp",
+    "init": "mlp",
+    "backprop": "backprop",
+    "value_and_grad": "grads",
+    "per_example_grads": "grads",
+    "gradcheck": "gradcheck",
+    "GradcheckReport": "gradcheck",
+    "fit": "train",
+    "History": "train",
+    "fit_population": "population",
+    "PopulationHistory": "population",
+    "Scaler": "data",
+    "data": "",
+    "save": "model",
+    "load": "model",
+    "Model": "model",
+}
+
+__all__ = list(_EXPORTS)
+
+# Submodules reachable as attributes (jn.train.OPTIMIZERS), imported on first use like the rest.
+_SUBMODULES = {
+    "activations",
+    "checkpoint",
+    "cli",
+    "grads",
+    "losses",
+    "mlp",
+    "model",
+    "plots",
+    "population",
+    "store",
+    "sweep",
+    "train",
+}
+
+if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers and readers
+    from . import data as data
+    from .backprop import backprop as backprop
+    from .data import Scaler as Scaler
+    from .gradcheck import GradcheckReport as GradcheckReport
+    from .gradcheck import gradcheck as gradcheck
+    from .grads import per_example_grads as per_example_grads
+    from .grads import value_and_grad as value_and_grad
+    from .mlp import MLP as MLP
+    from .mlp import forward as forward
+    from .mlp import init as init
+    from .model import Model as Model
+    from .model import load as load
+    from .model import save as save
+    from .population import PopulationHistory as PopulationHistory
+    from .population import fit_population as fit_population
+    from .train import History as History
+    from .train import fit as fit
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'jaxnet' has no attribute {name!r}")
+    module = _importlib.import_module(f".{_EXPORTS[name] or name}", __name__)
+    value = getattr(module, name) if _EXPORTS[name] else module
+    globals()[name] = value  # later lookups find it without calling __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        # Importing the submodule jaxnet.backprop (or .gradcheck) binds it on the package; the
+        # public jaxnet.backprop is the function, so that binding is dropped.
+        if not (isinstance(value, _types.ModuleType) and _EXPORTS.get(name)):
+            super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
+_devices.use_all_cpu_cores()

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import importlib
 import math
+import os
 import random
 from pathlib import Path
 
@@ -426,6 +427,50 @@ def read_features(path, names) -> np.ndarray:
     if missing:
         raise ValueError(f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(header)}")
     return _numeric_columns(path, header, rows, [header.index(n) for n in names])
+
+
+def read_column(path, name: str) -> list[str]:
+    """The cells of column ``name`` of a CSV file with a header row, as text (ids, labels)."""
+    header, rows = _csv_table(path)
+    col = _column(path, header, name)
+    return [row[col].strip() for _, row in rows]
+
+
+def _cell(value) -> str:
+    """Floats in their shortest exact form (``repr``), everything else as ``str``."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def write_csv(target, header, rows) -> None:
+    """Write a CSV table: to an open text file, or atomically to a path.
+
+    Args:
+      target: a path (written to a temporary file beside it, then renamed over it, so a
+        reader never sees half a file) or an open text stream such as ``sys.stdout``.
+      header: column names; rows: sequences of cells (floats keep every digit).
+    """
+    lines = [list(map(str, header)), *([_cell(v) for v in row] for row in rows)]
+    if hasattr(target, "write"):
+        csv.writer(target, lineterminator="\n").writerows(lines)
+        return
+    path = Path(target)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: no directory {path.parent}")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _labels(values) -> tuple[np.ndarray, tuple]:

@@ -328,6 +328,7 @@ def fit(
     eval_every: int = 500,
     patience: int | None = None,
     progress: bool | None = None,
+    restore_best: bool = False,
 ):
     """Train one network.
 
@@ -349,10 +350,14 @@ def fit(
       patience: with validation, stop after this many evaluations without a lower validation
         loss and return the best parameters.
       progress: show a progress bar; None shows it only when stderr is a terminal.
+      restore_best: with validation, train all ``steps`` (or until ``patience`` runs out) but
+        return the params of the evaluation with the lowest validation loss
+        (``history.best_step``), not the last ones.
 
     Returns:
-      ``(params, history)``: trained params (the best ones when early stopping was asked for,
-      the last finite ones after a divergence) and a :class:`History`.
+      ``(params, history)``: trained params (the best ones when early stopping or
+      ``restore_best`` was asked for, the last finite ones after a divergence) and a
+      :class:`History`.
     """
     start = time.perf_counter()
     _validate.loss_for(net, loss)
@@ -363,12 +368,18 @@ def fit(
         _positive_int(patience, "patience")
         if validation is None:
             raise ValueError("patience needs validation=(x_val, y_val) to watch")
+    if not isinstance(restore_best, bool):
+        raise TypeError(f"restore_best must be True or False; got {restore_best!r}")
+    if restore_best and validation is None:
+        raise ValueError("restore_best=True needs validation=(x_val, y_val) to pick the best")
     tx, learning_rate = resolve_optimizer(optimizer, learning_rate, params)
     val = _validation_batch(net, params, validation, loss)
     key = _default_key() if key is None else _validate.prng_key(key, "key")
     state = init_state(params, tx, key, learning_rate)
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
-    return _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start)
+    return _fit_loop(
+        state, x, y, val, steps, eval_every, patience, progress, static, start, restore_best
+    )
 
 
 @functools.cache
@@ -385,7 +396,9 @@ def _validation_batch(net, params, validation, loss):
     return _validate.batch(net, params, validation[0], validation[1], loss)
 
 
-def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, start):
+def _fit_loop(
+    state, x, y, val, steps, eval_every, patience, progress, static, start, restore_best=False
+):
     n_chunks, length = chunking(steps, eval_every)
     total = np.int32(steps)
     chunk_losses, evals = [], []
@@ -422,7 +435,8 @@ def _fit_loop(state, x, y, val, steps, eval_every, patience, progress, static, s
                     )
                     break
     loss_hist = np.concatenate(chunk_losses)[: int(state.step) + (status == "diverged")]
-    params = best[1] if patience is not None and best[2] is not None else state.params
+    keep_best = (patience is not None or restore_best) and best[2] is not None
+    params = best[1] if keep_best else state.params
     ev = np.array(evals, dtype=np.float64).reshape(-1, 3)
     history = History(
         loss=loss_hist,

@@ -224,3 +224,23 @@ def test_digits_64_128_10_relu_adam_reaches_97_5_percent_over_5_seeds(tmp_path):
 @pytest.mark.slow
 def test_mnist1d_mlp_reaches_60_percent(tmp_path):
     assert _test_accuracy(tmp_path, ["--dataset", "mnist1d"]) >= 0.60
+
+
+def test_jn_load_of_a_trained_checkpoint_predicts_what_predict_prints(xor_model):
+    model = jn.load(xor_model[0])
+    assert model.labels == (0, 1) and model.config["feature_names"] == ["a", "b"]
+    x = np.array([[0.0, 1.0], [1.0, 1.0], [-1.5, 2.0]])
+    rc, text = _run(
+        ["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1", "--input", "-1.5,2"]
+    )
+    lines = text.splitlines()
+    assert rc == 0 and len(lines) == 3
+    for line, label, p in zip(lines, model.predict(x), model.predict_proba(x), strict=True):
+        assert f"a xor b {label} (p={p.max():.3f})" in line
+
+
+def test_train_keeps_the_best_validation_params_by_default(xor_model):
+    out, rc, text = xor_model
+    kept = checkpoint.load(out).config["kept"]
+    assert rc == 0 and kept["params"] == "best" and kept["best_step"] in (20, 40)
+    assert f"kept the params of step {kept['best_step']}, the lowest validation loss" in text
