@@ -7,7 +7,10 @@ status 2, never with a traceback.
 from __future__ import annotations
 
 import argparse
+import math
+import sqlite3
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +31,20 @@ def int_list(text: str, argument: str) -> tuple[int, ...]:
     if any(v <= 0 for v in values):
         raise CliError(f"{argument} must be positive ints; got {text!r}")
     return values
+
+
+def positive_number(value: float, argument: str) -> float:
+    """``value`` if it is finite and > 0 (a learning rate), else a one-line error."""
+    if not (math.isfinite(value) and value > 0):
+        raise CliError(f"{argument} must be a positive finite number; got {value}")
+    return value
+
+
+def at_least(value: int, low: int, argument: str) -> int:
+    """``value`` if it is at least ``low``, else a one-line error naming the flag."""
+    if value < low:
+        raise CliError(f"{argument} must be an int of at least {low}; got {value}")
+    return value
 
 
 def float_list(text: str, argument: str) -> np.ndarray:
@@ -66,6 +83,7 @@ def _cmd_tutorial(args):
     from . import checkpoint, data, mlp, train
 
     hidden = int_list(args.hidden, "--hidden")
+    positive_number(args.lr, "--lr")
     net = mlp.MLP(
         (2, *hidden, 1),
         activation=args.activation,
@@ -121,6 +139,8 @@ def _cmd_tutorial(args):
         "target_name": students.target_name,
         "feature_names": list(students.feature_names),
     }
+    if hist.status == "diverged":  # never replace a good checkpoint with a diverged run
+        raise CliError(f"{hist.message}; {args.out} not written: try a smaller --lr")
     checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
@@ -248,6 +268,12 @@ def _add_train(sub):
     p.add_argument("--data-seed", type=int, default=0, help="seed of generated data and splits")
     p.add_argument("--grads", choices=["auto", "manual"], default="auto", help="auto: jax.grad")
     p.add_argument("--out", help="checkpoint path (default runs/DATASET.jaxnet); PNG beside it")
+    p.add_argument(
+        "--save-diverged",
+        action="store_true",
+        help="if training diverges, save its last finite params as OUT_STEM.diverged.jaxnet "
+        "(a diverged run never replaces OUT)",
+    )
     p.set_defaults(run=_cmd_train)
 
 
@@ -280,6 +306,7 @@ def _check_train_args(args) -> None:
             raise CliError(f"{flag} must be a fraction in [0, 1); got {getattr(args, name)}")
     if args.batch_size < 0:
         raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
+    positive_number(args.lr, "--lr")
     if args.patience is not None and args.val_size == 0:
         raise CliError("--patience needs a validation set (--val-size > 0)")
 
@@ -404,6 +431,7 @@ def _cmd_train(args):
 
     from . import checkpoint, plots
 
+    at_least(args.data_seed, 0, "--data-seed")
     dataset = _train_dataset(args)
     args = _with_defaults(args, args.dataset or "")
     _check_train_args(args)
@@ -415,12 +443,27 @@ def _cmd_train(args):
     metrics = {k: _evaluate(net, params, x, y, loss) for k, (x, y) in splits.items()}
     print("\n".join(_summary(metrics, dataset.task, target_scaler, dataset.target_name)))
     out = Path(args.out or f"runs/{dataset.name}.jaxnet")
+    diverged = history.status == "diverged"
+    if diverged:  # a diverged run never replaces OUT; its last finite params only if asked
+        if not args.save_diverged:
+            return _diverged(
+                f"{out} not written (an existing file is kept); try a smaller --lr, "
+                "or --save-diverged to keep the last finite params",
+                history,
+            )
+        out = out.with_name(out.stem + ".diverged" + out.suffix)
     config = _train_config(args, dataset, loss, history, metrics)
     checkpoint.save(out, net, params, scaler=scaler, target_scaler=target_scaler, config=config)
     title = f"{dataset.name}: {'-'.join(map(str, net.sizes))} {net.activation}, {args.optimizer}"
     png = plots.loss_curve(history, out.with_name(out.stem + ".loss.png"), title=title)
     print(f"saved {out} and its loss curve {png}")
-    return 1 if history.status == "diverged" else 0
+    return _diverged(f"its last finite params are in {out}", history) if diverged else 0
+
+
+def _diverged(what: str, history) -> int:
+    """One line on stderr for a diverged run; exit status 1."""
+    print(f"jaxnet train: error: {history.message}; {what}", file=sys.stderr)
+    return 1
 
 
 def _add_predict(sub):
@@ -480,10 +523,22 @@ def _value_lines(outputs: np.ndarray, target_scaler, config: dict) -> list[str]:
     ]
 
 
+def _check_finite_params(model: str, params) -> None:
+    """Refuse a checkpoint whose params hold NaN or inf: its predictions would be NaN."""
+    for i, layer in enumerate(params):
+        for name in sorted(layer):
+            if not np.all(np.isfinite(layer[name])):
+                raise CliError(
+                    f"{model} holds non-finite params (params[{i}][{name!r}]): the run that "
+                    "saved it diverged; retrain it"
+                )
+
+
 def _cmd_predict(args):
     from . import checkpoint, mlp
 
     ck = checkpoint.load(args.model)
+    _check_finite_params(args.model, ck.params)
     x = _predict_inputs(args, ck)
     x = x if ck.scaler is None else ck.scaler.transform(x)
     outputs = np.asarray(mlp.forward(ck.net, ck.params, x), dtype=np.float64)
@@ -508,9 +563,18 @@ def _add_sweep(sub):
 def _cmd_sweep(args):
     from . import store, sweep
 
+    at_least(args.top, 1, "--top")
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
-    summary = sweep.run(spec, path)
+    try:
+        summary = sweep.run(spec, path)
+    except KeyboardInterrupt:
+        groups = _stored_groups(path, spec.name)
+        print(
+            f"jaxnet sweep: interrupted, {groups} groups stored in {path}, rerun to resume",
+            file=sys.stderr,
+        )
+        return 130
     print(summary.describe())
     with store.opened(path, must_exist=True) as conn:
         rows = store.runs(conn, spec.name)
@@ -519,6 +583,20 @@ def _cmd_sweep(args):
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
     if args.report:
         _print_report(sweep.report(path, args.report, spec.name))
+
+
+def _stored_groups(path, name: str) -> int:
+    """How many of sweep ``name``'s groups ``path`` holds (0 if there is no store yet)."""
+    from . import store
+
+    if not Path(path).is_file():
+        return 0
+    with store.opened(path, must_exist=True) as conn:
+        return conn.execute(
+            "SELECT count(DISTINCT r.group_id) FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+            "WHERE s.name = ?",
+            (name,),
+        ).fetchone()[0]
 
 
 def _print_report(paths) -> None:
@@ -538,6 +616,7 @@ def _cmd_runs(args):
 
     from . import store, sweep
 
+    at_least(args.top, 1, "--top")
     with store.opened(args.store, must_exist=True) as conn:
         if not args.csv:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
@@ -584,11 +663,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (CliError, ValueError, TypeError, OSError) as e:
+    except (CliError, ValueError, TypeError, OSError, sqlite3.Error) as e:
         # str() of an OSError keeps the path; args[0] alone is only the errno.
         message = str(e) if isinstance(e, OSError) else (e.args[0] if e.args else str(e))
+        if isinstance(e, sqlite3.Error):  # a store query that jaxnet did not foresee
+            message = f"results store: {e}"
         print(f"jaxnet {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"jaxnet {args.command}: interrupted", file=sys.stderr)
+        return 130
     return int(result or 0)
 
 
