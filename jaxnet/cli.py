@@ -43,7 +43,8 @@ def positive_number(value: float, argument: str) -> float:
 def at_least(value: int, low: int, argument: str) -> int:
     """``value`` if it is at least ``low``, else a one-line error naming the flag."""
     if value < low:
-        raise CliError(f"{argument} must be an int of at least {low}; got {value}")
+        expected = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
+        raise CliError(f"{argument} must be {expected}; got {value}")
     return value
 
 
@@ -84,6 +85,7 @@ def _cmd_tutorial(args):
 
     hidden = int_list(args.hidden, "--hidden")
     positive_number(args.lr, "--lr")
+    at_least(args.steps, 1, "--steps")
     net = mlp.MLP(
         (2, *hidden, 1),
         activation=args.activation,
@@ -140,7 +142,7 @@ def _cmd_tutorial(args):
         "feature_names": list(students.feature_names),
     }
     if hist.status == "diverged":  # never replace a good checkpoint with a diverged run
-        raise CliError(f"{hist.message}; {args.out} not written: try a smaller --lr")
+        return _diverged("tutorial", f"{args.out} not written: try a smaller --lr", hist)
     checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
@@ -307,6 +309,9 @@ def _check_train_args(args) -> None:
     if args.batch_size < 0:
         raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
     positive_number(args.lr, "--lr")
+    at_least(args.steps, 1, "--steps")
+    if args.patience is not None:
+        at_least(args.patience, 1, "--patience")
     if args.patience is not None and args.val_size == 0:
         raise CliError("--patience needs a validation set (--val-size > 0)")
 
@@ -447,6 +452,7 @@ def _cmd_train(args):
     if diverged:  # a diverged run never replaces OUT; its last finite params only if asked
         if not args.save_diverged:
             return _diverged(
+                "train",
                 f"{out} not written (an existing file is kept); try a smaller --lr, "
                 "or --save-diverged to keep the last finite params",
                 history,
@@ -457,12 +463,12 @@ def _cmd_train(args):
     title = f"{dataset.name}: {'-'.join(map(str, net.sizes))} {net.activation}, {args.optimizer}"
     png = plots.loss_curve(history, out.with_name(out.stem + ".loss.png"), title=title)
     print(f"saved {out} and its loss curve {png}")
-    return _diverged(f"its last finite params are in {out}", history) if diverged else 0
+    return _diverged("train", f"its last finite params are in {out}", history) if diverged else 0
 
 
-def _diverged(what: str, history) -> int:
+def _diverged(command: str, what: str, history) -> int:
     """One line on stderr for a diverged run; exit status 1."""
-    print(f"jaxnet train: error: {history.message}; {what}", file=sys.stderr)
+    print(f"jaxnet {command}: error: {history.message}; {what}", file=sys.stderr)
     return 1
 
 
@@ -586,17 +592,20 @@ def _cmd_sweep(args):
 
 
 def _stored_groups(path, name: str) -> int:
-    """How many of sweep ``name``'s groups ``path`` holds (0 if there is no store yet)."""
+    """How many of sweep ``name``'s groups ``path`` holds (0 if there is no usable store yet)."""
     from . import store
 
     if not Path(path).is_file():
         return 0
-    with store.opened(path, must_exist=True) as conn:
-        return conn.execute(
-            "SELECT count(DISTINCT r.group_id) FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
-            "WHERE s.name = ?",
-            (name,),
-        ).fetchone()[0]
+    try:
+        with store.opened(path, must_exist=True) as conn:
+            return conn.execute(
+                "SELECT count(DISTINCT r.group_id) FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+                "WHERE s.name = ?",
+                (name,),
+            ).fetchone()[0]
+    except (ValueError, sqlite3.Error):  # interrupted while the store was being created
+        return 0
 
 
 def _print_report(paths) -> None:

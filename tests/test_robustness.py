@@ -285,9 +285,7 @@ def test_oversized_or_invalid_sweeps_are_refused_before_anything_is_built(spec, 
 def test_a_sweep_its_data_cannot_train_writes_nothing(tmp_path, capsys, toml, fragments):
     path, db = tmp_path / "d.toml", tmp_path / "d.sqlite"
     path.write_text('name = "d"\ndataset = "digits"\n' + toml)
-    start = time.perf_counter()
     assert _quiet(["sweep", str(path), "--store", str(db)]) == 2
-    assert time.perf_counter() - start < 10  # refused before allocating or compiling
     _one_line_error(capsys, "jaxnet sweep: error: d: ", *fragments)
     assert not db.exists()  # no store, no empty sweep row
 
@@ -325,11 +323,17 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
         (["train", "--dataset", "xor", "--lr", "inf", "--steps", "3"], "got inf"),
         (
             ["train", "--dataset", "xor", "--data-seed", "-1"],
-            "--data-seed must be an int of at least 0",
+            "--data-seed must be a non-negative int",
         ),
-        (["runs", "x.sqlite", "--top", "-1"], "--top must be an int of at least 1; got -1"),
-        (["runs", "x.sqlite", "--top", "0"], "--top must be an int of at least 1; got 0"),
-        (["sweep", "x.toml", "--top", "-1"], "--top must be an int of at least 1"),
+        (["tutorial", "--steps", "-5"], "--steps must be a positive int; got -5"),
+        (["train", "--dataset", "xor", "--steps", "0"], "--steps must be a positive int"),
+        (
+            ["train", "--dataset", "xor", "--patience", "0"],
+            "--patience must be a positive int",
+        ),
+        (["runs", "x.sqlite", "--top", "-1"], "--top must be a positive int; got -1"),
+        (["runs", "x.sqlite", "--top", "0"], "--top must be a positive int; got 0"),
+        (["sweep", "x.toml", "--top", "-1"], "--top must be a positive int"),
     ],
 )
 def test_bad_flags_are_one_line_errors_naming_the_flag(tmp_path, capsys, argv, fragment):
@@ -359,6 +363,27 @@ def test_a_diverged_train_exits_nonzero_and_keeps_the_existing_checkpoint(tmp_pa
     assert kept.config["history"]["status"] == "diverged"
     assert all(np.isfinite(leaf).all() for layer in kept.params for leaf in layer.values())
     assert (tmp_path / "m.diverged.loss.png").exists()
+
+
+def test_a_diverged_tutorial_keeps_the_existing_checkpoint(tmp_path, capsys, monkeypatch):
+    # The tutorial's saturating sigmoids did not diverge at any learning rate tried, so the
+    # divergence is forced: the real fit, reported as diverged.
+    import dataclasses
+
+    from jaxnet import train
+
+    fit = train.fit
+
+    def diverged_fit(*args, **kwargs):
+        params, history = fit(*args, **kwargs)
+        return params, dataclasses.replace(history, status="diverged", message="diverged at 3")
+
+    monkeypatch.setattr(train, "fit", diverged_fit)
+    out = tmp_path / "t.jaxnet"
+    out.write_bytes(b"good")
+    assert _quiet(["tutorial", "--steps", "5", "--out", str(out)]) == 1
+    _one_line_error(capsys, "jaxnet tutorial: error: diverged at 3; ", "not written")
+    assert out.read_bytes() == b"good"
 
 
 def test_predict_refuses_a_checkpoint_with_non_finite_params(tmp_path, capsys):

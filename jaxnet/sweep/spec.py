@@ -184,7 +184,7 @@ def _hidden_sizes(v):
     if not isinstance(v, list) or not all(_is_int(s) and s > 0 for s in v):
         raise ValueError("a list of positive ints, e.g. [16, 8] ([] for no hidden layer)")
     if len(v) > MAX_DEPTH:
-        raise ValueError(f"at most {MAX_DEPTH} hidden sizes (jaxnet.sweep.MAX_DEPTH)")
+        raise ValueError(f"at most {MAX_DEPTH} hidden sizes (jaxnet.sweep.spec.MAX_DEPTH)")
     return [int(s) for s in v]
 
 
