@@ -12,6 +12,7 @@ Left out: Windows (``os.replace`` over an open file), and locking between concur
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import secrets
 from pathlib import Path
@@ -52,7 +53,7 @@ def remove_orphans(path: Path) -> list[Path]:
       The files removed.
     """
     removed = []
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         middle = tmp.name[len(path.name) + 2 : -len(".tmp")].split(".")
         # ".NAME.PID.HEX.tmp" (this module), or ".NAME.HEX.tmp" (checkpoints before it).
         pid = int(middle[0]) if len(middle) == 2 and middle[0].isdigit() else None

@@ -181,12 +181,29 @@ def _stored(db: Path, sql: str) -> int:
         return -1
 
 
+def test_ctrl_c_after_a_committed_group_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    # In process (fast): the interrupt arrives right after the first group's commit.
+    toml, db = tmp_path / "c.toml", tmp_path / "c.sqlite"
+    toml.write_text(
+        'name = "c"\ndataset = "xor"\nevals = 1\n[grid]\nhidden = [[2], [3]]\nsteps = [5]\n'
+        "batch_size = [0]\n"
+    )
+    insert = store.insert_runs
+
+    def insert_then_ctrl_c(*args):
+        insert(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "insert_runs", insert_then_ctrl_c)
+    assert _quiet(["sweep", str(toml), "--store", str(db)]) == 130
+    err = _one_line_error(capsys)
+    assert err == f"jaxnet sweep: interrupted, 1 groups stored in {db}, rerun to resume\n"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "ready",
-    [
-        "SELECT count(*) FROM sweeps",  # Ctrl-C while the first group trains
-        pytest.param("SELECT count(*) FROM runs", marks=pytest.mark.slow),  # after a commit
-    ],
+    ["SELECT count(*) FROM sweeps", "SELECT count(*) FROM runs"],  # while training, after a commit
     ids=["training", "after-a-commit"],
 )
 def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready):
@@ -318,9 +335,15 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             ["tutorial", "--lr", "nan", "--steps", "3"],
             "--lr must be a positive finite number; got nan",
         ),
-        (["tutorial", "--lr", "0", "--steps", "3"], "got 0.0"),
+        (
+            ["tutorial", "--lr", "0", "--steps", "3"],
+            "--lr must be a positive finite number; got 0.0",
+        ),
         (["train", "--dataset", "xor", "--lr", "-0.1", "--steps", "3"], "--lr must be a positive"),
-        (["train", "--dataset", "xor", "--lr", "inf", "--steps", "3"], "got inf"),
+        (
+            ["train", "--dataset", "xor", "--lr", "inf", "--steps", "3"],
+            "--lr must be a positive finite number; got inf",
+        ),
         (
             ["train", "--dataset", "xor", "--data-seed", "-1"],
             "--data-seed must be a non-negative int",
