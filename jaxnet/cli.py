@@ -328,6 +328,21 @@ def _train_net(args, dataset):
     return mlp.MLP(sizes, activation=args.activation, output_activation="identity"), loss
 
 
+def _check_size(args, net, rows: int) -> None:
+    """Refuse, before allocating anything, a net too large to train (the sweeps' limit)."""
+    from .sweep.spec import MAX_GROUP_BYTES
+
+    # As jaxnet.sweep.prepare.group_bytes for one float32 member: params six times over, and
+    # three (rows, units) arrays per layer for the largest split.
+    need = 4 * (6 * net.n_params + 3 * rows * sum(net.sizes[1:]))
+    if need > MAX_GROUP_BYTES:
+        raise CliError(
+            f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
+            f"{need / 2**30:,.1f} GiB to train; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB "
+            "(jaxnet.sweep.spec.MAX_GROUP_BYTES)"
+        )
+
+
 def _scale(scaler, values):
     return values if scaler is None else scaler.transform(values)
 
@@ -442,6 +457,7 @@ def _cmd_train(args):
     _check_train_args(args)
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _train_net(args, dataset)
+    _check_size(args, net, max(len(y) for _, y in splits.values()))
     print(_describe(args, dataset, splits, net, loss))
     params, history = _fit(args, net, loss, splits)
     print(f"{history.message} in {history.seconds:.1f} s")

@@ -354,6 +354,11 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             ["train", "--dataset", "xor", "--patience", "0"],
             "--patience must be a positive int",
         ),
+        (
+            ["train", "--dataset", "xor", "--hidden", "10000000"],
+            "a 2-10000000-2 net would need about 31.3 GiB",
+        ),
+        (["train", "--dataset", "xor", "--hidden", "40000,40000"], "2-40000-40000-2 net would"),
         (["runs", "x.sqlite", "--top", "-1"], "--top must be a positive int; got -1"),
         (["runs", "x.sqlite", "--top", "0"], "--top must be a positive int; got 0"),
         (["sweep", "x.toml", "--top", "-1"], "--top must be a positive int"),
