@@ -16,19 +16,17 @@ Left out: optimizer state (resuming training), populations, and reading other fo
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import secrets
+import math
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from . import _validate
+from . import _atomic, _validate
 from .data import Scaler
 from .mlp import MLP
 
@@ -102,31 +100,10 @@ def _metadata_entry(meta: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_atomic(path: Path, entries: dict[str, np.ndarray]) -> None:
     """Write ``entries`` as an npz at ``path`` via a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as f:  # a file object, so numpy does not append ".npz"
-            np.savez(f, allow_pickle=False, **entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    # A file object, so numpy does not append ".npz"; orphans of a killed save are removed.
+    _atomic.write(path, lambda f: np.savez(f, allow_pickle=False, **entries))
 
 
 def save(path, net: MLP, params, *, scaler=None, target_scaler=None, config=None) -> Path:
@@ -196,20 +173,147 @@ def _open(path: Path):
         raise type(e)(f"cannot read checkpoint {path}: {e.strerror or e}") from e
 
 
+# Bounds checked before anything is decompressed (a zip entry can declare gigabytes in a few
+# kilobytes): the metadata entry, an .npy header, an entry the metadata does not list, and how
+# much larger than the file all entries may be together (np.savez stores, so about 1x).
+MAX_METADATA_BYTES = 16 * 2**20
+_NPY_HEADER_BYTES = 2**16 + 16
+_UNLISTED_BYTES = 2**16
+_EXPANSION = 2
+
+
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    return info.filename.removesuffix(".npy")
+
+
+def _check_declared_sizes(path: Path, infos: list) -> None:
+    """Refuse a zip whose entries declare far more bytes than the file holds (a zip bomb)."""
+    declared, size = sum(i.file_size for i in infos), path.stat().st_size
+    if declared > _EXPANSION * size + 2**20:
+        raise ValueError(
+            f"{path} is not a jaxnet checkpoint: its entries declare {declared:,} bytes "
+            f"uncompressed in a file of {size:,} bytes (refused unread, a possible zip bomb)"
+        )
+
+
+def _limit(listed) -> int:
+    """The most data bytes an entry may hold: its listed shape in any float dtype (up to 16
+    bytes an element; a changed dtype is left to the checksum), or a small unlisted entry."""
+    return _UNLISTED_BYTES if listed is None else 16 * math.prod(listed["shape"])
+
+
+def _read_npy(path: Path, zf: zipfile.ZipFile, info, limit: int, listed=None) -> np.ndarray:
+    """One .npy entry, its declared size and header (shape ``listed``) checked before its data
+    is decompressed; at most ``limit`` data bytes."""
+    name = _entry_name(info)
+    if info.file_size > limit + _NPY_HEADER_BYTES:
+        raise ValueError(
+            f"{path} is corrupted: entry {name!r} declares {info.file_size:,} bytes; "
+            f"its listed shape allows at most {limit:,}"
+        )
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"{path} is corrupted: entry {name!r} has .npy version {version}")
+        read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            raise ValueError(f"{path} is corrupted: entry {name!r} holds Python objects")
+        if listed is not None and list(shape) != list(listed["shape"]):
+            raise ValueError(
+                f"{path} is corrupted: entry {name!r} has shape {list(shape)}; "
+                f"the metadata lists {listed['shape']}"
+            )
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > limit:
+            raise ValueError(f"{path} is corrupted: entry {name!r} is larger than listed")
+        data = f.read()  # to the end of the entry, which verifies its CRC
+    if len(data) != nbytes:
+        raise ValueError(f"{path} is corrupted: entry {name!r} holds {len(data)} of {nbytes} bytes")
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _read_metadata_entry(path: Path, zf: zipfile.ZipFile, infos: list) -> np.ndarray:
+    found = [i for i in infos if _entry_name(i) == METADATA]
+    if not found:
+        raise ValueError(f"{path} is not a jaxnet checkpoint: no metadata entry")
+    if found[0].file_size > MAX_METADATA_BYTES:
+        raise ValueError(
+            f"{path} is not a jaxnet checkpoint: its metadata declares "
+            f"{found[0].file_size:,} bytes (at most {MAX_METADATA_BYTES:,})"
+        )
+    return _read_npy(path, zf, found[0], MAX_METADATA_BYTES)
+
+
+def _spec_shapes(meta) -> dict | None:
+    """``{"params.<i>.<w|b>": shape}`` that the metadata's spec implies; None if unreadable."""
+    try:
+        net = MLP(**meta["spec"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    shapes = {}
+    for i, (fan_in, fan_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        shapes[f"params.{i}.w"] = [fan_in, fan_out]
+        if net.bias:
+            shapes[f"params.{i}.b"] = [fan_out]
+    return shapes
+
+
+def _listing(path: Path, raw: np.ndarray) -> dict:
+    """The metadata's ``arrays`` listing, checked against its spec before any array is read.
+
+    Returns ``{}`` for metadata that cannot be read at all: :func:`load` refuses it later with
+    the reason, and meanwhile every entry is bounded as an unlisted one.
+    """
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        listed, shapes = meta["arrays"], _spec_shapes(meta)
+        wrong = [
+            (k, v["shape"])
+            for k, v in listed.items()
+            if shapes is None or v["shape"] != shapes.get(k)
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return {}
+    if shapes is None:
+        return {}
+    if wrong:
+        sizes = tuple(meta["spec"]["sizes"])
+        raise ValueError(
+            f"{path}: params do not match the spec {sizes}: {wrong[0][0]} {wrong[0][1]}"
+        )
+    return listed
+
+
 def _read_entries(path: Path) -> dict[str, np.ndarray]:
-    """Every array in the npz at ``path``; ValueError if it is not a readable, intact npz."""
+    """Every array in the npz at ``path``; ValueError if it is not a readable, intact npz.
+
+    Sizes are checked before decompressing: the metadata first, then every entry's declared
+    size and .npy shape against the metadata's list, itself checked against the spec.
+    """
     with _open(path) as f:
         if not zipfile.is_zipfile(f):
             raise ValueError(f"{path} is not a jaxnet checkpoint: not a zip file, or truncated")
         f.seek(0)
         try:
-            with np.load(f, allow_pickle=False) as z:
-                entries = {name: z[name] for name in z.files}
+            with zipfile.ZipFile(f) as zf:
+                infos = zf.infolist()
+                _check_declared_sizes(path, infos)
+                entries = {METADATA: _read_metadata_entry(path, zf, infos)}
+                listed = _listing(path, entries[METADATA])
+                for info in infos:
+                    name = _entry_name(info)
+                    if name != METADATA:
+                        entries[name] = _read_npy(
+                            path, zf, info, _limit(listed.get(name)), listed.get(name)
+                        )
+        except ValueError as e:
+            if str(path) in str(e):
+                raise
+            raise ValueError(f"{path} is corrupted: {e}") from e
         except _CORRUPT as e:
             raise ValueError(f"{path} is corrupted: {e}") from e
-    odd = [name for name, a in entries.items() if not isinstance(a, np.ndarray)]
-    if odd:
-        raise ValueError(f"{path} is not a jaxnet checkpoint: entries {odd} are not arrays")
     return entries
 
 

@@ -8,8 +8,11 @@ command functions), so ``--help``, ``--version`` and argument errors answer at o
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import sqlite3
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -50,6 +53,21 @@ def int_list(text: str, argument: str) -> tuple[int, ...]:
     return values
 
 
+def positive_number(value: float, argument: str) -> float:
+    """``value`` if it is finite and > 0 (a learning rate), else a one-line error."""
+    if not (math.isfinite(value) and value > 0):
+        raise CliError(f"{argument} must be a positive finite number; got {value}")
+    return value
+
+
+def at_least(value: int, low: int, argument: str) -> int:
+    """``value`` if it is at least ``low``, else a one-line error naming the flag."""
+    if value < low:
+        expected = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
+        raise CliError(f"{argument} must be {expected}; got {value}")
+    return value
+
+
 def float_list(text: str, argument: str) -> np.ndarray:
     """``"4,8"`` -> ``array([4., 8.])`` with a one-line error otherwise."""
     try:
@@ -86,6 +104,8 @@ NEW_STUDENT = np.array([4.0, 8.0])
 
 def _cmd_tutorial(args):
     hidden = int_list(args.hidden, "--hidden")
+    positive_number(args.lr, "--lr")
+    at_least(args.steps, 1, "--steps")
 
     import jax
     import optax
@@ -147,6 +167,8 @@ def _cmd_tutorial(args):
         "target_name": students.target_name,
         "feature_names": list(students.feature_names),
     }
+    if hist.status == "diverged":  # never replace a good checkpoint with a diverged run
+        return _diverged("tutorial", f"{args.out} not written: try a smaller --lr", hist)
     checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
@@ -295,6 +317,12 @@ def _add_train(sub):
         help="auto: jax.grad (default); manual: the hand-written backprop",
     )
     p.add_argument("--out", help="checkpoint path (default runs/DATASET.jaxnet); PNG beside it")
+    p.add_argument(
+        "--save-diverged",
+        action="store_true",
+        help="if training diverges, save its last finite params as OUT_STEM.diverged.jaxnet "
+        "(a diverged run never replaces OUT)",
+    )
     p.set_defaults(run=_cmd_train)
 
 
@@ -328,6 +356,10 @@ def _check_train_args(args) -> None:
             raise CliError(f"{flag} must be a fraction in [0, 1); got {getattr(args, name)}")
     if args.batch_size < 0:
         raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
+    positive_number(args.lr, "--lr")
+    at_least(args.steps, 1, "--steps")
+    if args.patience is not None:
+        at_least(args.patience, 1, "--patience")
     if args.patience is not None and args.val_size == 0:
         raise CliError("--patience needs a validation set (--val-size > 0)")
     if args.keep == "best" and args.val_size == 0:
@@ -349,6 +381,21 @@ def _train_net(args, dataset):
     else:
         sizes, loss = (dataset.x.shape[1], *hidden, 1), "mse"
     return mlp.MLP(sizes, activation=args.activation, output_activation="identity"), loss
+
+
+def _check_size(args, net, rows: int) -> None:
+    """Refuse, before allocating anything, a net too large to train (the sweeps' limit)."""
+    from .sweep.spec import MAX_GROUP_BYTES
+
+    # As jaxnet.sweep.prepare.group_bytes for one float32 member: params six times over, and
+    # three (rows, units) arrays per layer for the largest split.
+    need = 4 * (6 * net.n_params + 3 * rows * sum(net.sizes[1:]))
+    if need > MAX_GROUP_BYTES:
+        raise CliError(
+            f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
+            f"{need / 2**30:,.1f} GiB to train; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB "
+            "(jaxnet.sweep.spec.MAX_GROUP_BYTES)"
+        )
 
 
 def _scale(scaler, values):
@@ -459,6 +506,7 @@ def _fit(args, net, loss, splits):
 def _cmd_train(args):
     from pathlib import Path
 
+    at_least(args.data_seed, 0, "--data-seed")
     args = _with_defaults(args, args.dataset or "")
     _check_train_args(args)
     dataset = _train_dataset(args)
@@ -467,6 +515,7 @@ def _cmd_train(args):
 
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _train_net(args, dataset)
+    _check_size(args, net, max(len(y) for _, y in splits.values()))
     print(_describe(args, dataset, splits, net, loss))
     params, history = _fit(args, net, loss, splits)
     print(f"{history.message} in {history.seconds:.1f} s")
@@ -478,12 +527,28 @@ def _cmd_train(args):
     metrics = {k: _evaluate(net, params, x, y, loss) for k, (x, y) in splits.items()}
     print("\n".join(_summary(metrics, dataset.task, target_scaler, dataset.target_name)))
     out = Path(args.out or f"runs/{dataset.name}.jaxnet")
+    diverged = history.status == "diverged"
+    if diverged:  # a diverged run never replaces OUT; its last finite params only if asked
+        if not args.save_diverged:
+            return _diverged(
+                "train",
+                f"{out} not written (an existing file is kept); try a smaller --lr, "
+                "or --save-diverged to keep the last finite params",
+                history,
+            )
+        out = out.with_name(out.stem + ".diverged" + out.suffix)
     config = _train_config(args, dataset, loss, history, metrics)
     checkpoint.save(out, net, params, scaler=scaler, target_scaler=target_scaler, config=config)
     title = f"{dataset.name}: {'-'.join(map(str, net.sizes))} {net.activation}, {args.optimizer}"
     png = plots.loss_curve(history, out.with_name(out.stem + ".loss.png"), title=title)
     print(f"saved {out} and its loss curve {png}")
-    return 1 if history.status == "diverged" else 0
+    return _diverged("train", f"its last finite params are in {out}", history) if diverged else 0
+
+
+def _diverged(command: str, what: str, history) -> int:
+    """One line on stderr for a diverged run; exit status 1."""
+    print(f"jaxnet {command}: error: {history.message}; {what}", file=sys.stderr)
+    return 1
 
 
 def _add_predict(sub):
@@ -546,6 +611,17 @@ def _value_lines(model, x) -> list[str]:
     ]
 
 
+def _check_finite_params(model: str, params) -> None:
+    """Refuse a checkpoint whose params hold NaN or inf: its predictions would be NaN."""
+    for i, layer in enumerate(params):
+        for name in sorted(layer):
+            if not np.all(np.isfinite(layer[name])):
+                raise CliError(
+                    f"{model} holds non-finite params (params[{i}][{name!r}]): the run that "
+                    "saved it diverged; retrain it"
+                )
+
+
 ID_COLUMNS = ("id", "index", "row", "row_id")  # copied to --out when not a feature (any case)
 
 
@@ -591,6 +667,7 @@ def _cmd_predict(args):
     from . import data, model
 
     loaded = model.load(args.model)
+    _check_finite_params(args.model, loaded.params)
     x = _predict_inputs(args, loaded)
     if args.out is not None:
         header, rows = _prediction_table(args, loaded, x)
@@ -621,9 +698,18 @@ def _cmd_sweep(args):
     from . import store, sweep
     from .sweep import page
 
+    at_least(args.top, 1, "--top")
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
-    summary = sweep.run(spec, path)
+    try:
+        summary = sweep.run(spec, path)
+    except KeyboardInterrupt:
+        groups = _stored_groups(path, spec.name)
+        print(
+            f"jaxnet sweep: interrupted, {groups} groups stored in {path}, rerun to resume",
+            file=sys.stderr,
+        )
+        return 130
     print(summary.describe())
     with store.opened(path, must_exist=True) as conn:
         rows = store.runs(conn, spec.name)
@@ -632,6 +718,23 @@ def _cmd_sweep(args):
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
     if args.report:
         _print_page(page.write_report(path, args.report, spec.name))
+
+
+def _stored_groups(path, name: str) -> int:
+    """How many of sweep ``name``'s groups ``path`` holds (0 if there is no usable store yet)."""
+    from . import store
+
+    if not Path(path).is_file():
+        return 0
+    try:
+        with store.opened(path, must_exist=True) as conn:
+            return conn.execute(
+                "SELECT count(DISTINCT r.group_id) FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+                "WHERE s.name = ?",
+                (name,),
+            ).fetchone()[0]
+    except (ValueError, sqlite3.Error):  # interrupted while the store was being created
+        return 0
 
 
 def _print_report(paths) -> None:
@@ -659,6 +762,7 @@ def _cmd_runs(args):
 
     from . import store, sweep
 
+    at_least(args.top, 1, "--top")
     with store.opened(args.store, must_exist=True) as conn:
         if not args.csv:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
@@ -736,11 +840,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(_join_negative_values(argv))
     try:
         result = args.run(args)
-    except (CliError, ValueError, TypeError, OSError) as e:
+    except (CliError, ValueError, TypeError, OSError, sqlite3.Error) as e:
         # str() of an OSError keeps the path; args[0] alone is only the errno.
         message = str(e) if isinstance(e, OSError) else (e.args[0] if e.args else str(e))
+        if isinstance(e, sqlite3.Error):  # a store query that jaxnet did not foresee
+            message = f"results store: {e}"
         print(f"jaxnet {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"jaxnet {args.command}: interrupted", file=sys.stderr)
+        return 130
     return int(result or 0)
 
 

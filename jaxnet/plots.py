@@ -13,6 +13,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import _atomic
+
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing moving average (minibatch losses are noisy); the first points average fewer."""
@@ -22,11 +24,9 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _save(fig: Figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Atomic, as checkpoints are: a kill mid-write leaves the old PNG (or none), never half.
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120)
-    return path
+    return _atomic.write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def loss_curve(history, path, title: str = "training loss") -> Path:

@@ -239,7 +239,7 @@ def test_an_interrupted_save_leaves_the_old_file_and_no_temp_file(tmp_path, monk
     def crash(*args, **kwargs):
         raise OSError("simulated crash before the rename")
 
-    monkeypatch.setattr(checkpoint.os, "replace", crash)
+    monkeypatch.setattr(checkpoint._atomic.os, "replace", crash)
     with pytest.raises(OSError, match="simulated crash"):
         _save(path, sizes=(3, 9, 2))
     monkeypatch.undo()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import data, mlp
-from .spec import Sweep, SweepError
+from .spec import MAX_GROUP_BYTES, Sweep, SweepError
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -81,3 +81,55 @@ def net_for(config: dict, prepared: Prepared) -> mlp.MLP:
         output_activation=config["output_activation"],
         init=config["init"],
     )
+
+
+# --- checks against the data, before the store is touched -------------------------------------
+
+
+def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> int:
+    """An estimate of the memory one group needs while it trains (float32: ``itemsize`` 4).
+
+    Per member: the params six times over (params, gradients, two optimizer moments, the
+    best and initial params kept by the loop) plus the activations, pre-activations and deltas
+    of every layer for the largest batch it runs (a minibatch, or a whole split to evaluate).
+
+    Args:
+      configs: one group's P configs (one shape); prepared: the sweep's data.
+
+    Returns:
+      Bytes, an estimate good to a small factor: a guard, not a measurement.
+    """
+    net = net_for(configs[0], prepared)
+    rows = max(len(y) for _, y in prepared.parts.values())
+    units = sum(net.sizes[1:])
+    return len(configs) * itemsize * (6 * net.n_params + 3 * rows * units)
+
+
+def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepared, loss: str):
+    """Refuse, before anything is written, a sweep its data cannot train.
+
+    Raises:
+      SweepError: the loss does not fit the data (e.g. binary_cross_entropy on ten classes),
+        or a group would need more than :data:`~jaxnet.sweep.spec.MAX_GROUP_BYTES`.
+    """
+    try:
+        checked_parts(prepared, net_for(groups[0][0], prepared), loss)
+    except (TypeError, ValueError) as e:
+        raise SweepError(
+            f"{sweep.name}: loss {loss!r} does not fit dataset {sweep.dataset!r}: {e}"
+        ) from None
+    for configs in groups:
+        need = group_bytes(configs, prepared)
+        if need > MAX_GROUP_BYTES:
+            c = configs[0]
+            raise SweepError(
+                f"{sweep.name}: the group of {len(configs)} nets with hidden sizes "
+                f"{_short(c['hidden'])} would need about {need / 2**30:,.1f} GiB; the limit is "
+                f"{MAX_GROUP_BYTES / 2**30:g} GiB per group (jaxnet.sweep.spec.MAX_GROUP_BYTES): "
+                "use narrower or shallower nets, or fewer seeds and learning rates per shape"
+            )
+
+
+def _short(hidden: list) -> str:
+    text = str(hidden)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(hidden)} layers)"

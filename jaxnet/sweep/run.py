@@ -19,7 +19,14 @@ from .plan import (
     group,
     task_defaults,
 )
-from .prepare import Prepared, _check_metric_data, checked_parts, net_for, prepare
+from .prepare import (
+    Prepared,
+    _check_metric_data,
+    check_against_data,
+    checked_parts,
+    net_for,
+    prepare,
+)
 from .spec import Sweep
 
 
@@ -338,6 +345,8 @@ def run(sweep: Sweep, store_path, progress: bool | None = None, log=print) -> Sw
     _check_metric_data(default_metric(sweep.settings), prepared)
     configs = expand(sweep, prepared.task)
     n_train = len(prepared.parts["train"][1])
+    loss = task_defaults(sweep.settings, prepared.task)["loss"]
+    check_against_data(sweep, group(configs, n_train), prepared, loss)  # before any write
     compiles = population.compile_count()
     with store.opened(store_path) as conn:
         sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))

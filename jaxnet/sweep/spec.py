@@ -54,6 +54,13 @@ canonical JSON and the sweep's name; the same file can be extended (more seeds, 
 and rerun, and only the new configs train. Any mistake in the file -- an unknown key, dataset or
 activation, an empty list -- is a :class:`SweepError` whose one-line message names the key.
 
+Size limits, checked before anything is allocated or compiled (a typo like ``n = 1000000000``
+should not run the machine out of memory): at most :data:`MAX_CONFIGS` configs (the product of
+the grid's list lengths times ``random.n``, counted before expanding), at most
+:data:`MAX_DEPTH` hidden layers, fewer than :data:`MAX_STEPS` steps (they are counted in
+int32), and, once the data is known, at most :data:`MAX_GROUP_BYTES` of estimated memory per
+group (:func:`jaxnet.sweep.prepare.group_bytes`). Each refusal says how much was asked for.
+
 Left out: several datasets in one sweep, CSV datasets, early stopping, and splitting a very
 large group into several populations.
 """
@@ -113,6 +120,11 @@ AXIS_DEFAULTS = {
 # What may differ inside one compiled population; every other config key defines the shape.
 MEMBER_KEYS = ("seed", "learning_rate", "init_scale")
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "int_log_uniform")
+# Size limits (see the module docstring); raise them here if a machine can take more.
+MAX_CONFIGS = 100_000
+MAX_DEPTH = 128
+MAX_STEPS = 2**31  # exclusive: a step count is an int32 inside the training loop
+MAX_GROUP_BYTES = 16 * 2**30
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -143,7 +155,7 @@ def _int_from(low: int, high: int | None = None):
 
 def _positive_float(v):
     if not _is_number(v) or v <= 0:
-        raise ValueError("a positive number")
+        raise ValueError("a positive finite number")
     return float(v)
 
 
@@ -171,6 +183,8 @@ def _boolean(v):
 def _hidden_sizes(v):
     if not isinstance(v, list) or not all(_is_int(s) and s > 0 for s in v):
         raise ValueError("a list of positive ints, e.g. [16, 8] ([] for no hidden layer)")
+    if len(v) > MAX_DEPTH:
+        raise ValueError(f"at most {MAX_DEPTH} hidden sizes (jaxnet.sweep.spec.MAX_DEPTH)")
     return [int(s) for s in v]
 
 
@@ -191,7 +205,7 @@ FLOAT_AXES = ("learning_rate", "init_scale")
 _ACTIVATION_NAMES = tuple(sorted(activations.ACTIVATIONS))
 _SCALERS = (*data.SCALER_KINDS, "none")
 AXIS_CHECKS = {
-    "depth": _int_from(1),
+    "depth": _int_from(1, MAX_DEPTH + 1),
     "width": _int_from(1),
     "hidden": _hidden_sizes,
     "activation": _one_of(_ACTIVATION_NAMES),
@@ -199,7 +213,7 @@ AXIS_CHECKS = {
     "optimizer": _one_of(tuple(train.OPTIMIZERS)),
     "learning_rate": _positive_float,
     "batch_size": _int_from(0),
-    "steps": _int_from(1),
+    "steps": _int_from(1, MAX_STEPS),
     "seed": _int_from(0, 2**31),
     "init_scale": _positive_float,
 }
@@ -357,10 +371,24 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
     grid = _grid(where, spec.get("grid", {}))
     random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
     _check_axes(where, grid, random)
+    _check_count(where, grid, draws)
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
     _check_metric(where, settings)
     text = source if source is not None else json.dumps(spec, sort_keys=True)
     return Sweep(values["name"], values["dataset"], settings, grid, random, draws, seed, text)
+
+
+def _check_count(where: str, grid: dict, draws: int) -> None:
+    """Refuse more than :data:`MAX_CONFIGS` configs, counted before any is built."""
+    count = math.prod(len(v) for v in grid.values()) * max(draws, 1)
+    if count > MAX_CONFIGS:
+        parts = [f"grid {' x '.join(str(len(v)) for v in grid.values())}"] if grid else []
+        parts += [f"{draws:,} random draws"] if draws else []
+        raise SweepError(
+            f"{where}: the sweep asks for {count:,} configs ({' times '.join(parts)}); "
+            f"the limit is {MAX_CONFIGS:,} "
+            "(jaxnet.sweep.spec.MAX_CONFIGS): split it into smaller sweeps"
+        )
 
 
 def _check_metric(where: str, settings: dict) -> None:
