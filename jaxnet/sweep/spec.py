@@ -96,7 +96,13 @@ SETTING_DEFAULTS = {
     "evals": 10,
     "curve_points": 100,
     "metric": None,  # best_val_loss, or train_loss without validation
+    "csv": None,  # with dataset = "csv": the file, relative to the sweep file's folder
+    "target": None,  # with dataset = "csv": the column to predict
+    "npz": None,  # with dataset = "npz": a numpy.savez file of arrays x and y
+    "task": None,  # with a file: classification or regression (default: from the target)
 }
+# Datasets read from the user's file rather than jaxnet.data's built-in ones.
+FILE_DATASETS = ("csv", "npz")
 AXIS_DEFAULTS = {
     "depth": 1,
     "width": 32,
@@ -205,7 +211,7 @@ AXIS_CHECKS = {
 }
 SETTING_CHECKS = {
     "name": _sweep_name,
-    "dataset": _one_of(data.DATASETS),
+    "dataset": _one_of((*data.DATASETS, *FILE_DATASETS)),
     "description": _text,
     "data_seed": _int_from(0),
     "val_fraction": _fraction,
@@ -218,6 +224,10 @@ SETTING_CHECKS = {
     "evals": _int_from(1),
     "curve_points": _int_from(2),
     "metric": _one_of(METRICS),
+    "csv": _text,
+    "target": _text,
+    "npz": _text,
+    "task": _one_of(data.TASKS),
 }
 
 
@@ -359,8 +369,25 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
     _check_axes(where, grid, random)
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
     _check_metric(where, settings)
+    _check_file_keys(where, values)
     text = source if source is not None else json.dumps(spec, sort_keys=True)
     return Sweep(values["name"], values["dataset"], settings, grid, random, draws, seed, text)
+
+
+def _check_file_keys(where: str, values: dict) -> None:
+    """The keys of a file dataset: csv + target, or npz; none of them with a built-in one."""
+    needed = {"csv": ("csv", "target"), "npz": ("npz",)}.get(values["dataset"], ())
+    for key in needed:
+        if key not in values:
+            raise SweepError(f"{where}: dataset = {values['dataset']!r} needs {key} = ...")
+    allowed = (*needed, "task") if needed else ()
+    owner = {"csv": "'csv'", "target": "'csv'", "npz": "'npz'", "task": "'csv' or 'npz'"}
+    for key, datasets in owner.items():
+        if key in values and key not in allowed:
+            raise SweepError(
+                f"{where}: {key} goes with dataset = {datasets}; this sweep's dataset is "
+                f"{values['dataset']!r}"
+            )
 
 
 def _check_metric(where: str, settings: dict) -> None:
@@ -384,7 +411,17 @@ def load(path) -> Sweep:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise SweepError(f"cannot read sweep file {path}: {e.strerror}") from None
-    return parse(text, str(path))
+    sweep = parse(text, str(path))
+    return _with_file_beside(sweep, Path(path).parent)
+
+
+def _with_file_beside(sweep: Sweep, folder: Path) -> Sweep:
+    """A file dataset's relative path read as relative to the sweep file's folder."""
+    key = sweep.dataset if sweep.dataset in FILE_DATASETS else None
+    if key is None or Path(sweep.settings[key]).is_absolute():
+        return sweep
+    settings = {**sweep.settings, key: str(folder / sweep.settings[key])}
+    return dataclasses.replace(sweep, settings=settings)
 
 
 def spec_from_source(text: str) -> Sweep:
