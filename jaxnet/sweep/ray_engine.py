@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 
 from .engines import train_group
@@ -46,6 +47,32 @@ def _check_options(gpus_per_group, cpus_per_group, retries) -> None:
         )
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+
+
+def _init(ray, address: str | None) -> None:
+    """Start Ray here, or join ``address``; a failure to join says what a user must set."""
+    # "local" starts a new cluster: left to itself, Ray would join the cluster named in
+    # /tmp/ray/ray_current_cluster, which may be someone else's or long dead.
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, ray.exceptions.RayError) as e:
+        if ray.is_initialized():
+            ray.shutdown()
+        hint = ""
+        if os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = (
+                "; a cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token "
+                "and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) here"
+            )
+        where = "a new local cluster" if address == "local" else address
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"engine 'ray': cannot start or join {where}: {message}{hint}") from e
 
 
 class RayEngine:
@@ -81,12 +108,7 @@ class RayEngine:
         self._ray, self._owns = ray, not ray.is_initialized()
         start = time.perf_counter()
         if self._owns:
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-            )
+            _init(ray, address)
         self.startup_seconds = time.perf_counter() - start
         try:
             self._cpus, self._gpus = self._request(gpus_per_group, cpus_per_group)

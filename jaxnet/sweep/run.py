@@ -327,14 +327,16 @@ def run(
     """
     from . import driver, engines
 
-    retries = _checked_options(engine, retries, lease)
+    options = {"address": address, "gpus_per_group": gpus_per_group}
+    options.update(cpus_per_group=cpus_per_group, retries=_checked_options(engine, retries, lease))
+    if engine != "ray":
+        engines.make_engine(engine, sweep.name, None, 0, **_given(options, engine))  # checks
     start = time.perf_counter()
     prepared = prepare(sweep)
     _check_metric_data(default_metric(sweep.settings), prepared)
     configs = expand(sweep, prepared.task)
     n_train = len(prepared.parts["train"][1])
-    options = {"address": address, "gpus_per_group": gpus_per_group}
-    options.update(cpus_per_group=cpus_per_group, retries=retries)
+    retries = options["retries"]
     with store.opened(store_path) as conn:
         sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
         _check_data_file(conn, sweep, prepared)
