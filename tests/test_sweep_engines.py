@@ -274,35 +274,49 @@ def _stop(*procs) -> None:
         proc.wait()
 
 
+def _trained(output: str, name: str) -> tuple[int, int]:
+    """(trained by this process, trained by others) from a `jaxnet sweep` summary line."""
+    line = next(x for x in output.splitlines() if x.startswith(f"{name}: trained"))
+    mine = 0 if line.startswith(f"{name}: trained nothing") else int(line.split()[2])
+    others = line.split(" were trained by other processes")[0].rsplit("; ", 1)[-1]
+    return mine, int(others) if others.isdigit() else 0
+
+
+def _both_hold_a_claim(db: Path, procs) -> bool:
+    pids = {h.split(":")[1] for h in _holders(db)}
+    return all(str(p.pid) in pids for p in procs)
+
+
 @pytest.mark.slow
-def test_two_processes_split_the_groups_and_one_killed_mid_group_loses_nothing(tmp_path):
-    toml = _write(tmp_path, "pair", "[[2], [3], [4], [5], [6], [7]]", steps=400)
-    db, lease = tmp_path / "p.sqlite", "3"
-    a, b = (_sweep_process(toml, db, "--lease", lease) for _ in range(2))
+def test_two_processes_on_one_store_split_the_groups_and_survive_one_killed_mid_group(tmp_path):
+    hidden = "[[2], [3], [4], [5], [6], [7]]"
+    toml, db = _write(tmp_path, "pair", hidden, steps=300), tmp_path / "p.sqlite"
+    procs = [_sweep_process(toml, db, "--lease", "3") for _ in range(2)]
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not all(
-            any(h.split(":")[1] == str(p.pid) for h in _holders(db)) for p in (a, b)
-        ):
-            time.sleep(0.05)
-        assert a.poll() is None and b.poll() is None  # both hold a group at once
-        os.kill(b.pid, signal.SIGKILL)  # mid-group: b holds a claim and has not committed it
+        outputs = [p.communicate(timeout=900)[0] for p in procs]
+    finally:
+        _stop(*procs)
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    counts = [_trained(out, "pair") for out in outputs]
+    assert counts[0][0] + counts[1][0] == 24 and min(c[0] for c in counts) > 0  # disjoint split
+    assert [c[1] for c in counts] == [24 - counts[0][0], 24 - counts[1][0]]
+    assert len(_rows(db)) == 24
+
+    toml, db = _write(tmp_path, "kill", hidden, steps=300), tmp_path / "k.sqlite"
+    a, b = (_sweep_process(toml, db, "--lease", "3") for _ in range(2))
+    try:
+        _wait_for(lambda: _both_hold_a_claim(db, (a, b)), 300, "both processes to hold a group")
+        os.kill(b.pid, signal.SIGKILL)  # mid-group: its claim stays until the lease runs out
         b.wait()
-        out_a = a.communicate(timeout=600)[0]
-        assert a.returncode == 0, out_a
+        out = a.communicate(timeout=900)[0]
     finally:
         _stop(a, b)
-    rows = _rows(db)
-    assert len(rows) == 24
-    summary = next(line for line in out_a.splitlines() if line.startswith("pair: trained"))
-    trained_a = int(summary.split()[2])
-    assert trained_a < 24 or "trained by other processes" not in summary
-    if trained_a < 24:  # b committed groups before it was killed: a says they were not its own
-        assert f"{24 - trained_a} were trained by other processes" in summary
-    # disjoint: each config was inserted once, by one of the two (the UNIQUE key), and a's
-    # summary counts only its own
-    rerun = sweep.run(sweep.load(toml), db, log=lambda line: None)
-    assert (rerun.trained, rerun.skipped) == (0, 24)
+    assert a.returncode == 0, out
+    mine, others = _trained(out, "kill")
+    assert len(_rows(db)) == 24 and mine + others == 24 and mine >= 8  # b's last group, retaken
+    with sqlite3.connect(db) as conn:
+        sizes = conn.execute("SELECT count(*), max(group_size) FROM runs GROUP BY group_id")
+        assert all(n == size for n, size in sizes)  # whole groups only
 
 
 def _descendants(pid: int) -> list[int]:

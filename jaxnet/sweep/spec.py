@@ -13,7 +13,11 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
 
     name = "demo"                # letters, digits, ``_.-``; identifies the sweep in the store
     description = "..."          # free text
-    dataset = "digits"           # one of jaxnet.data.DATASETS
+    dataset = "digits"           # one of jaxnet.data.DATASETS, or "csv" / "npz": your file
+    csv = "data/wine.csv"        # with dataset = "csv": relative to this file's folder
+    target = "quality"           # with dataset = "csv": the column to predict
+    npz = "data/points.npz"      # with dataset = "npz": arrays x (rows, features), y (rows,)
+    task = "regression"          # with a file: default inferred from the target
     data_seed = 0                # seed of generated data and of the splits
     val_fraction = 0.15          # share of the non-test rows held out for validation (0: none)
     test_fraction = 0.2          # share of all rows held out for testing (ignored by mnist1d,
@@ -54,8 +58,12 @@ canonical JSON and the sweep's name; the same file can be extended (more seeds, 
 and rerun, and only the new configs train. Any mistake in the file -- an unknown key, dataset or
 activation, an empty list -- is a :class:`SweepError` whose one-line message names the key.
 
-Left out: several datasets in one sweep, CSV datasets, early stopping, and splitting a very
-large group into several populations.
+A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_csv`), an NPZ
+file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
+key, with examples.
+
+Left out: several datasets in one sweep, early stopping, and splitting a very large group
+into several populations.
 """
 
 from __future__ import annotations
