@@ -913,14 +913,16 @@ def bench_sweep_engines(cfg: Config) -> dict:
         )
     r = timings["ray, 1 local node"]
     overhead = (r["median_s"] - r["group_s"]) / max(ray.groups, 1)
+    slower = r["median_s"] / timings["in-process"]["median_s"]
     result = case(
         f"sweep {spec.name}: {here.configs} configs in {here.groups} groups; in-process vs "
         f"one local Ray node (one group at a time, a whole node each); 'steps' are configs, "
         f"Ray start-up {r['startup_s']:.1f} s left out",
         here.configs,
         timings,
-        {"ray_over_in_process": r["median_s"] / timings["in-process"]["median_s"]},
+        {"ray_over_in_process": slower},
         [],
+        ray_over_in_process=slower,
         ray_startup_s=r["startup_s"],
         ray_overhead_per_group_s=overhead,
     )
@@ -1020,6 +1022,7 @@ def markdown(name: str, result: dict) -> str:
             "fit_gflops",
             "bare_gflops",
             "bare_vs_fit_max_loss_difference",
+            "ray_over_in_process",
             "ray_startup_s",
             "ray_overhead_per_group_s",
         ):

@@ -354,6 +354,20 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _kill_session(temp: str) -> None:
+    """SIGKILL, by PID, every process whose command line names our Ray temp dir, and below."""
+    pids = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and int(p.name) != os.getpid() and temp in _cmdline(int(p.name))
+    ]
+    for pid in {d for p in pids for d in _descendants(p)} | set(pids):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _ray_node(*args, env) -> subprocess.Popen:
     ray = Path(sys.executable).with_name("ray")
     command = [str(ray), "start", "--block", "--num-cpus", "1", "--disable-usage-stats", *args]
@@ -405,6 +419,7 @@ def test_a_two_node_ray_sweep_survives_a_worker_node_killed_mid_group(tmp_path):
         for proc in (driver_proc, node, head):
             if proc is not None:
                 _kill_tree(proc)
+        _kill_session(temp)  # anything the nodes daemonised away from their `ray start`
     rows = _rows(db)
     assert len(rows) == 16
     here = tmp_path / "here.sqlite"
