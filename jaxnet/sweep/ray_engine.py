@@ -115,6 +115,8 @@ class RayEngine:
             env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={max(1, int(self._cpus))}"}
             if not self._gpus:
                 env["JAX_PLATFORMS"] = "cpu"  # a CPU task on a GPU node leaves its GPUs alone
+            elif self._gpus < 1:  # tasks share a GPU: none may take most of its memory up front
+                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
             self._remote = ray.remote(train_group).options(
                 num_cpus=self._cpus,
                 num_gpus=self._gpus,

@@ -392,8 +392,9 @@ def _checked_options(engine: str, retries, lease) -> int:
     retries = (3 if engine == "ray" else 0) if retries is None else retries
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an int >= 0; got {retries!r}")
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
-        raise ValueError(f"lease must be a positive number of seconds; got {lease!r}")
+    # Shorter leases would be renewed many times a second, and a long compile could outlast one.
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease >= 1:
+        raise ValueError(f"lease must be at least 1 second; got {lease!r}")
     return retries
 
 

@@ -426,9 +426,10 @@ def load(path) -> Sweep:
 def _with_file_beside(sweep: Sweep, folder: Path) -> Sweep:
     """A file dataset's relative path read as relative to the sweep file's folder."""
     key = sweep.dataset if sweep.dataset in FILE_DATASETS else None
-    if key is None or Path(sweep.settings[key]).is_absolute():
+    if key is None:
         return sweep
-    settings = {**sweep.settings, key: str(folder / sweep.settings[key])}
+    path = Path(sweep.settings[key]).expanduser()
+    settings = {**sweep.settings, key: str(path if path.is_absolute() else folder / path)}
     return dataclasses.replace(sweep, settings=settings)
 
 
