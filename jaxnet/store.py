@@ -389,6 +389,30 @@ def claim(
         return conn.total_changes > before
 
 
+def claim_holder(conn: sqlite3.Connection, sweep: str, shape: str) -> str | None:
+    """Who holds the claim on a group, or None."""
+    conn.execute(_CLAIMS)
+    row = conn.execute(
+        "SELECT holder FROM claims WHERE sweep = ? AND shape = ?", (sweep, shape)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def take_over_claim(
+    conn: sqlite3.Connection, sweep: str, shape: str, dead: str, holder: str, expires: float
+) -> bool:
+    """Move a claim from ``dead`` (known not to run any more) to ``holder``, unless it moved."""
+    with conn:
+        return (
+            conn.execute(
+                "UPDATE claims SET holder = ?, expires = ? "
+                "WHERE sweep = ? AND shape = ? AND holder = ?",
+                (holder, expires, sweep, shape, dead),
+            ).rowcount
+            == 1
+        )
+
+
 def renew_claims(conn: sqlite3.Connection, holder: str, expires: float) -> int:
     """Extend every claim ``holder`` still holds to ``expires``; returns how many it holds."""
     with conn:

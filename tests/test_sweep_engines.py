@@ -6,6 +6,7 @@ stopped by PID in a ``finally``.
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -141,6 +142,25 @@ def test_a_group_held_by_a_dead_process_is_taken_over_when_its_lease_expires(tmp
     assert time.monotonic() - start >= 1.5  # it waited for the dead holder's lease
     assert (summary.trained, summary.groups, summary.elsewhere) == (8, 2, 0)
     assert len(_rows(db)) == 8
+
+
+def test_a_group_held_by_a_killed_process_of_this_host_is_taken_over_at_once(tmp_path):
+    toml, db = _write(tmp_path, "rerun"), tmp_path / "r.sqlite"
+    spec = sweep.load(toml)
+    configs = sweep.expand(spec, "classification")
+    n_train = len(sweep.prepare(spec).parts["train"][1])
+    first = sweep.group(configs, n_train)[0]
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: a `jaxnet sweep` killed with -9 and reaped
+    holder = f"{socket.gethostname()}:{gone.pid}:0000"
+    with store.opened(db) as conn:
+        assert store.claim(conn, "rerun", driver.shape_id(first, n_train), holder, 600, time.time())
+    summary = sweep.run(spec, db, log=lambda line: None, lease=600.0)  # no 10-minute wait
+    assert (summary.trained, summary.groups) == (8, 2) and len(_rows(db)) == 8
+    alive = f"{socket.gethostname()}:{os.getpid()}:0000"  # a live holder is never displaced
+    with store.opened(db) as conn:
+        assert store.claim(conn, "rerun", "x", alive, 600, time.time())
+        assert not driver.Leases(conn, db, 5).claim("rerun", "x")
 
 
 def test_a_group_another_process_stored_meanwhile_counts_as_theirs(tmp_path, monkeypatch):
@@ -385,8 +405,6 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 @pytest.mark.slow
 def test_a_two_node_ray_sweep_survives_a_worker_node_killed_mid_group(tmp_path):
     pytest.importorskip("ray")
-    import socket
-
     with socket.socket() as s:  # a free port on loopback for the head
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -24,6 +24,25 @@ from .. import store
 from .plan import config_id, shape_key
 
 
+def _gone(holder: str) -> bool:
+    """True when ``holder`` names a process of this host that no longer runs.
+
+    A rerun after ``kill -9`` then resumes at once instead of waiting out the dead process's
+    lease; a holder on another host is trusted until its lease expires.
+    """
+    parts = holder.rsplit(":", 2)  # host:pid:nonce, as Leases names its holder
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = parts[1]
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class Leases:
     """This process's claims on groups, renewed every ``lease / 3`` seconds by a thread.
 
@@ -54,7 +73,16 @@ class Leases:
             conn.close()
 
     def claim(self, sweep: str, shape: str) -> bool:
-        return store.claim(self._conn, sweep, shape, self.holder, self.lease, time.time())
+        """Claim a group: free, expired, or held by a process of this host that is gone."""
+        now = time.time()
+        if store.claim(self._conn, sweep, shape, self.holder, self.lease, now):
+            return True
+        holder = store.claim_holder(self._conn, sweep, shape)
+        if holder is None or not _gone(holder):
+            return False
+        return store.take_over_claim(
+            self._conn, sweep, shape, holder, self.holder, now + self.lease
+        )
 
     def release(self, sweep: str, shape: str) -> None:
         store.release_claim(self._conn, sweep, shape, self.holder)
@@ -139,9 +167,11 @@ class _Loop:
     def collect(self, timeout: float) -> None:
         """Commit (or resubmit) what the engine finished within ``timeout`` seconds."""
         for i, outcome in self.engine.wait(timeout):
+            if i in self.committed:  # a task reported twice is stored once
+                continue
             if isinstance(outcome, BaseException):
                 self._failed(i, outcome)
-            elif i not in self.committed:  # a task reported twice is stored once
+            else:
                 self._commit(i, outcome)
 
     def _failed(self, i: int, error: BaseException) -> None:
