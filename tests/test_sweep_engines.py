@@ -247,7 +247,7 @@ def test_a_local_ray_sweep_stores_the_same_rows_as_the_in_process_engine(tmp_pat
         np.testing.assert_allclose(ray_rows[key], values, rtol=1e-5)
     with store.opened(tmp_path / "ray.sqlite") as conn:
         (kind,) = {r["device_kind"] for r in store.runs(conn)}
-    assert kind.startswith("cpu") and kind.endswith(f"x{os.cpu_count()}")  # a whole CPU node
+    assert kind.startswith("cpu x")  # a CPU task: JAX_PLATFORMS=cpu on the worker
 
 
 # --- slow: processes and nodes killed mid-group ------------------------------------------------
