@@ -47,7 +47,8 @@ _checked_cache: list = []  # [(prepared, loss, checked)]: one entry, the sweep i
 
 
 def _checked(prepared: Prepared, configs: list[dict]) -> dict:
-    """:func:`checked_parts` of the sweep's data, computed once per process and sweep."""
+    """:func:`checked_parts` of the sweep's data: once per sweep in-process (a Ray task gets
+    its own copy of the data from the object store, so there it is once per task)."""
     loss = configs[0]["loss"]
     if not (_checked_cache and _checked_cache[0][0] is prepared and _checked_cache[0][1] == loss):
         # Every group has the same inputs, outputs and loss, so one check serves them all.
