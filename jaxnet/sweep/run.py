@@ -328,9 +328,8 @@ def run(
     from . import driver, engines
 
     options = {"address": address, "gpus_per_group": gpus_per_group}
-    options.update(cpus_per_group=cpus_per_group, retries=_checked_options(engine, retries, lease))
-    if engine != "ray":
-        engines.make_engine(engine, sweep.name, None, 0, **_given(options, engine))  # checks
+    options.update(cpus_per_group=cpus_per_group)
+    options["retries"] = _checked_options(engine, retries, lease, options)
     start = time.perf_counter()
     prepared = prepare(sweep)
     _check_metric_data(default_metric(sweep.settings), prepared)
@@ -383,12 +382,17 @@ def run(
     )
 
 
-def _checked_options(engine: str, retries, lease) -> int:
+def _checked_options(engine: str, retries, lease, ray_options: dict) -> int:
     """Check the driver's options before any work; returns ``retries`` with its default."""
     from .engines import ENGINES
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    given = [k for k, v in ray_options.items() if v is not None]
+    if given and engine != "ray":
+        raise ValueError(
+            f"engine {engine!r} takes no {', '.join(given)}; those go with engine 'ray'"
+        )
     retries = (3 if engine == "ray" else 0) if retries is None else retries
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an int >= 0; got {retries!r}")
