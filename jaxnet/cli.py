@@ -686,12 +686,52 @@ def _cmd_predict(args):
 
 
 def _add_sweep(sub):
-    p = sub.add_parser("sweep", help="train every config of a sweep file into a results store")
+    p = sub.add_parser(
+        "sweep",
+        help="train every config of a sweep file into a results store",
+        epilog="The sweep file format, every key and its default: docs/sweeps.md.",
+    )
     p.add_argument("file", help="the sweep's TOML file, e.g. experiments/sweeps/demo.toml")
     p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
     p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    _add_engine_options(p)
     p.set_defaults(run=_cmd_sweep)
+
+
+def _add_engine_options(p) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("in-process", "ray"),
+        default="in-process",
+        help="where groups train: here, one after another (default), or as Ray tasks",
+    )
+    p.add_argument("--address", help="with --engine ray: a Ray cluster to join (auto, HOST:PORT)")
+    p.add_argument(
+        "--gpus-per-group", type=float, help="with --engine ray: GPUs per group (default 0)"
+    )
+    p.add_argument(
+        "--cpus-per-group",
+        type=float,
+        help="with --engine ray: CPUs per group (default: a whole CPU node, or 1 with GPUs)",
+    )
+    p.add_argument("--retries", type=int, help="runs again of a failed group (default 0; 3 on Ray)")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds before another process may take over a dead process's group (60)",
+    )
+
+
+def _engine_options(args) -> dict:
+    ray_only = {"address": args.address, "gpus_per_group": args.gpus_per_group}
+    ray_only["cpus_per_group"] = args.cpus_per_group
+    given = [k for k, v in ray_only.items() if v is not None]
+    if given and args.engine != "ray":
+        raise CliError(f"--{given[0].replace('_', '-')} goes with --engine ray")
+    options = {k: v for k, v in ray_only.items() if v is not None}
+    return {"engine": args.engine, "retries": args.retries, "lease": args.lease, **options}
 
 
 def _cmd_sweep(args):
@@ -702,7 +742,7 @@ def _cmd_sweep(args):
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:
-        summary = sweep.run(spec, path)
+        summary = sweep.run(spec, path, **_engine_options(args))
     except KeyboardInterrupt:
         groups = _stored_groups(path, spec.name)
         print(

@@ -854,6 +854,81 @@ def bench_population(cfg: Config) -> dict:
     return {"cases": {"population": result}}
 
 
+# --- sweep engines: the demo sweep in-process vs on Ray ----------------------------------------
+
+
+def _sweep_spec(cfg: Config):
+    """The demo sweep (``--quick``: a 2-group cut of it with 100 steps)."""
+    from jaxnet import sweep
+
+    spec = sweep.load(Path(__file__).resolve().parents[1] / "experiments/sweeps/demo.toml")
+    if cfg is QUICK:
+        text = spec.source.split("[grid]")[0] + (
+            "[grid]\ndepth = [1]\nwidth = [16, 32]\nlearning_rate = [1e-3]\nseed = [0, 1]\n"
+            "steps = [100]\nbatch_size = [64]\n"
+        )
+        spec = sweep.parse(text, "demo (quick)")
+    return spec
+
+
+def _sweep_timing(summary, wall: float, startup: float = 0.0) -> dict:
+    """One sweep as a variant row: wall time less start-up, compile time summed over groups."""
+    seconds = wall - startup
+    return {
+        "first_s": wall,
+        "compile_s": summary.compile_seconds,
+        "median_s": seconds,
+        "min_s": seconds,
+        "times_s": [seconds],
+        "startup_s": startup,
+        "group_s": summary.group_seconds,
+        "groups": summary.groups,
+    }
+
+
+def bench_sweep_engines(cfg: Config) -> dict:
+    """The demo sweep trained in this process, then on a one-node local Ray cluster.
+
+    Each run starts from an empty store; the in-process run goes first, so neither finds its
+    programs compiled. Ray's start-up (``ray.init``) is reported apart and left out of the
+    ratio; the per-group overhead is what Ray adds to each group beyond training it (task
+    dispatch, a worker's first JAX import, returning rows).
+    """
+    import tempfile
+
+    from jaxnet import sweep
+
+    if importlib.util.find_spec("ray") is None:
+        return {"cases": {}, "skipped": "ray is not installed (pip install -e '.[ray]')"}
+    spec = _sweep_spec(cfg)
+    timings, quiet = {}, {"log": lambda line: None, "progress": False}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        here = sweep.run(spec, Path(tmp) / "here.sqlite", **quiet)
+        timings["in-process"] = _sweep_timing(here, time.perf_counter() - start)
+        start = time.perf_counter()
+        ray = sweep.run(spec, Path(tmp) / "ray.sqlite", engine="ray", **quiet)
+        timings["ray, 1 local node"] = _sweep_timing(
+            ray, time.perf_counter() - start, ray.startup_seconds
+        )
+    r = timings["ray, 1 local node"]
+    overhead = (r["median_s"] - r["group_s"]) / max(ray.groups, 1)
+    slower = r["median_s"] / timings["in-process"]["median_s"]
+    result = case(
+        f"sweep {spec.name}: {here.configs} configs in {here.groups} groups; in-process vs "
+        f"one local Ray node (one group at a time, a whole node each); 'steps' are configs, "
+        f"Ray start-up {r['startup_s']:.1f} s left out",
+        here.configs,
+        timings,
+        {"ray_over_in_process": slower},
+        [],
+        ray_over_in_process=slower,
+        ray_startup_s=r["startup_s"],
+        ray_overhead_per_group_s=overhead,
+    )
+    return {"cases": {"sweep_engines": result}}
+
+
 # --- environment and report ----------------------------------------------------------------
 
 
@@ -909,7 +984,9 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "grads": bench_grads,
     "wide": bench_wide,
     "population": bench_population,
+    "sweep_engines": bench_sweep_engines,
 }
+OPT_IN = ("sweep_engines",)  # minutes long: run with --only sweep_engines
 
 
 def markdown(name: str, result: dict) -> str:
@@ -940,7 +1017,15 @@ def markdown(name: str, result: dict) -> str:
                     f"- {v}: {t['model_steps_per_s']:,.0f} model-steps/s, "
                     f"{100 * t['fraction_of_peak']:.1f}% of the matmul peak"
                 )
-        for k in ("peak_gflops", "fit_gflops", "bare_gflops", "bare_vs_fit_max_loss_difference"):
+        for k in (
+            "peak_gflops",
+            "fit_gflops",
+            "bare_gflops",
+            "bare_vs_fit_max_loss_difference",
+            "ray_over_in_process",
+            "ray_startup_s",
+            "ray_overhead_per_group_s",
+        ):
             if k in c:
                 lines.append(f"- {k}: {c[k]:.4g}")
         for t in c["targets"]:
@@ -967,7 +1052,7 @@ def parse_args(argv):
         help="the GPU run: populations of 1..16384 and the wide MLP, no CPU baselines",
     )
     args = p.parse_args(argv)
-    default = "population,wide" if args.gpu else ",".join(BENCHMARKS)
+    default = "population,wide" if args.gpu else ",".join(b for b in BENCHMARKS if b not in OPT_IN)
     names = [n for group in (args.only or [default]) for n in group.split(",") if n]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:

@@ -2,12 +2,17 @@
 
 One file per stage, data flowing one way: :mod:`.spec` reads and checks the file, :mod:`.plan`
 expands it into configs and groups them by compiled shape, :mod:`.prepare` loads and scales the
-data once, :mod:`.run` trains each group as one population and commits its rows, :mod:`.rank`
-pools and ranks the rows, :mod:`.report` rebuilds the figures from the store alone,
-:mod:`.page` writes them and every stored member into one offline web page. The file
-format is documented in :mod:`.spec` and in docs/sweeps.md.
+data once, :mod:`.run` is the entry point: its driver (:mod:`.driver`) claims each group in the
+store and hands it to an engine (:mod:`.engines`: in-process, or :mod:`.ray_engine`), which
+trains it as one population, and commits its rows; :mod:`.rank` pools and ranks the rows,
+:mod:`.report` rebuilds the figures from the store alone, and :mod:`.page` writes them and
+every stored member into one offline web page. The file format is documented in :mod:`.spec`
+and in docs/sweeps.md.
 """
 
+from .engines import ENGINES as ENGINES
+from .engines import GroupResult as GroupResult
+from .engines import train_group as train_group
 from .page import watch as watch
 from .page import write_report as write_report
 from .plan import canonical as canonical
@@ -42,6 +47,7 @@ from .run import spec_hash as spec_hash
 from .spec import AXIS_CHECKS as AXIS_CHECKS
 from .spec import AXIS_DEFAULTS as AXIS_DEFAULTS
 from .spec import DISTRIBUTIONS as DISTRIBUTIONS
+from .spec import FILE_DATASETS as FILE_DATASETS
 from .spec import FLOAT_AXES as FLOAT_AXES
 from .spec import INT_AXES as INT_AXES
 from .spec import MEMBER_KEYS as MEMBER_KEYS
@@ -84,6 +90,10 @@ __all__ = [
     "checked_parts",
     "net_for",
     "fit_group",
+    "train_group",
+    "GroupResult",
+    "ENGINES",
+    "FILE_DATASETS",
     "environment",
     "member_rows",
     "SweepSummary",

@@ -38,7 +38,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from .. import store
+from .. import _atomic, store
 from .plan import default_metric, expand
 from .rank import _shown, higher_is_better
 from .report import report
@@ -332,15 +332,7 @@ def sweep_sections(conn, metric: str | None = None) -> list[dict]:
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder, so a reader never sees half a page."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the page from a web server's user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic.write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _draw_figures(store_path, out: Path, name: str, folder: str, metric) -> tuple[list, str]:
@@ -496,7 +488,6 @@ def write_report(
     if metric is not None and metric not in METRICS:
         raise SweepError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with store.opened(store_path, must_exist=True) as conn:
         entries = store.sweeps(conn)
         names = [e["name"] for e in entries]
@@ -505,6 +496,7 @@ def write_report(
                 f"the store has no sweep {sweep_name!r}; it has {', '.join(names) or 'none'}"
             )
         sections = sweep_sections(conn, metric)
+    out.mkdir(parents=True, exist_ok=True)  # only once the store has been read
     written, figures, notes = [], {}, {}
     for entry in entries:
         folder = _figure_dir(entries, entry["name"], sweep_name)
@@ -525,8 +517,9 @@ def write_report(
 
 def store_state(store_path) -> tuple | None:
     """What changes when a group is committed: ``(sweeps, runs, last run id)``; None while
-    the store does not exist yet."""
-    if not Path(store_path).is_file():
+    the store does not exist yet (or is the empty file SQLite makes before its first commit)."""
+    path = Path(store_path)
+    if not path.is_file() or path.stat().st_size == 0:
         return None
     with store.opened(store_path, must_exist=True) as conn:
         sweeps = conn.execute("SELECT count(*) FROM sweeps").fetchone()[0]

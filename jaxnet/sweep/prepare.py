@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from .. import data, mlp
 from .spec import MAX_GROUP_BYTES, Sweep, SweepError
@@ -19,12 +20,38 @@ class Prepared:
         ``x`` ``(n, features)`` scaled with a scaler fitted on the training rows; ``y`` class
         indices ``(n,)`` or scaled regression targets ``(n,)``.
       task: ``"classification"`` or ``"regression"``; n_features, n_outputs: the net's ends.
+      identity: for a file dataset, what the store records to notice a changed file (the
+        file's SHA-256 and how it is read); None for a built-in dataset.
     """
 
     parts: dict
     task: str
     n_features: int
     n_outputs: int
+    identity: str | None = None
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise type(e)(f"cannot read {path}: {e.strerror}") from e
+    return digest.hexdigest()
+
+
+def _dataset(sweep: Sweep) -> tuple[data.Dataset, str | None]:
+    """The sweep's dataset and, for a file, its identity (see :class:`Prepared`)."""
+    s = sweep.settings
+    if sweep.dataset == "csv":
+        identity = f"csv sha256={_sha256(s['csv'])} target={s['target']} task={s['task']}"
+        return data.read_csv(s["csv"], s["target"], task=s["task"]), identity
+    if sweep.dataset == "npz":
+        identity = f"npz sha256={_sha256(s['npz'])} task={s['task']}"
+        return data.read_npz(s["npz"], task=s["task"]), identity
+    return data.load(sweep.dataset, seed=s["data_seed"]), None
 
 
 def _scaled(parts: dict, kind: str, column: int) -> dict:
@@ -41,13 +68,13 @@ def _scaled(parts: dict, kind: str, column: int) -> dict:
 def prepare(sweep: Sweep) -> Prepared:
     """Load, split and scale the sweep's dataset (see :class:`Prepared`)."""
     s = sweep.settings
-    dataset = data.load(sweep.dataset, seed=s["data_seed"])
+    dataset, identity = _dataset(sweep)
     parts = data.partition(dataset, s["val_fraction"], s["test_fraction"], s["data_seed"])
     parts = _scaled(parts, s["scaler"], 0)
     if dataset.task == "regression":
         parts = _scaled(parts, s["target_scaler"], 1)
     outputs = dataset.n_classes if dataset.task == "classification" else 1
-    return Prepared(parts, dataset.task, dataset.x.shape[1], outputs)
+    return Prepared(parts, dataset.task, dataset.x.shape[1], outputs, identity)
 
 
 def _check_metric_data(metric: str, prepared: Prepared) -> None:

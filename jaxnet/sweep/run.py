@@ -19,15 +19,8 @@ from .plan import (
     group,
     task_defaults,
 )
-from .prepare import (
-    Prepared,
-    _check_metric_data,
-    check_against_data,
-    checked_parts,
-    net_for,
-    prepare,
-)
-from .spec import Sweep
+from .prepare import Prepared, _check_metric_data, check_against_data, net_for, prepare
+from .spec import Sweep, SweepError
 
 
 def fit_group(configs: list[dict], prepared: Prepared, checked: dict):
@@ -205,6 +198,8 @@ class SweepSummary:
       groups: populations trained now; compiles: population programs compiled now.
       seconds: wall time of the call; group_seconds: of it, training and evaluating groups;
       compile_seconds: of that, JAX tracing, lowering and compiling (every program).
+      engine: what trained the groups; elsewhere: configs other processes on the same store
+      trained meanwhile; startup_seconds: of ``seconds``, starting or joining Ray.
     """
 
     name: str
@@ -217,6 +212,9 @@ class SweepSummary:
     seconds: float
     group_seconds: float
     compile_seconds: float
+    engine: str = "in-process"
+    elsewhere: int = 0
+    startup_seconds: float = 0.0
 
     @property
     def train_fraction(self) -> float:
@@ -225,8 +223,20 @@ class SweepSummary:
 
     def describe(self) -> str:
         """One line: what was trained and where the wall time went."""
+        others = f"; {self.elsewhere} were trained by other processes" if self.elsewhere else ""
         if not self.trained:
+            if self.elsewhere:
+                return f"{self.name}: trained nothing itself{others} on {self.store}"
             return f"{self.name}: all {self.configs} configs were already in {self.store}"
+        if self.engine != "in-process":  # groups ran in parallel: times are summed over workers
+            return (
+                f"{self.name}: trained {self.trained} configs in {self.groups} groups on "
+                f"{self.engine} in {self.seconds:.1f} s ({self.startup_seconds:.1f} s starting "
+                f"{self.engine}); the groups took {self.group_seconds:.1f} s summed over "
+                f"workers, {self.compile_seconds:.1f} s of it compiling "
+                f"({self.compiles} training programs); {self.skipped} were already stored"
+                f"{others}"
+            )
         share = 100.0 / max(self.seconds, 1e-9)
         return (
             f"{self.name}: trained {self.trained} configs in {self.groups} groups "
@@ -234,17 +244,8 @@ class SweepSummary:
             f"{100 * self.train_fraction:.0f}% running compiled programs, "
             f"{share * self.compile_seconds:.0f}% compiling, "
             f"{share * (self.seconds - self.group_seconds):.0f}% data, store and Python; "
-            f"{self.skipped} were already stored"
+            f"{self.skipped} were already stored{others}"
         )
-
-
-def _group_label(configs: list[dict]) -> str:
-    c = configs[0]
-    hidden = "-".join(map(str, c["hidden"])) or "linear"
-    return (
-        f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "
-        f"{c['steps']} steps x{len(configs)}"
-    )
 
 
 def _progress(total: int, progress: bool | None, desc: str):
@@ -285,61 +286,50 @@ def compile_clock() -> float:
     return _compile_seconds
 
 
-def _train_groups(conn, sweep_id: int, sweep: Sweep, groups, prepared, log, bar):
-    """Train and store each group in turn; returns ``(group_seconds, compile_seconds)``."""
-    settings = task_defaults(sweep.settings, prepared.task)
-    env = environment()
-    group_total = compile_total = 0.0
-    # Every group has the same inputs, outputs and loss, so one check serves them all.
-    checked = checked_parts(prepared, net_for(groups[0][0], prepared), settings["loss"])
-    for i, configs in enumerate(groups, 1):
-        bar.set_description(f"group {i}/{len(groups)}")
-        start, compiled = time.perf_counter(), compile_clock()
-        net, history, evaluated = fit_group(configs, prepared, checked)
-        seconds, compiling = time.perf_counter() - start, compile_clock() - compiled
-        timing = {
-            "group_seconds": seconds,
-            "train_seconds": seconds - compiling,
-            "compile_seconds": compiling,
-            **env,
-        }
-        rows = member_rows(
-            sweep.name, configs, net, history, evaluated, timing, settings["curve_points"]
-        )
-        store.insert_runs(conn, sweep_id, rows)
-        group_total, compile_total = group_total + seconds, compile_total + compiling
-        bar.update(len(configs))
-        with bar.external_write_mode():
-            log(
-                f"[{i}/{len(groups)}] {_group_label(configs)}: {seconds:.1f} s, of which "
-                f"compiling {compiling:.1f} s"
-            )
-    return group_total, compile_total
-
-
 def spec_hash(sweep: Sweep) -> str:
     """SHA-256 of the sweep's source text: a new sweep row when the file changes."""
     return hashlib.sha256(sweep.source.encode()).hexdigest()
 
 
-def run(sweep: Sweep, store_path, progress: bool | None = None, log=print) -> SweepSummary:
+def run(
+    sweep: Sweep,
+    store_path,
+    progress: bool | None = None,
+    log=print,
+    *,
+    engine: str = "in-process",
+    address: str | None = None,
+    gpus_per_group: float | None = None,
+    cpus_per_group: float | None = None,
+    retries: int | None = None,
+    lease: float = 60.0,
+) -> SweepSummary:
     """Train every config of ``sweep`` that ``store_path`` does not hold yet.
 
-    Groups are trained one after another; each group's rows are committed in one transaction
-    when it finishes, so killing the process loses at most the group in training, and a rerun
-    trains exactly the configs that are missing.
+    Each group's rows are committed in one transaction when it finishes, so killing the
+    process loses at most the groups in training, and a rerun trains exactly the configs that
+    are missing. Groups are claimed in the store before training (see :mod:`.driver`), so
+    several processes on one store split the groups and never train one twice.
 
     Args:
       sweep: the spec (:func:`load`, :func:`parse` or :func:`from_dict`).
       store_path: the SQLite results store; created when missing.
       progress: show a progress bar over groups and members (None: when stderr is a terminal).
       log: called with one line per group and a line before training.
+      engine: ``"in-process"`` (groups one after another here) or ``"ray"`` (one Ray task
+        per group; see :class:`~jaxnet.sweep.ray_engine.RayEngine` for ``address``,
+        ``gpus_per_group`` and ``cpus_per_group``).
+      retries: how often a failed group is run again (default 0 in-process, 3 on Ray).
+      lease: seconds a claim on a group outlives its holder's last renewal.
 
     Returns:
-      A :class:`SweepSummary`.
+      A :class:`SweepSummary`; ``trained`` counts only what this call trained.
     """
-    from .. import population
+    from . import driver, engines
 
+    options = {"address": address, "gpus_per_group": gpus_per_group}
+    options.update(cpus_per_group=cpus_per_group)
+    options["retries"] = _checked_options(engine, retries, lease, options)
     start = time.perf_counter()
     prepared = prepare(sweep)
     _check_metric_data(default_metric(sweep.settings), prepared)
@@ -347,9 +337,10 @@ def run(sweep: Sweep, store_path, progress: bool | None = None, log=print) -> Sw
     n_train = len(prepared.parts["train"][1])
     loss = task_defaults(sweep.settings, prepared.task)["loss"]
     check_against_data(sweep, group(configs, n_train), prepared, loss)  # before any write
-    compiles = population.compile_count()
+    retries = options["retries"]
     with store.opened(store_path) as conn:
         sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
+        _check_data_file(conn, sweep, prepared)
         done = store.done_config_ids(conn, sweep.name)
         todo = [c for c in configs if config_id(sweep.name, c) not in done]
         groups = group(todo, n_train)
@@ -358,21 +349,76 @@ def run(sweep: Sweep, store_path, progress: bool | None = None, log=print) -> Sw
             f"{len(configs) - len(todo)} already stored, {len(todo)} to train in "
             f"{len(groups)} groups -> {store_path}"
         )
-        with _progress(len(todo), progress, sweep.name) as bar:
-            group_s, compile_s = (
-                _train_groups(conn, sweep_id, sweep, groups, prepared, log, bar)
-                if groups
-                else (0.0, 0.0)
+        tally, started = driver.Tally(), 0.0
+        if groups:
+            settings = task_defaults(sweep.settings, prepared.task)
+            runner = engines.make_engine(
+                engine, sweep.name, prepared, settings["curve_points"], **_given(options, engine)
             )
+            started = getattr(runner, "startup_seconds", 0.0)
+            try:
+                with (
+                    driver.Leases(conn, store_path, lease) as leases,
+                    _progress(len(todo), progress, sweep.name) as bar,
+                ):
+                    tally = driver.drive(
+                        conn, sweep_id, sweep.name, groups, n_train, runner, leases,
+                        retries=retries, log=log, bar=bar,
+                    )  # fmt: skip
+            finally:
+                runner.close()
     return SweepSummary(
         sweep.name,
         str(store_path),
         len(configs),
         len(configs) - len(todo),
-        len(todo),
-        len(groups),
-        population.compile_count() - compiles,
+        tally.trained,
+        tally.groups,
+        tally.compiles,
         time.perf_counter() - start,
-        group_s,
-        compile_s,
+        tally.group_seconds,
+        tally.compile_seconds,
+        engine=engine,
+        elsewhere=tally.elsewhere,
+        startup_seconds=started,
     )
+
+
+def _checked_options(engine: str, retries, lease, ray_options: dict) -> int:
+    """Check the driver's options before any work; returns ``retries`` with its default."""
+    from .engines import ENGINES
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    given = [k for k, v in ray_options.items() if v is not None]
+    if given and engine != "ray":
+        raise ValueError(
+            f"engine {engine!r} takes no {', '.join(given)}; those go with engine 'ray'"
+        )
+    retries = (3 if engine == "ray" else 0) if retries is None else retries
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+    # Shorter leases would be renewed many times a second, and a long compile could outlast one.
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease >= 1:
+        raise ValueError(f"lease must be at least 1 second; got {lease!r}")
+    return retries
+
+
+def _given(options: dict, engine: str) -> dict:
+    """The engine's options the caller set (``retries`` is the driver's for in-process)."""
+    if engine == "ray":
+        return {k: v for k, v in options.items() if v is not None}
+    return {k: v for k, v in options.items() if k != "retries"}
+
+
+def _check_data_file(conn, sweep: Sweep, prepared: Prepared) -> None:
+    """Refuse to resume a sweep whose data file changed since its rows were stored."""
+    if prepared.identity is None:
+        return
+    recorded = store.check_data_identity(conn, sweep.name, prepared.identity)
+    if recorded is not None:
+        raise SweepError(
+            f"sweep {sweep.name!r}: its data file changed since its stored runs were trained "
+            f"(stored: {recorded}; now: {prepared.identity}); give the sweep a new name or "
+            "use a new store"
+        )

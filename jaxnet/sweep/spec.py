@@ -13,7 +13,11 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
 
     name = "demo"                # letters, digits, ``_.-``; identifies the sweep in the store
     description = "..."          # free text
-    dataset = "digits"           # one of jaxnet.data.DATASETS
+    dataset = "digits"           # one of jaxnet.data.DATASETS, or "csv" / "npz": your file
+    csv = "data/wine.csv"        # with dataset = "csv": relative to this file's folder
+    target = "quality"           # with dataset = "csv": the column to predict
+    npz = "data/points.npz"      # with dataset = "npz": arrays x (rows, features), y (rows,)
+    task = "regression"          # with a file: default inferred from the target
     data_seed = 0                # seed of generated data and of the splits
     val_fraction = 0.15          # share of the non-test rows held out for validation (0: none)
     test_fraction = 0.2          # share of all rows held out for testing (ignored by mnist1d,
@@ -61,8 +65,12 @@ the grid's list lengths times ``random.n``, counted before expanding), at most
 int32), and, once the data is known, at most :data:`MAX_GROUP_BYTES` of estimated memory per
 group (:func:`jaxnet.sweep.prepare.group_bytes`). Each refusal says how much was asked for.
 
-Left out: several datasets in one sweep, CSV datasets, early stopping, and splitting a very
-large group into several populations.
+A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_csv`), an NPZ
+file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
+key, with examples.
+
+Left out: several datasets in one sweep, early stopping, and splitting a very large group
+into several populations.
 """
 
 from __future__ import annotations
@@ -103,7 +111,13 @@ SETTING_DEFAULTS = {
     "evals": 10,
     "curve_points": 100,
     "metric": None,  # best_val_loss, or train_loss without validation
+    "csv": None,  # with dataset = "csv": the file, relative to the sweep file's folder
+    "target": None,  # with dataset = "csv": the column to predict
+    "npz": None,  # with dataset = "npz": a numpy.savez file of arrays x and y
+    "task": None,  # with a file: classification or regression (default: from the target)
 }
+# Datasets read from the user's file rather than jaxnet.data's built-in ones.
+FILE_DATASETS = ("csv", "npz")
 AXIS_DEFAULTS = {
     "depth": 1,
     "width": 32,
@@ -219,7 +233,7 @@ AXIS_CHECKS = {
 }
 SETTING_CHECKS = {
     "name": _sweep_name,
-    "dataset": _one_of(data.DATASETS),
+    "dataset": _one_of((*data.DATASETS, *FILE_DATASETS)),
     "description": _text,
     "data_seed": _int_from(0),
     "val_fraction": _fraction,
@@ -232,6 +246,10 @@ SETTING_CHECKS = {
     "evals": _int_from(1),
     "curve_points": _int_from(2),
     "metric": _one_of(METRICS),
+    "csv": _text,
+    "target": _text,
+    "npz": _text,
+    "task": _one_of(data.TASKS),
 }
 
 
@@ -374,6 +392,7 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
     _check_count(where, grid, draws)
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
     _check_metric(where, settings)
+    _check_file_keys(where, values)
     text = source if source is not None else json.dumps(spec, sort_keys=True)
     return Sweep(values["name"], values["dataset"], settings, grid, random, draws, seed, text)
 
@@ -389,6 +408,22 @@ def _check_count(where: str, grid: dict, draws: int) -> None:
             f"the limit is {MAX_CONFIGS:,} "
             "(jaxnet.sweep.spec.MAX_CONFIGS): split it into smaller sweeps"
         )
+
+
+def _check_file_keys(where: str, values: dict) -> None:
+    """The keys of a file dataset: csv + target, or npz; none of them with a built-in one."""
+    needed = {"csv": ("csv", "target"), "npz": ("npz",)}.get(values["dataset"], ())
+    for key in needed:
+        if key not in values:
+            raise SweepError(f"{where}: dataset = {values['dataset']!r} needs {key} = ...")
+    allowed = (*needed, "task") if needed else ()
+    owner = {"csv": "'csv'", "target": "'csv'", "npz": "'npz'", "task": "'csv' or 'npz'"}
+    for key, datasets in owner.items():
+        if key in values and key not in allowed:
+            raise SweepError(
+                f"{where}: {key} goes with dataset = {datasets}; this sweep's dataset is "
+                f"{values['dataset']!r}"
+            )
 
 
 def _check_metric(where: str, settings: dict) -> None:
@@ -412,7 +447,18 @@ def load(path) -> Sweep:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise SweepError(f"cannot read sweep file {path}: {e.strerror}") from None
-    return parse(text, str(path))
+    sweep = parse(text, str(path))
+    return _with_file_beside(sweep, Path(path).parent)
+
+
+def _with_file_beside(sweep: Sweep, folder: Path) -> Sweep:
+    """A file dataset's relative path read as relative to the sweep file's folder."""
+    key = sweep.dataset if sweep.dataset in FILE_DATASETS else None
+    if key is None:
+        return sweep
+    path = Path(sweep.settings[key]).expanduser()
+    settings = {**sweep.settings, key: str(path if path.is_absolute() else folder / path)}
+    return dataclasses.replace(sweep, settings=settings)
 
 
 def spec_from_source(text: str) -> Sweep:

@@ -1,0 +1,233 @@
+"""The driver loop: claim groups in the store, hand them to an engine, commit rows as they come.
+
+Only the driver writes the store. Before a group is trained it is claimed: a row in the
+store's ``claims`` table naming this process and a lease that a background thread renews
+while the process lives (:class:`Leases`). Several ``jaxnet sweep`` processes on one store
+therefore split the groups between them; a group whose holder was killed is taken over once
+its lease expires. A process that has nothing left to claim waits for the groups that others
+hold, so every process ends when the whole sweep is stored. A finished group's rows are
+committed in one transaction as soon as the engine reports it; a group reported twice (a task
+Ray reran) is stored once, and a failed task is submitted again up to ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import socket
+import sqlite3
+import threading
+import time
+
+from .. import store
+from .plan import config_id, shape_key
+
+
+def _gone(holder: str) -> bool:
+    """True when ``holder`` names a process of this host that no longer runs.
+
+    A rerun after ``kill -9`` then resumes at once instead of waiting out the dead process's
+    lease; a holder on another host is trusted until its lease expires.
+    """
+    parts = holder.rsplit(":", 2)  # host:pid:nonce, as Leases names its holder
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = parts[1]
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+class Leases:
+    """This process's claims on groups, renewed every ``lease / 3`` seconds by a thread.
+
+    Args:
+      conn: the driver's open store (used from the driver's thread only).
+      store_path: the store's file; the renewing thread opens its own connection to it.
+      lease: seconds a claim lasts without renewal; the time others wait for a dead holder.
+    """
+
+    def __init__(self, conn, store_path, lease: float):
+        if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
+            raise ValueError(f"lease must be a positive number of seconds; got {lease!r}")
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.lease = float(lease)
+        self._conn, self._path = conn, store_path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="jaxnet-leases", daemon=True)
+
+    def _renew(self) -> None:
+        conn = store.connect(self._path)
+        try:
+            while not self._stop.wait(self.lease / 3):
+                try:
+                    store.renew_claims(conn, self.holder, time.time() + self.lease)
+                except sqlite3.Error:  # the store was busy: the next renewal comes in time
+                    pass
+        finally:
+            conn.close()
+
+    def claim(self, sweep: str, shape: str) -> bool:
+        """Claim a group: free, expired, or held by a process of this host that is gone."""
+        now = time.time()
+        if store.claim(self._conn, sweep, shape, self.holder, self.lease, now):
+            return True
+        holder = store.claim_holder(self._conn, sweep, shape)
+        if holder is None or not _gone(holder):
+            return False
+        return store.take_over_claim(
+            self._conn, sweep, shape, holder, self.holder, now + self.lease
+        )
+
+    def release(self, sweep: str, shape: str) -> None:
+        store.release_claim(self._conn, sweep, shape, self.holder)
+
+    def __enter__(self) -> Leases:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        store.release_claims(self._conn, self.holder)  # others need not wait for the leases
+
+
+@dataclasses.dataclass
+class Tally:
+    """What the driver did: configs and groups trained here, and by other processes."""
+
+    trained: int = 0
+    groups: int = 0
+    compiles: int = 0
+    group_seconds: float = 0.0
+    compile_seconds: float = 0.0
+    elsewhere: int = 0
+    retried: int = 0
+
+
+def group_label(configs: list[dict]) -> str:
+    c = configs[0]
+    hidden = "-".join(map(str, c["hidden"])) or "linear"
+    return (
+        f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "
+        f"{c['steps']} steps x{len(configs)}"
+    )
+
+
+def shape_id(configs: list[dict], n_train: int) -> str:
+    """The claim key of a group: a hash of its compiled shape (the same in every process)."""
+    return hashlib.sha256(shape_key(configs[0], n_train).encode()).hexdigest()[:32]
+
+
+class _Loop:
+    """State of one driver run; see :func:`drive`."""
+
+    def __init__(self, conn, sweep_id, name, groups, n_train, engine, leases, retries, log, bar):
+        self.conn, self.sweep_id, self.name = conn, sweep_id, name
+        self.groups, self.engine, self.leases = groups, engine, leases
+        self.retries, self.log, self.bar = retries, log, bar
+        self.shapes = [shape_id(g, n_train) for g in groups]
+        self.waiting = list(range(len(groups)))  # neither claimed by us nor known to be stored
+        self.running: dict[int, list[dict]] = {}  # claimed and submitted: index -> configs
+        self.attempts: dict[int, int] = {}
+        self.committed: set[int] = set()
+        self.tally = Tally()
+
+    def _missing(self, i: int) -> list[dict]:
+        done = store.done_config_ids(self.conn, self.name)
+        return [c for c in self.groups[i] if config_id(self.name, c) not in done]
+
+    def _stored_elsewhere(self, i: int) -> None:
+        self.waiting.remove(i)
+        self.tally.elsewhere += len(self.groups[i])
+        self.bar.update(len(self.groups[i]))
+
+    def fill(self) -> None:
+        """Claim and submit waiting groups while the engine has free slots."""
+        for i in list(self.waiting):
+            if len(self.running) >= self.engine.slots:
+                return
+            if not self._missing(i):
+                self._stored_elsewhere(i)
+            elif self.leases.claim(self.name, self.shapes[i]):
+                missing = self._missing(i)  # again: its last holder may have just committed it
+                if not missing:
+                    self.leases.release(self.name, self.shapes[i])
+                    self._stored_elsewhere(i)
+                    continue
+                self.waiting.remove(i)
+                self.running[i] = missing
+                self.engine.submit(i, missing)
+
+    def collect(self, timeout: float) -> None:
+        """Commit (or resubmit) what the engine finished within ``timeout`` seconds."""
+        for i, outcome in self.engine.wait(timeout):
+            if i in self.committed:  # a task reported twice is stored once
+                continue
+            if isinstance(outcome, BaseException):
+                self._failed(i, outcome)
+            else:
+                self._commit(i, outcome)
+
+    def _failed(self, i: int, error: BaseException) -> None:
+        self.attempts[i] = self.attempts.get(i, 0) + 1
+        label = group_label(self.running[i])
+        if self.attempts[i] > self.retries:
+            raise RuntimeError(
+                f"group {label} failed {self.attempts[i]} times; last error: {error}"
+            ) from error
+        self.tally.retried += 1
+        with self.bar.external_write_mode():
+            self.log(f"group {label} failed ({type(error).__name__}); running it again")
+        self.engine.submit(i, self.running[i])
+
+    def _commit(self, i: int, result) -> None:
+        configs = self.running.pop(i)
+        inserted = store.insert_runs(self.conn, self.sweep_id, result.rows)
+        self.leases.release(self.name, self.shapes[i])
+        self.committed.add(i)
+        t = self.tally
+        t.trained, t.groups, t.compiles = (
+            t.trained + inserted,
+            t.groups + 1,
+            t.compiles + result.compiles,
+        )
+        t.group_seconds += result.seconds
+        t.compile_seconds += result.compiling
+        t.elsewhere += len(self.groups[i]) - len(configs)
+        self.bar.update(len(self.groups[i]))
+        n = len(self.committed)
+        self.bar.set_description(f"{n}/{len(self.groups)} groups")
+        with self.bar.external_write_mode():
+            self.log(
+                f"[{n}/{len(self.groups)}] {group_label(configs)}: {result.seconds:.1f} s, "
+                f"of which compiling {result.compiling:.1f} s"
+            )
+
+
+def drive(conn, sweep_id, name, groups, n_train, engine, leases, *, retries, log, bar, poll=0.5):
+    """Train ``groups`` on ``engine`` and commit their rows; returns a :class:`Tally`.
+
+    Args:
+      conn, sweep_id: the open store and the sweep's row; name: the sweep's name.
+      groups: lists of configs, one list per shape (:func:`~jaxnet.sweep.group`).
+      n_train: training rows (the batch size, and so the shape, depends on it).
+      engine: see :mod:`.engines`; leases: this process's :class:`Leases`.
+      retries: how often a failed task is submitted again before the sweep stops.
+      log: called with one line per committed group; bar: a tqdm bar over members.
+      poll: seconds between looks at groups other processes hold.
+    """
+    loop = _Loop(conn, sweep_id, name, groups, n_train, engine, leases, retries, log, bar)
+    bar.set_description(f"0/{len(groups)} groups")
+    while loop.waiting or loop.running:
+        loop.fill()
+        if loop.running:
+            loop.collect(poll)
+        elif loop.waiting:
+            time.sleep(poll)  # every group left is held by another process: wait or take over
+    return loop.tally
