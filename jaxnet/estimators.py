@@ -318,8 +318,8 @@ class _BaseMLP(BaseEstimator):
     def _set_fitted(self, plan: _Plan, params, history, n_rows: int, y_val):
         epochs = -(-int(history.steps) // plan.per_epoch)
         curve = _epoch_losses(history.loss, n_rows, plan, max(epochs, 1))
-        self.coefs_ = [np.asarray(layer["w"]) for layer in params]
-        self.intercepts_ = [np.asarray(layer["b"]) for layer in params]
+        self.coefs_ = [np.array(layer["w"]) for layer in params]
+        self.intercepts_ = [np.array(layer["b"]) for layer in params]
         self._net = plan.net
         self.n_iter_ = max(epochs, 1)
         self.t_ = n_rows * self.n_iter_
@@ -470,6 +470,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y_numeric=True,
             dtype=(np.float64, np.float32),
         )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         if reset:
             self._y_ndim = y.ndim
             self.out_activation_ = "identity"
