@@ -287,8 +287,6 @@ def test_early_stopping_keeps_validation_scores(data):
 
 FAST_CHECKS = [
     ec.check_estimators_pickle,
-    ec.check_methods_subset_invariance,
-    ec.check_fit2d_1sample,
     ec.check_estimators_unfitted,
     ec.check_no_attributes_set_in_init,
     ec.check_parameters_default_constructible,
