@@ -86,6 +86,7 @@ class Config:
     sklearn_big_rows: int = 20_000
     sklearn_big_epochs: int = 100
     sklearn_search_folds: int = 5
+    sklearn_search_epochs: int = 100
 
 
 FULL = Config()
@@ -108,6 +109,7 @@ QUICK = Config(
     sklearn_big_rows=2000,
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
+    sklearn_search_epochs=10,
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(
@@ -978,7 +980,7 @@ def bench_sklearn(cfg: Config) -> dict:
     xa, _, ya, _ = sklearn_datasets(cfg)[big]
     grid = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3], "alpha": [1e-4, 1e-3, 1e-2]}
     cv = StratifiedKFold(cfg.sklearn_search_folds, shuffle=True, random_state=0)
-    sk_est, jx_est = sklearn_pair((100, 100), cfg.sklearn_big_epochs, 0)
+    sk_est, jx_est = sklearn_pair((100, 100), cfg.sklearn_search_epochs, 0)
     search = {}
     for label, make in (
         ("PopulationSearchCV(jaxnet)", lambda: PopulationSearchCV(jx_est, grid, cv=cv)),
@@ -1026,7 +1028,8 @@ def bench_sklearn(cfg: Config) -> dict:
     }
     result = case(
         f"jaxnet.estimators.MLPClassifier vs sklearn MLPClassifier, Adam, {cfg.sklearn_seeds} "
-        f"seeds; 80/20 stratified split, standardised; 5-fold search over 12 candidates",
+        f"seeds; 80/20 stratified split, standardised; {cfg.sklearn_search_folds}-fold search over "
+        f"12 candidates, {cfg.sklearn_search_epochs} epochs",
         1,
         timings,
         {},
