@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -160,6 +161,12 @@ class _Plan:
         self.loss, out_act, self.loss_scale = est._loss_for(n_outputs)
         self.net = MLP((n_features, *hidden, n_outputs), act, out_act, True, "glorot")
         nominal = n_rows if est.batch_size == "auto" else int(est.batch_size)
+        if nominal > n_rows:
+            warnings.warn(
+                f"batch_size {nominal} is larger than the {n_rows} training rows; "
+                "each epoch is one full batch",
+                stacklevel=4,
+            )
         nominal = min(200, nominal) if est.batch_size == "auto" else nominal
         self.batch_rows = min(nominal, n_rows)  # scikit-learn's batch, the L2 divisor
         bucket = bucket_rows(n_rows)

@@ -275,6 +275,14 @@ def test_bad_data_is_refused_before_training(data):
 
 
 @pytest.mark.slow
+def test_batch_larger_than_the_data_warns_and_trains_full_batch(data):
+    x, y = data
+    with pytest.warns(UserWarning, match="batch_size 500 is larger than the 150"):
+        clf = MLPClassifier(**{**SMALL, "batch_size": 500}).fit(x, y)
+    assert clf.n_iter_ == 15
+
+
+@pytest.mark.slow
 def test_early_stopping_keeps_validation_scores(data):
     x, y = data
     clf = MLPClassifier(**{**SMALL, "max_iter": 40}, early_stopping=True, n_iter_no_change=3)
