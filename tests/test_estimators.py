@@ -274,7 +274,6 @@ def test_bad_data_is_refused_before_training(data):
         MLPRegressor().predict(x)
 
 
-@pytest.mark.slow
 def test_batch_larger_than_the_data_warns_and_trains_full_batch(data):
     x, y = data
     with pytest.warns(UserWarning, match="batch_size 500 is larger than the 150"):
