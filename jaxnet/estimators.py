@@ -566,7 +566,16 @@ class PopulationSearchCV(BaseEstimator):
             groups.setdefault(_architecture(est), []).append(i)
         for members in groups.values():
             self._fit_group(
-                X, Y, y, template, estimators, members, splits, scores, fit_times, score_times
+                (X, X_given),
+                Y,
+                y,
+                template,
+                estimators,
+                members,
+                splits,
+                scores,
+                fit_times,
+                score_times,
             )
         self._set_results(candidates, scores, fit_times, score_times)
         self.n_splits_ = len(splits)
@@ -579,9 +588,14 @@ class PopulationSearchCV(BaseEstimator):
         return self
 
     def _fit_group(
-        self, X, Y, y, template, estimators, members, splits, scores, fit_times, score_times
+        self, Xs, Y, y, template, estimators, members, splits, scores, fit_times, score_times
     ):
-        """Train every (candidate, fold) of one architecture as one population and score it."""
+        """Train every (candidate, fold) of one architecture as one population and score it.
+
+        ``Xs`` is ``(X checked, X as given)``: training uses the first, scoring the second (a
+        DataFrame keeps its column names, as in ``GridSearchCV``).
+        """
+        X, X_given = Xs
         first = clone(estimators[members[0]])
         first.out_activation_ = template.out_activation_  # decides the loss, as in a fit
         n_train = [len(tr) for tr, _ in splits]
@@ -621,7 +635,8 @@ class PopulationSearchCV(BaseEstimator):
             est = _fitted_copy(estimators[i], template, plan.net, params, m)
             test = splits[f][1]
             t = time.perf_counter()
-            scores[i, f] = self.scorer_(est, X[test], _safe_indexing(y, test))
+            x_test, y_test = _safe_indexing(X_given, test), _safe_indexing(y, test)
+            scores[i, f] = self.scorer_(est, x_test, y_test)
             score_times[i, f] = time.perf_counter() - t
             fit_times[i, f] = history.seconds / len(pairs)
 
