@@ -292,9 +292,10 @@ def test_early_stopping_keeps_validation_scores(data):
 
 # --- scikit-learn's own checks: a fast subset, and the whole suite as slow tests ----------
 
+# Cheap ones: the fitting checks compile programs of their own (pickling is tested above).
 FAST_CHECKS = [
-    ec.check_estimators_pickle,
     ec.check_estimators_unfitted,
+    ec.check_estimators_dtypes,
     ec.check_no_attributes_set_in_init,
     ec.check_parameters_default_constructible,
 ]
