@@ -40,6 +40,26 @@ def _layer_grads(layer: dict, a_prev, delta) -> dict:
     return grads
 
 
+def _forward_sweep(net: MLP, params: list[dict], x):
+    """Every layer's pre-activation ``zs`` and activation ``acts`` (``acts[0]`` is ``x``)."""
+    zs, acts = [], [x]
+    for layer, name in zip(params, net.activations):
+        zs.append(dense(layer, acts[-1]))
+        acts.append(activations.get(name).f(zs[-1]))
+    return zs, acts
+
+
+def _backward_sweep(net: MLP, params: list[dict], zs, acts, delta) -> list[dict]:
+    """Gradients of every layer from the output layer's ``delta = dL/dz``, walking back."""
+    grads = [None] * net.depth
+    for i in reversed(range(net.depth)):
+        grads[i] = _layer_grads(params[i], acts[i], delta)
+        if i > 0:
+            prime = activations.get(net.activations[i - 1]).prime
+            delta = (delta @ params[i]["w"].T) * prime(zs[i - 1])
+    return grads
+
+
 @partial(jax.jit, static_argnums=(0, 4))
 def backprop_batch(net: MLP, params: list[dict], x, y, loss: str):
     """Loss and gradients of a batch by the hand-written backward pass, unchecked.
@@ -54,18 +74,27 @@ def backprop_batch(net: MLP, params: list[dict], x, y, loss: str):
     Returns:
       ``(loss_value, grads)`` with ``grads`` in exactly the params structure.
     """
-    fs = [activations.get(name) for name in net.activations]
-    zs, acts = [], [x]
-    for layer, act in zip(params, fs):
-        zs.append(dense(layer, acts[-1]))
-        acts.append(act.f(zs[-1]))
+    zs, acts = _forward_sweep(net, params, x)
     value, delta = _loss_and_output_delta(net, loss, zs[-1], acts[-1], y)
-    grads = [None] * net.depth
-    for i in reversed(range(net.depth)):
-        grads[i] = _layer_grads(params[i], acts[i], delta)
-        if i > 0:
-            delta = (delta @ params[i]["w"].T) * fs[i - 1].prime(zs[i - 1])
-    return value, grads
+    return value, _backward_sweep(net, params, zs, acts, delta)
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def backprop_batch_weighted(net: MLP, params: list[dict], x, y, row_weights, loss: str):
+    """:func:`backprop_batch` with row ``i`` counted ``row_weights[i]`` (``(batch,)``) times.
+
+    Each row's output delta is that row's share of the loss gradient, so scaling the rows of
+    ``delta`` weights the gradient exactly; the loss value is weighted row by row.
+    """
+    zs, acts = _forward_sweep(net, params, x)
+    _, delta = _loss_and_output_delta(net, loss, zs[-1], acts[-1], y)
+    fused = losses.FUSED.get((net.output_activation, loss))
+    if fused is not None:
+        value = losses.weighted_value(fused.value, zs[-1], y, row_weights, loss)
+    else:
+        value = losses.weighted_value(losses.get(loss).value, acts[-1], y, row_weights, loss)
+    delta = delta * row_weights[:, None]
+    return value, _backward_sweep(net, params, zs, acts, delta)
 
 
 def backprop(net: MLP, params: list[dict], x, y, loss: str = "mse"):

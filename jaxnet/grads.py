@@ -31,6 +31,22 @@ def autodiff_batch(net: MLP, params: list[dict], x, y, loss: str):
     return jax.value_and_grad(loss_batch, argnums=1)(net, params, x, y, loss)
 
 
+def weighted_loss_batch(net: MLP, params: list[dict], x, y, row_weights, loss: str):
+    """:func:`loss_batch` with row ``i`` counted ``row_weights[i]`` times (``(batch,)``)."""
+    fused = losses.FUSED.get((net.output_activation, loss))
+    if fused is not None:
+        z = jax.vmap(logits_one, in_axes=(None, None, 0))(net, params, x)
+        return losses.weighted_value(fused.value, z, y, row_weights, loss)
+    y_hat = forward_batch(net, params, x)
+    return losses.weighted_value(losses.get(loss).value, y_hat, y, row_weights, loss)
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def autodiff_batch_weighted(net: MLP, params: list[dict], x, y, row_weights, loss: str):
+    """``(loss_value, grads)`` of :func:`weighted_loss_batch` through ``jax.value_and_grad``."""
+    return jax.value_and_grad(weighted_loss_batch, argnums=1)(net, params, x, y, row_weights, loss)
+
+
 def _example_grads(net, params, x, y, loss):
     return jax.grad(loss_batch, argnums=1)(net, params, x[None], y[None], loss)
 

@@ -127,3 +127,15 @@ def check_output(loss: str, output_activation: str, outputs: int) -> None:
 def get(name: str) -> Loss:
     """The :class:`Loss` called ``name``."""
     return LOSSES[check_name(name)]
+
+
+def weighted_value(value, pred, y, row_weights, loss: str):
+    """``value(pred, y)`` with row ``i`` counted ``row_weights[i]`` times.
+
+    Every loss here is a sum over rows (``"sse"``) or a mean over rows of a per-row term, so a
+    row's share is ``value`` of that row alone (divided by the batch size for the means). All
+    weights 1 give ``value(pred, y)``; weights ``w * batch / sum(w)`` give the weighted mean.
+    ``pred``, ``y``: ``(batch, outputs)``; ``row_weights``: ``(batch,)``.
+    """
+    per_row = jax.vmap(lambda p, t: value(p[None], t[None]))(pred, y)
+    return jnp.sum(row_weights * per_row) / (1 if loss == "sse" else pred.shape[0])

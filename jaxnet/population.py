@@ -139,6 +139,12 @@ _chunk_vmapped = jax.vmap(
     lambda state, x, y, total, static: train.train_chunk(state, x, y, total, **static),
     in_axes=(0, None, None, None, None),
 )
+_chunk_vmapped_weighted = jax.vmap(
+    lambda state, x, y, w, total, static: train.train_chunk_weighted(
+        state, x, y, w, total, **static
+    ),
+    in_axes=(0, None, None, 0, None, None),
+)
 _COMPILED: dict = {}
 
 
@@ -147,9 +153,12 @@ def compile_count() -> int:
     return len(_COMPILED)
 
 
-def _compiled_chunk(states, x, y, total, static: dict):
-    """The compiled population chunk for these shapes, and the seconds spent compiling it."""
-    leaves = jax.tree.leaves((states, x, y))
+def _compiled_chunk(states, data: tuple, total, static: dict):
+    """The compiled population chunk for these shapes, and the seconds spent compiling it.
+
+    ``data`` is ``(x, y)``, or ``(x, y, weights)`` with per-member row weights.
+    """
+    leaves = jax.tree.leaves((states, data))
     signature = (
         tuple(sorted(static.items())),
         jax.tree.structure(states),
@@ -158,8 +167,11 @@ def _compiled_chunk(states, x, y, total, static: dict):
     if signature in _COMPILED:
         return _COMPILED[signature], 0.0
     start = time.perf_counter()
-    fn = jax.jit(lambda s, x, y, t: _chunk_vmapped(s, x, y, t, static))
-    _COMPILED[signature] = fn.lower(states, x, y, total).compile()
+    if len(data) == 2:
+        fn = jax.jit(lambda s, x, y, t: _chunk_vmapped(s, x, y, t, static))
+    else:
+        fn = jax.jit(lambda s, x, y, w, t: _chunk_vmapped_weighted(s, x, y, w, t, static))
+    _COMPILED[signature] = fn.lower(states, *data, total).compile()
     return _COMPILED[signature], time.perf_counter() - start
 
 
@@ -191,6 +203,8 @@ def fit_population(
     dtype=jnp.float32,
     devices=None,
     progress: bool | None = None,
+    weights=None,
+    hyperparams: dict | None = None,
 ):
     """Train P members of one architecture as one compiled program.
 
@@ -206,6 +220,11 @@ def fit_population(
       learning_rates: ``(P,)`` or None; init_scales: ``(P,)`` multipliers of the initial params.
       batch_size, grads, validation, eval_every, progress: as for :func:`jaxnet.fit`.
       dtype: params dtype; devices: devices to shard the model axis over (default all local).
+      weights: ``(P, n)`` row weights, one row per member, or None: member i trains as
+        ``jaxnet.fit(..., weights=weights[i])`` does (a row mask picks each member's rows,
+        e.g. its cross-validation fold, from the shared data).
+      hyperparams: ``{name: (P,) values}`` set per member in an ``inject_hyperparams``
+        optimizer's state (as ``fit``'s ``hyperparams``).
 
     Returns:
       ``(params, history)``: params stacked with a leading ``(P,)`` axis on every leaf, and a
@@ -231,13 +250,45 @@ def fit_population(
     mesh = _mesh(n, devices)
     padded = -(-n // mesh.size) * mesh.size
     states = _initial_states(net, keys, tx, lrs, scales, dtype)
-    states = jax.device_put(_pad(states, padded), NamedSharding(mesh, P("models")))
     replicated = NamedSharding(mesh, P())
-    xb, yb = jax.device_put((xb, yb), replicated)
+    if hyperparams:
+        states = _with_hyperparams(states, hyperparams, n)
+    if weights is not None:
+        xb, yb, wb = _member_weights(xb, yb, weights, n, batch_size)
+    states = jax.device_put(_pad(states, padded), NamedSharding(mesh, P("models")))
+    data = jax.device_put((xb, yb), replicated)
+    if weights is not None:
+        data += (jax.device_put(_pad(wb, padded), NamedSharding(mesh, P("models"))),)
     if val is not None:
         val = jax.device_put(val, replicated)
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
-    return _population_loop(states, xb, yb, val, n, steps, eval_every, static, progress, start)
+    return _population_loop(states, data, val, n, steps, eval_every, static, progress, start)
+
+
+def _with_hyperparams(states, hyperparams: dict, n: int):
+    values = {}
+    for name, v in hyperparams.items():
+        arr = np.asarray(v, np.float64).reshape(-1)
+        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"hyperparams[{name!r}] must hold one finite value per key ({n}); got {v!r}"
+            )
+        values[name] = jnp.asarray(arr, jnp.float32)
+    opt = jax.vmap(train.set_hyperparams)(states.opt_state, values)
+    return states._replace(opt_state=opt)
+
+
+def _member_weights(x, y, weights, n: int, batch_size):
+    w = np.asarray(weights)
+    if w.ndim != 2 or w.shape[0] != n:
+        raise ValueError(
+            f"weights must have shape ({n}, {x.shape[0]}): one row weight per member and row; "
+            f"got shape {w.shape}"
+        )
+    rows = np.stack([train.check_weights(row, x.shape[0]) for row in w])
+    x, y, _ = train.pad_rows(x, y, rows[0], batch_size)
+    rows = np.pad(rows, ((0, 0), (0, x.shape[0] - rows.shape[1])))
+    return x, y, _validate.to_device(rows, x.dtype)
 
 
 @partial(jax.jit, static_argnums=(0, 2, 5))
@@ -257,15 +308,15 @@ def _initial_states(net, keys, tx, lrs, scales, dtype):
     return _initial_states_compiled(net, keys, tx, lrs, scales, dtype)
 
 
-def _population_loop(states, x, y, val, n, steps, eval_every, static, progress, start):
+def _population_loop(states, data, val, n, steps, eval_every, static, progress, start):
     n_chunks, length = train.chunking(steps, eval_every)
     total = jnp.int32(steps)
     static = dict(static, length=length)
-    run, compile_seconds = _compiled_chunk(states, x, y, total, static)
+    run, compile_seconds = _compiled_chunk(states, data, total, static)
     chunks, evals = [], []
     with train.progress_bar(steps, progress, f"population of {n}") as bar:
         for _ in range(n_chunks):
-            states, chunk = run(states, x, y, total)
+            states, chunk = run(states, *data, total)
             chunks.append(np.asarray(chunk)[:n])
             bar.update(min(length, steps - bar.n))
             if val is not None:

@@ -35,11 +35,12 @@ import numpy as np
 import optax
 
 from . import _validate
-from .backprop import backprop_batch
-from .grads import autodiff_batch, loss_batch
+from .backprop import backprop_batch, backprop_batch_weighted
+from .grads import autodiff_batch, autodiff_batch_weighted, loss_batch
 from .mlp import MLP, forward_batch
 
 GRAD_FNS = {"auto": autodiff_batch, "manual": backprop_batch}
+WEIGHTED_GRAD_FNS = {"auto": autodiff_batch_weighted, "manual": backprop_batch_weighted}
 
 
 def _momentum(learning_rate):
@@ -80,6 +81,13 @@ def set_learning_rate(opt_state, learning_rate):
     hp = opt_state.hyperparams
     lr = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
     return opt_state._replace(hyperparams={**hp, "learning_rate": lr})
+
+
+def set_hyperparams(opt_state, values: dict):
+    """``opt_state`` of an ``inject_hyperparams`` optimizer with the named hyperparams replaced."""
+    hp = opt_state.hyperparams
+    new = {k: jnp.asarray(v, jnp.result_type(hp[k])) for k, v in values.items()}
+    return opt_state._replace(hyperparams={**hp, **new})
 
 
 class TrainState(NamedTuple):
@@ -183,6 +191,77 @@ def train_chunk(state: TrainState, x, y, total_steps, *, net, loss, tx, grads, b
 
 _STATIC = ("net", "loss", "tx", "grads", "batch_size", "length")
 run_chunk = jax.jit(train_chunk, static_argnames=_STATIC)
+
+
+def weighted_epoch_order(key, weights):
+    """One epoch's row order: rows of positive weight first, shuffled, then the others.
+
+    A row's place is drawn from its rank among the weighted rows, not from its index, so the
+    same rows in the same relative order get the same order whatever else the data holds:
+    a fold's rows inside the whole data set (a row mask) are visited exactly as the fold
+    alone is. ``weights``: ``(n,)``; returns ``(n,)`` int32 row indices.
+    """
+    real = weights > 0
+    rank = jnp.cumsum(real) - 1
+    draws = jax.vmap(lambda r: jax.random.bits(jax.random.fold_in(key, r)))(rank)
+    return jnp.lexsort((draws, ~real)).astype(jnp.int32)
+
+
+def weighted_epoch_orders(key, step, weights, batch_size: int | None, length: int):
+    """A :class:`Batcher` of :func:`weighted_epoch_order` rows; None for full batch."""
+    if batch_size is None:
+        return None
+    per_epoch = weights.shape[0] // batch_size
+    first = step // per_epoch
+    epochs = first + jnp.arange(-(-length // per_epoch) + 1)
+    orders = jax.vmap(lambda e: weighted_epoch_order(jax.random.fold_in(key, e), weights))(epochs)
+    return Batcher(orders, first)
+
+
+def train_chunk_weighted(
+    state: TrainState, x, y, weights, total_steps, *, net, loss, tx, grads, batch_size, length
+):
+    """:func:`train_chunk` with a weight per row; rows of weight 0 take no part.
+
+    An epoch is ``n // batch_size`` steps (``n`` a multiple of ``batch_size``) over
+    :func:`weighted_epoch_order`: the weighted rows' batches come first, the last of them
+    partly filled, and a step whose batch weighs nothing is skipped (counted, but neither
+    params nor optimizer state change), so padding rows change nothing. A batch's loss is its
+    rows' weighted mean (see :func:`jaxnet.losses.weighted_value`).
+
+    Args:
+      weights: ``(n,)`` non-negative row weights; the other arguments as :func:`train_chunk`.
+
+    Returns:
+      ``(state, losses)`` as :func:`train_chunk`, NaN also for the skipped empty steps.
+    """
+    grad_fn = WEIGHTED_GRAD_FNS[grads]
+    batcher = weighted_epoch_orders(state.key, state.step, weights, batch_size, length)
+
+    def body(s: TrainState, _):
+        xb, yb = minibatch(x, y, batcher, s.step, batch_size)
+        wb = minibatch(weights, weights, batcher, s.step, batch_size)[0]
+        mass = jnp.sum(wb)
+        row_weights = wb * (wb.shape[0] / jnp.where(mass > 0, mass, 1))
+        value, g = grad_fn(net, s.params, xb, yb, row_weights, loss)
+        updates, opt_state = tx.update(g, s.opt_state, s.params)
+        params = optax.apply_updates(s.params, updates)
+        active = s.alive & (s.step < total_steps)
+        good = jnp.isfinite(value) & _all_finite(params)
+        take = active & good & (mass > 0)
+        new = TrainState(
+            params=_select(take, params, s.params),
+            opt_state=_select(take, opt_state, s.opt_state),
+            key=s.key,
+            step=s.step + (active & good).astype(jnp.int32),
+            alive=s.alive & (good | ~active),
+        )
+        return new, jnp.where(take, value, jnp.nan)
+
+    return jax.lax.scan(body, state, None, length=length)
+
+
+run_chunk_weighted = jax.jit(train_chunk_weighted, static_argnames=_STATIC)
 
 
 def accuracy(y_hat, y, loss: str):
@@ -329,6 +408,8 @@ def fit(
     patience: int | None = None,
     progress: bool | None = None,
     restore_best: bool = False,
+    weights=None,
+    hyperparams: dict | None = None,
 ):
     """Train one network.
 
@@ -353,6 +434,12 @@ def fit(
       restore_best: with validation, train all ``steps`` (or until ``patience`` runs out) but
         return the params of the evaluation with the lowest validation loss
         (``history.best_step``), not the last ones.
+      weights: ``(n,)`` non-negative row weights, or None. Rows of weight 0 take no part (a
+        row mask; padding), and a batch's loss is its rows' weighted mean. Epochs are then
+        ``ceil(n / batch_size)`` steps, a step over a batch that weighs nothing is skipped,
+        and ``steps`` counts those steps too (see :func:`train_chunk_weighted`).
+      hyperparams: ``{name: value}`` set in an ``inject_hyperparams`` optimizer's state (e.g.
+        a weight decay), so runs differing only in them share the compiled program.
 
     Returns:
       ``(params, history)``: trained params (the best ones when early stopping or
@@ -376,9 +463,45 @@ def fit(
     val = _validation_batch(net, params, validation, loss)
     key = _default_key() if key is None else _validate.prng_key(key, "key")
     state = init_state(params, tx, key, learning_rate)
+    if hyperparams:
+        state = state._replace(opt_state=set_hyperparams(state.opt_state, hyperparams))
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
+    run = run_chunk
+    if weights is not None:
+        x, y, w = pad_rows(x, y, check_weights(weights, x.shape[0]), batch_size)
+
+        def run(state, x, y, total, **static):
+            return run_chunk_weighted(state, x, y, w, total, **static)
+
     return _fit_loop(
-        state, x, y, val, steps, eval_every, patience, progress, static, start, restore_best
+        state, x, y, val, steps, eval_every, patience, progress, static, start, run, restore_best
+    )
+
+
+def check_weights(weights, n: int) -> np.ndarray:
+    """``weights`` as a float ``(n,)`` array of non-negative finite values, not all zero."""
+    w = np.asarray(weights)
+    if w.dtype.kind not in "biuf" or w.shape != (n,):
+        raise ValueError(
+            f"weights must be a numeric array of shape ({n},), one per row of x; "
+            f"got {w.dtype} of shape {w.shape}"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    return w
+
+
+def pad_rows(x, y, weights, batch_size: int | None):
+    """``x``, ``y``, ``weights`` with rows of weight 0 appended up to a multiple of the batch."""
+    n = x.shape[0]
+    extra = 0 if batch_size is None else -n % batch_size
+    w = _validate.to_device(np.concatenate([weights, np.zeros(extra)]), x.dtype)
+    if extra == 0:
+        return x, y, w
+    return (
+        jnp.concatenate([x, jnp.zeros((extra, x.shape[1]), x.dtype)]),
+        jnp.concatenate([y, jnp.zeros((extra, y.shape[1]), y.dtype)]),
+        w,
     )
 
 
@@ -397,7 +520,7 @@ def _validation_batch(net, params, validation, loss):
 
 
 def _fit_loop(
-    state, x, y, val, steps, eval_every, patience, progress, static, start, restore_best=False
+    state, x, y, val, steps, eval_every, patience, progress, static, start, run, restore_best=False
 ):
     n_chunks, length = chunking(steps, eval_every)
     total = np.int32(steps)
@@ -406,7 +529,7 @@ def _fit_loop(
     status, message = "completed", f"completed {steps} steps"
     with progress_bar(steps, progress, "fit") as bar:
         for _ in range(n_chunks):
-            state, chunk = run_chunk(state, x, y, total, length=length, **static)
+            state, chunk = run(state, x, y, total, length=length, **static)
             chunk = np.asarray(chunk)
             chunk_losses.append(chunk)
             done = int(state.step)

@@ -82,6 +82,11 @@ class Config:
     population_steps: int = 200
     population_repeats: int = 3
     population_sequential: int = 4  # models timed one after another with fit (and PyTorch)
+    sklearn_seeds: int = 5  # issue 12: jaxnet.estimators vs scikit-learn's MLPClassifier
+    sklearn_big_rows: int = 20_000
+    sklearn_big_epochs: int = 100
+    sklearn_search_folds: int = 5
+    sklearn_search_epochs: int = 100
 
 
 FULL = Config()
@@ -100,6 +105,11 @@ QUICK = Config(
     population_steps=50,
     population_repeats=2,
     population_sequential=2,
+    sklearn_seeds=2,
+    sklearn_big_rows=2000,
+    sklearn_big_epochs=10,
+    sklearn_search_folds=2,
+    sklearn_search_epochs=10,
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(
@@ -929,6 +939,182 @@ def bench_sweep_engines(cfg: Config) -> dict:
     return {"cases": {"sweep_engines": result}}
 
 
+# --- scikit-learn side by side (issue 12) --------------------------------------------------
+
+
+def sklearn_datasets(cfg: Config) -> dict:
+    """``{name: (x_train, x_test, y_train, y_test)}``, standardised on the training rows."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    sets = {
+        "digits": datasets.load_digits(return_X_y=True),
+        "wine": datasets.load_wine(return_X_y=True),
+        "breast cancer": datasets.load_breast_cancer(return_X_y=True),
+        f"make_classification {cfg.sklearn_big_rows}": datasets.make_classification(
+            cfg.sklearn_big_rows, 20, n_informative=10, random_state=0
+        ),
+    }
+    out = {}
+    for name, (x, y) in sets.items():
+        xa, xb, ya, yb = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
+        scaler = StandardScaler().fit(xa)
+        out[name] = (scaler.transform(xa), scaler.transform(xb), ya, yb)
+    return out
+
+
+def sklearn_pair(hidden, epochs: int, seed: int, **extra):
+    """``(scikit-learn's MLPClassifier, jaxnet's)``: same net, Adam, epochs (no early stop)."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    from jaxnet.estimators import MLPClassifier
+
+    # n_iter_no_change = epochs: scikit-learn runs every epoch, as jaxnet does
+    common = dict(hidden_layer_sizes=hidden, max_iter=epochs, random_state=seed, **extra)
+    return SkMLP(n_iter_no_change=epochs, **common), MLPClassifier(**common)
+
+
+def _fit_seconds(est, x, y) -> float:
+    start = time.perf_counter()
+    est.fit(x, y)
+    return time.perf_counter() - start
+
+
+def _one_blas_thread(fn):
+    """``fn()`` with NumPy's BLAS on one thread: scikit-learn's MLP, like one jaxnet model on
+    one CPU device, then uses one core, and a loaded machine does not stall its thread pool."""
+    limited = with_blas_threads(fn, 1)
+    return fn() if limited is None else limited()
+
+
+def bench_sklearn(cfg: Config) -> dict:
+    """Accuracy, fit time and a 5-fold search: jaxnet.estimators vs scikit-learn's MLP."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from jaxnet.estimators import PopulationSearchCV
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    rows, accuracy, times = [], {}, {}
+    big = f"make_classification {cfg.sklearn_big_rows}"
+    for name, (xa, xb, ya, yb) in sklearn_datasets(cfg).items():
+        hidden, epochs = ((100, 100), cfg.sklearn_big_epochs) if name == big else ((100,), 200)
+        acc = {"scikit-learn": [], "jaxnet": []}
+        secs = {"scikit-learn": [], "jaxnet": []}
+        for seed in range(cfg.sklearn_seeds):
+            for label, est in zip(("scikit-learn", "jaxnet"), sklearn_pair(hidden, epochs, seed)):
+                secs[label].append(
+                    _one_blas_thread(lambda e=est, a=xa, b=ya: _fit_seconds(e, a, b))
+                )
+                acc[label].append(est.score(xb, yb))
+        accuracy[name], times[name] = acc, secs
+        sk, jx = np.array(acc["scikit-learn"]), np.array(acc["jaxnet"])
+        tolerance = max(2 * sk.std(), 1.0 / len(yb))
+        rows.append(
+            {
+                "data": name,
+                "rows": len(ya) + len(yb),
+                "hidden": hidden,
+                "epochs": epochs,
+                "sklearn_accuracy": (float(sk.mean()), float(sk.std())),
+                "jaxnet_accuracy": (float(jx.mean()), float(jx.std())),
+                "sklearn_fit_median_s": statistics.median(secs["scikit-learn"]),
+                "jaxnet_first_fit_s": secs["jaxnet"][0],  # compile included
+                "jaxnet_fit_median_s": statistics.median(secs["jaxnet"][1:] or secs["jaxnet"]),
+                "accuracy_within_spread": bool(abs(jx.mean() - sk.mean()) <= tolerance),
+                "load": load_average(),
+            }
+        )
+        print(rows[-1], flush=True)
+    by = {r["data"]: r for r in rows}
+    targets = [
+        target(
+            f"{r['data']}: |jaxnet - sklearn| mean accuracy within spread",
+            float(r["accuracy_within_spread"]),
+            1.0,
+        )
+        for r in rows
+    ]
+    targets.append(
+        target(
+            f"{big}: sklearn fit / jaxnet first fit (compile included)",
+            by[big]["sklearn_fit_median_s"] / by[big]["jaxnet_first_fit_s"],
+            3.0,
+        )
+    )
+    targets.append(
+        target(
+            "digits: sklearn fit / jaxnet fit, warm compile cache",
+            by["digits"]["sklearn_fit_median_s"] / by["digits"]["jaxnet_fit_median_s"],
+            1.0,
+        )
+    )
+    xa, _, ya, _ = sklearn_datasets(cfg)[big]
+    grid = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3], "alpha": [1e-4, 1e-3, 1e-2]}
+    cv = StratifiedKFold(cfg.sklearn_search_folds, shuffle=True, random_state=0)
+    sk_est, jx_est = sklearn_pair((100, 100), cfg.sklearn_search_epochs, 0)
+    search = {}
+    for label, make in (
+        ("PopulationSearchCV(jaxnet)", lambda: PopulationSearchCV(jx_est, grid, cv=cv)),
+        ("GridSearchCV(sklearn)", lambda: GridSearchCV(sk_est, grid, cv=cv)),
+    ):
+        load = load_average()
+        start = time.perf_counter()
+        s = _one_blas_thread(lambda make=make: make().fit(xa, ya))
+        search[label] = {
+            "seconds": time.perf_counter() - start,
+            "best_score": s.best_score_,
+            "best_params": s.best_params_,
+            "load_before": load,
+            "load_after": load_average(),
+        }
+        print(label, search[label], flush=True)
+    pop, grid_cv = search["PopulationSearchCV(jaxnet)"], search["GridSearchCV(sklearn)"]
+    targets.append(
+        target(
+            "search: GridSearchCV / PopulationSearchCV time",
+            grid_cv["seconds"] / pop["seconds"],
+            10.0,
+        )
+    )
+    targets.append(
+        target(
+            "search: |best mean score difference| (points)",
+            100 * abs(grid_cv["best_score"] - pop["best_score"]),
+            0.5,
+            "<=",
+        )
+    )
+    timings = {
+        f"{label} {r['data']}": {
+            "first_s": r["jaxnet_first_fit_s"] if label == "jaxnet" else times[r["data"]][label][0],
+            "compile_s": 0.0,
+            "median_s": r["jaxnet_fit_median_s"]
+            if label == "jaxnet"
+            else r["sklearn_fit_median_s"],
+            "min_s": min(times[r["data"]][label]),
+            "times_s": times[r["data"]][label],
+        }
+        for r in rows
+        for label in ("scikit-learn", "jaxnet")
+    }
+    result = case(
+        f"jaxnet.estimators.MLPClassifier vs sklearn MLPClassifier, Adam, {cfg.sklearn_seeds} "
+        f"seeds; 80/20 stratified split, standardised; {cfg.sklearn_search_folds}-fold search over "
+        f"12 candidates, {cfg.sklearn_search_epochs} epochs",
+        1,
+        timings,
+        {},
+        targets,
+        accuracy=rows,
+        search=search,
+    )
+    return {"cases": {"sklearn": result}}
+
+
 # --- environment and report ----------------------------------------------------------------
 
 
@@ -985,6 +1171,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "wide": bench_wide,
     "population": bench_population,
     "sweep_engines": bench_sweep_engines,
+    "sklearn": bench_sklearn,
 }
 OPT_IN = ("sweep_engines",)  # minutes long: run with --only sweep_engines
 
