@@ -37,8 +37,8 @@ CHEAP = re.compile(
 )
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.M | re.S)
 
-# Files the README links to that other work adds; remove once they are in the repository.
-PENDING = {"docs/design.md", "docs/sweeps.md"}
+# Files the README links to that are not in the repository yet (none now).
+PENDING: set[str] = set()
 
 
 def blocks(text: str) -> list[tuple[str, str | None, str]]:
@@ -54,6 +54,7 @@ def commands(code: str) -> list[list[str]]:
     """The ``jaxnet`` commands of a bash block as argv lists (continuations joined)."""
     joined = re.sub(r"\\\n", " ", code)
     argvs = [shlex.split(line, comments=True) for line in joined.splitlines()]
+    argvs = [a[:-1] if a and a[-1] == "&" else a for a in argvs]  # `cmd &`: run in background
     return [a for a in argvs if a and a[0] == "jaxnet"]
 
 
