@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -68,8 +69,16 @@ def _numeric_array(value, argument: str):
     return arr
 
 
+@jax.jit
+def _all_finite(arr):
+    return jnp.all(jnp.isfinite(arr))
+
+
 def _finite(arr, argument: str) -> None:
     if _is_tracer(arr):
+        return
+    # A JAX array is checked where it lives, by one reduction: no copy to the host unless bad.
+    if isinstance(arr, jax.Array) and bool(_all_finite(arr)):
         return
     bad = ~np.isfinite(np.asarray(arr))
     if bad.any():
@@ -148,6 +157,8 @@ def targets(net, y, n: int, loss: str, dtype):
                 raise ValueError(
                     f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}"
                 )
+        if not isinstance(y, jax.Array):
+            y = np.reshape(y, (n, out))  # on the host: a reshape of a device array is an op
         return to_device(y, dtype).reshape(n, out)
     expect = f"({n}, {out})" + (f" or ({n},)" if out == 1 else "")
     if loss == "cross_entropy":

@@ -502,6 +502,12 @@ def _add_sweep(sub):
     p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
     p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="JAX's compile cache folder, or 'off' (default: $JAXNET_CACHE_DIR, else "
+        "~/.cache/jaxnet/jax; delete the folder to clear it)",
+    )
     p.set_defaults(run=_cmd_sweep)
 
 
@@ -510,7 +516,7 @@ def _cmd_sweep(args):
 
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
-    summary = sweep.run(spec, path)
+    summary = sweep.run(spec, path, cache_dir=args.cache_dir)
     print(summary.describe())
     with store.opened(path, must_exist=True) as conn:
         rows = store.runs(conn, spec.name)
@@ -583,6 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from . import compile_cache
+
+        # Every command compiles the same few programs on every run: keep them on disk.
+        compile_cache.enable(getattr(args, "cache_dir", None))
         result = args.run(args)
     except (CliError, ValueError, TypeError, OSError) as e:
         # str() of an OSError keeps the path; args[0] alone is only the errno.

@@ -28,6 +28,9 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     curve_points = 100           # the stored training curve keeps at most this many points
     metric = "best_val_loss"     # what ranks configs (default best_val_loss, or train_loss
                                  # without validation); see METRICS
+    max_padding = 4.0            # width buckets: configs differing only in hidden widths train
+                                 # as one population padded to the widest, while no member's
+                                 # padded FLOPs exceed this many times its own (1: off)
 
     [grid]                       # lists; every combination is a config
     depth = [1, 2, 3]            # hidden layers, all of size `width`; or instead:
@@ -96,6 +99,7 @@ SETTING_DEFAULTS = {
     "evals": 10,
     "curve_points": 100,
     "metric": None,  # best_val_loss, or train_loss without validation
+    "max_padding": 4.0,  # width buckets: padded / own FLOPs of any member (1: no buckets)
 }
 AXIS_DEFAULTS = {
     "depth": 1,
@@ -144,6 +148,12 @@ def _int_from(low: int, high: int | None = None):
 def _positive_float(v):
     if not _is_number(v) or v <= 0:
         raise ValueError("a positive number")
+    return float(v)
+
+
+def _padding(v):
+    if not _is_number(v) or v < 1:
+        raise ValueError("a number of at least 1 (1 turns width buckets off)")
     return float(v)
 
 
@@ -218,6 +228,7 @@ SETTING_CHECKS = {
     "evals": _int_from(1),
     "curve_points": _int_from(2),
     "metric": _one_of(METRICS),
+    "max_padding": _padding,
 }
 
 
