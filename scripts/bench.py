@@ -885,6 +885,7 @@ def sweep_process(root: Path, toml: Path, store_path: Path, cache: Path) -> dict
     result = json.loads(out.stdout.strip().splitlines()[-1])
     wall = time.perf_counter() - start
     result.update(wall_s=wall, load_after=load_average())
+    print(json.dumps({"sweep": str(toml), "root": str(root), **result}), flush=True)  # kept
     return {
         **result,
         "first_s": wall,
@@ -1048,7 +1049,9 @@ def markdown(name: str, result: dict) -> str:
                     f"{100 * t['fraction_of_peak']:.1f}% of the matmul peak"
                 )
         for label, t in c.get("sweeps", {}).items():
-            lines.append(f"- {label}: " + ", ".join(f"{k} {v:.3g}" for k, v in t.items()))
+            lines.append(
+                f"- {label}: " + ", ".join(f"{k} {v:.3g}" for k, v in t.items() if v is not None)
+            )
         for k in ("peak_gflops", "fit_gflops", "bare_gflops", "bare_vs_fit_max_loss_difference"):
             if k in c:
                 lines.append(f"- {k}: {c[k]:.4g}")
