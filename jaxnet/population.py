@@ -161,8 +161,18 @@ def bucket_net(nets) -> MLP:
             )
         if net.sizes[0] != first.sizes[0]:
             raise ValueError(f"nets must have the same inputs; got {first} and {net}")
+    if getattr(first, "residual", False) and len({_equal_neighbours(n) for n in nets}) > 1:
+        # A skip joins equal-width hidden layers: padding must not create or remove one.
+        raise ValueError(
+            f"residual nets must have equal hidden widths in the same places; got {nets}"
+        )
     widest = tuple(int(w) for w in np.max([n.sizes for n in nets], axis=0))
     return dataclasses.replace(first, sizes=widest)
+
+
+def _equal_neighbours(net: MLP) -> tuple:
+    hidden = net.sizes[1:-1]
+    return tuple(a == b for a, b in zip(hidden, hidden[1:]))
 
 
 def _layer_scales(nets) -> np.ndarray:
@@ -432,6 +442,11 @@ def fit_bucket(
     """
     nets = list(nets) if isinstance(nets, (list, tuple)) else nets
     padded = bucket_net(nets)
+    if not jax.config.jax_threefry_partitionable:
+        raise ValueError(
+            "fit_bucket needs jax_threefry_partitionable=True (JAX's default), under which a "
+            "longer random draw starts with the shorter one; got False"
+        )
     own = np.array([n.sizes for n in nets], np.int32)
     return _fit(
         padded,

@@ -144,9 +144,11 @@ def group(
 
 
 def bucket_key(config: dict, n_train: int) -> str:
-    """:func:`shape_key` with the hidden widths left out (their number kept)."""
+    """:func:`shape_key` with the hidden widths left out: their number and which neighbours
+    are equal are kept (a residual skip joins equal widths, so padding must not make any)."""
     shape = json.loads(shape_key(config, n_train))
-    return canonical({**shape, "hidden": len(config["hidden"])})
+    hidden = config["hidden"]
+    return canonical({**shape, "hidden": [a == b for a, b in zip(hidden, hidden[1:])]})
 
 
 def flops(hidden, ends: tuple) -> int:
