@@ -35,7 +35,7 @@ def _max_diff(a, b) -> float:
 
 CASES = [
     ("sigmoid", "manual", True),  # f(0) = 1/2: a padded unit's output must not reach on
-    ("relu", "auto", False),
+    pytest.param("relu", "auto", False, marks=pytest.mark.slow),
     pytest.param("softplus", "auto", True, marks=pytest.mark.slow),
     pytest.param("gelu", "manual", True, marks=pytest.mark.slow),
     pytest.param("elu", "auto", True, marks=pytest.mark.slow),
@@ -141,15 +141,10 @@ batch_size = [0]
 """
 
 
-def test_a_bucketed_sweep_stores_true_sizes_compiles_few_programs_and_fills_the_cache(
-    tmp_path,
-):
+def test_a_bucketed_sweep_stores_true_sizes_and_compiles_few_programs(tmp_path):
     path = tmp_path / "b.toml"
     path.write_text(BUCKETED.format(name="bucketed"))
-    cache = tmp_path / "cache"
-    summary = sweep.run(
-        sweep.load(path), tmp_path / "b.sqlite", log=lambda _: None, cache_dir=cache
-    )
+    summary = sweep.run(sweep.load(path), tmp_path / "b.sqlite", log=lambda _: None)
     # 40 units padded would be 5.7x the FLOPs of 7: {40} and {9, 7} are the two groups
     assert (summary.trained, summary.groups) == (12, 2)
     assert summary.programs <= 5 * summary.groups  # XLA compilations, eager ones included
@@ -160,21 +155,30 @@ def test_a_bucketed_sweep_stores_true_sizes_compiles_few_programs_and_fills_the_
         width = int(r["hidden"])
         assert r["n_params"] == 2 * width + width + width * 2 + 2  # its own net's
         assert r["group_size"] == (4 if width == 40 else 8) and r["status"] == "completed"
-    assert any(cache.iterdir())
-    # Another process, the same shapes under a new name: every program comes from the cache.
-    path.write_text(BUCKETED.format(name="again"))
+
+
+def _cli_sweep(tmp_path, name: str, cache: Path) -> str:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(BUCKETED.format(name=name))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAXNET_CACHE_DIR": str(cache)}
-    out = subprocess.run(
-        [sys.executable, "-m", "jaxnet.cli", "sweep", str(path), "--store", str(tmp_path / "c")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    line = next(s for s in out.splitlines() if s.startswith("again: trained 12 configs"))
-    hits = int(line.split("programs compiled, ")[1].split()[0])
-    assert hits >= 6, line  # init, training and evaluation of both groups
+    command = [sys.executable, "-m", "jaxnet.cli", "sweep", str(path)]
+    command += ["--store", str(tmp_path / f"{name}.sqlite")]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=True)
+    return next(s for s in out.stdout.splitlines() if s.startswith(f"{name}: trained 12"))
+
+
+def _loaded(line: str) -> int:
+    return int(line.split("programs compiled, ")[1].split()[0])
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_every_program_from_the_compile_cache(tmp_path):
+    cache = tmp_path / "cache"
+    first = _cli_sweep(tmp_path, "first", cache)
+    assert _loaded(first) == 0 and any(cache.iterdir())
+    again = _cli_sweep(tmp_path, "again", cache)  # the same shapes under a new name
+    assert _loaded(again) >= 6, again  # init, training and evaluation of both groups
+    assert " 0 programs compiled" in again
 
 
 def test_the_compile_cache_respects_the_users_folder_and_can_be_turned_off(tmp_path):
