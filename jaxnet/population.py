@@ -513,8 +513,8 @@ def _fit(
     parts = _evaluation_parts(net, probe, evaluate, loss)
 
     mesh = _mesh(n, devices)
-    take = np.arange(-(-n // mesh.size) * mesh.size) % n  # padding members repeat the first
-    take[n:] = 0
+    take = np.zeros(-(-n // mesh.size) * mesh.size, np.int32)  # members padded to the devices
+    take[:n] = np.arange(n)  # are copies of member 0, dropped from the results
     args = (
         keys if isinstance(keys, jax.Array) else np.asarray(keys)[take],
         take if isinstance(keys, jax.Array) else np.arange(len(take)),
