@@ -64,7 +64,12 @@ def enable(path=None) -> str | None:
     folder = str(Path(path if path is not None else default_dir()).expanduser())
     if _enabled == [folder] and jax.config.jax_compilation_cache_dir == folder:
         return folder
-    Path(folder).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if path is not None:  # a folder the user named: say so
+            raise
+        return None  # no writable per-user folder: run without the cache
     jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", folder)
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
