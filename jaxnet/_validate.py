@@ -162,15 +162,26 @@ def _numeric_array(value, argument: str):
     return arr
 
 
-def cast_finite(arr, argument: str, dtype):
+@jax.jit
+def _all_finite(arr):
+    return jnp.all(jnp.isfinite(arr))
+
+
+def cast_finite(arr, argument: str, dtype, shape=None):
     """``arr`` as a JAX array of ``dtype``, refused if a value is not finite *in that dtype*.
 
     The check runs after the cast, so a finite float64 value beyond the compute dtype's range
     (``1e39`` in float32) is refused by name instead of becoming ``inf`` on the device.
-    Tracers (inside ``jit``) are only cast.
+    Tracers (inside ``jit``) are only cast. A host array is reshaped to ``shape`` (when given)
+    on the host, after the check, so a bad value is named by the index the caller gave it.
     """
     if _is_tracer(arr):
         return arr if arr.dtype == dtype else arr.astype(dtype)
+    if isinstance(arr, jax.Array):
+        # Checked where it lives, by one reduction: no copy to the host unless a value is bad.
+        cast = arr if arr.dtype == dtype else arr.astype(dtype)
+        if bool(_all_finite(cast)):
+            return cast
     host = np.asarray(arr)
     with np.errstate(over="ignore", invalid="ignore"):
         cast = host.astype(dtype)
@@ -187,7 +198,7 @@ def cast_finite(arr, argument: str, dtype):
         raise ValueError(f"{argument} must be finite; got {value} at index {where}")
     if isinstance(arr, jax.Array):
         return arr if arr.dtype == dtype else arr.astype(dtype)
-    return jax.device_put(cast)
+    return jax.device_put(cast if shape is None else cast.reshape(shape))
 
 
 def to_device(arr, dtype):
@@ -256,14 +267,15 @@ def targets(net, y, n: int, loss: str, dtype):
             return onehot
     shape = tuple(y.shape)
     if shape == (n, out) or (n == 1 and shape == (out,)) or (out == 1 and shape in ((n,), ())):
-        y = cast_finite(y, "y", dtype)
+        # Reshaped on the host when it comes from there: a device reshape is one more program.
+        y = cast_finite(y, "y", dtype, (n, out))
         if loss == "binary_cross_entropy" and not _is_tracer(y):
             yy = np.asarray(y)
             if yy.min() < 0 or yy.max() > 1:
                 raise ValueError(
                     f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}"
                 )
-        return y.reshape(n, out)
+        return y if y.shape == (n, out) else y.reshape(n, out)
     expect = f"({n}, {out})" + (f" or ({n},)" if out == 1 else "")
     if loss == "cross_entropy":
         expect += f" or integer labels of shape ({n},)"

@@ -695,6 +695,12 @@ def _add_sweep(sub):
     p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
     p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="JAX's compile cache folder, or 'off' (default: $JAXNET_CACHE_DIR, else "
+        "~/.cache/jaxnet/jax; delete the folder to clear it)",
+    )
     _add_engine_options(p)
     p.set_defaults(run=_cmd_sweep)
 
@@ -742,7 +748,7 @@ def _cmd_sweep(args):
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:
-        summary = sweep.run(spec, path, **_engine_options(args))
+        summary = sweep.run(spec, path, cache_dir=args.cache_dir, **_engine_options(args))
     except KeyboardInterrupt:
         groups = _stored_groups(path, spec.name)
         print(
@@ -879,6 +885,10 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(_join_negative_values(argv))
     try:
+        from . import compile_cache
+
+        # Every command compiles the same few programs on every run: keep them on disk.
+        compile_cache.enable(getattr(args, "cache_dir", None))
         result = args.run(args)
     except (CliError, ValueError, TypeError, OSError, sqlite3.Error) as e:
         # str() of an OSError keeps the path; args[0] alone is only the errno.

@@ -13,7 +13,10 @@ model; ``jaxnet.population`` maps it over a leading model axis.
 
 Divergence: a step whose loss or new parameters are not finite is not applied; the model is
 frozen at its last finite parameters and :class:`History` says ``status == "diverged"`` and at
-which step. No exception is raised, so nothing already trained is lost.
+which step. No exception is raised, so nothing already trained is lost. The per-step check
+costs a pass over the params every step, so a chunk first runs unguarded, is checked once at
+its end, and only a chunk that went non-finite is rerun guarded from its start
+(:func:`checked_chunk`): the same params and step, at the speed of a bare loop.
 
 Left out: gradient accumulation, mixed precision and callbacks inside the compiled loop.
 """
@@ -151,26 +154,40 @@ def _select(take, new, old):
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
 
-def train_chunk(state: TrainState, x, y, total_steps, *, net, loss, tx, grads, batch_size, length):
+def _masked(grads, mask):
+    """``grads`` with the padded units of a width bucket zeroed (``mask`` None: unchanged)."""
+    return grads if mask is None else jax.tree.map(jnp.multiply, grads, mask)
+
+
+def _update(s: TrainState, x, y, batcher, *, net, loss, tx, grads, batch_size, mask):
+    """One optimizer step's ``(loss_before, new_params, new_opt_state)``, taken or not."""
+    xb, yb = minibatch(x, y, batcher, s.step, batch_size)
+    value, g = GRAD_FNS[grads](net, s.params, xb, yb, loss)
+    updates, opt_state = tx.update(_masked(g, mask), s.opt_state, s.params)
+    return value, optax.apply_updates(s.params, updates), opt_state
+
+
+def train_chunk(
+    state: TrainState, x, y, total_steps, *, net, loss, tx, grads, batch_size, length, mask=None
+):
     """Run ``length`` steps of one model; steps past ``total_steps`` or a divergence are no-ops.
 
     Args:
       state: the model's :class:`TrainState`.
       x: ``(n, features)``; y: ``(n, outputs)``; total_steps: int scalar array.
       net, loss, tx, grads, batch_size, length: static (they define the compiled program).
+      mask: None, or a params-shaped tree of 0/1 that zeroes the gradients of a width
+        bucket's padded units (see :func:`jaxnet.population.fit_bucket`).
 
     Returns:
       ``(state, losses)``: ``losses`` is ``(length,)``, the training loss before each step,
       NaN for steps that were not taken.
     """
-    grad_fn = GRAD_FNS[grads]
     batcher = epoch_orders(state.key, state.step, x.shape[0], batch_size, length)
+    kw = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size, mask=mask)
 
     def body(s: TrainState, _):
-        xb, yb = minibatch(x, y, batcher, s.step, batch_size)
-        value, g = grad_fn(net, s.params, xb, yb, loss)
-        updates, opt_state = tx.update(g, s.opt_state, s.params)
-        params = optax.apply_updates(s.params, updates)
+        value, params, opt_state = _update(s, x, y, batcher, **kw)
         active = s.alive & (s.step < total_steps)
         good = jnp.isfinite(value) & _all_finite(params)
         take = active & good
@@ -189,8 +206,47 @@ def train_chunk(state: TrainState, x, y, total_steps, *, net, loss, tx, grads, b
     return jax.lax.scan(body, state, None, length=length)
 
 
+def fast_chunk(state: TrainState, x, y, *, net, loss, tx, grads, batch_size, length, mask=None):
+    """:func:`train_chunk` without the per-step guard: all ``length`` steps are taken.
+
+    Only for a live model with at least ``length`` steps left. Finiteness is checked once, at
+    the end: a non-finite parameter stays non-finite under ``apply_updates`` (``inf + u`` is
+    ``inf`` or NaN), so finite final params and finite losses mean no step would have been
+    skipped, and the result is exactly :func:`train_chunk`'s. Otherwise the caller reruns
+    the chunk from its start with :func:`train_chunk`.
+
+    Returns:
+      ``(state, losses, finite)``: as :func:`train_chunk`, and a bool scalar, False when the
+      guarded chunk would have stopped somewhere in it.
+    """
+    batcher = epoch_orders(state.key, state.step, x.shape[0], batch_size, length)
+    kw = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size, mask=mask)
+
+    def body(s: TrainState, _):
+        value, params, opt_state = _update(s, x, y, batcher, **kw)
+        return s._replace(params=params, opt_state=opt_state, step=s.step + 1), value
+
+    state, values = jax.lax.scan(body, state, None, length=length)
+    return state, values, jnp.all(jnp.isfinite(values)) & _all_finite(state.params)
+
+
 _STATIC = ("net", "loss", "tx", "grads", "batch_size", "length")
 run_chunk = jax.jit(train_chunk, static_argnames=_STATIC)
+run_fast_chunk = jax.jit(fast_chunk, static_argnames=_STATIC)
+
+
+def checked_chunk(state, x, y, total: int, done: int, *, length: int, **static):
+    """One chunk as :func:`run_chunk` gives it, at the speed of an unguarded loop.
+
+    A chunk that ends within the run (``done + length <= total``, ``done`` the steps applied so
+    far by a live model) runs unguarded; only when that chunk went non-finite, or the run ends
+    inside it, is it run guarded from its start. Returns ``(state, losses)``.
+    """
+    if done + length <= total:
+        new, values, finite = run_fast_chunk(state, x, y, length=length, **static)
+        if bool(finite):
+            return new, values
+    return run_chunk(state, x, y, np.int32(total), length=length, **static)
 
 
 def weighted_epoch_order(key, weights):
@@ -466,12 +522,12 @@ def fit(
     if hyperparams:
         state = state._replace(opt_state=set_hyperparams(state.opt_state, hyperparams))
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
-    run = run_chunk
+    run = checked_chunk
     if weights is not None:
         x, y, w = pad_rows(x, y, check_weights(weights, x.shape[0]), batch_size)
 
-        def run(state, x, y, total, **static):
-            return run_chunk_weighted(state, x, y, w, total, **static)
+        def run(state, x, y, total, done, **static):
+            return run_chunk_weighted(state, x, y, w, np.int32(total), **static)
 
     return _fit_loop(
         state, x, y, val, steps, eval_every, patience, progress, static, start, run, restore_best
@@ -523,13 +579,12 @@ def _fit_loop(
     state, x, y, val, steps, eval_every, patience, progress, static, start, run, restore_best=False
 ):
     n_chunks, length = chunking(steps, eval_every)
-    total = np.int32(steps)
-    chunk_losses, evals = [], []
+    chunk_losses, evals, done = [], [], 0
     best = (math.inf, state.params, None)
     status, message = "completed", f"completed {steps} steps"
     with progress_bar(steps, progress, "fit") as bar:
         for _ in range(n_chunks):
-            state, chunk = run(state, x, y, total, length=length, **static)
+            state, chunk = run(state, x, y, steps, done, length=length, **static)
             chunk = np.asarray(chunk)
             chunk_losses.append(chunk)
             done = int(state.step)

@@ -87,6 +87,8 @@ class Config:
     sklearn_big_epochs: int = 100
     sklearn_search_folds: int = 5
     sklearn_search_epochs: int = 100
+    sweep_file: str = "experiments/sweeps/demo.toml"
+    sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
 
 
 FULL = Config()
@@ -1115,6 +1117,111 @@ def bench_sklearn(cfg: Config) -> dict:
     return {"cases": {"sklearn": result}}
 
 
+# --- sweeps: compile time (issue 11) ----------------------------------------------------------
+
+_SWEEP_CODE = """
+import dataclasses, json, sys, time
+start = time.perf_counter()
+from jaxnet import sweep
+s = sweep.run(sweep.load(sys.argv[1]), sys.argv[2], progress=False, log=lambda _: None)
+print(json.dumps({**dataclasses.asdict(s), "process_s": time.perf_counter() - start,
+                  "train_fraction": s.train_fraction}))
+"""
+
+
+def sweep_process(root: Path, toml: Path, store_path: Path, cache: Path) -> dict:
+    """One sweep in a fresh process of the checkout ``root``; its summary and wall time."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(root), "JAXNET_CACHE_DIR": str(cache)}
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", _SWEEP_CODE, str(toml), str(store_path)],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    wall = time.perf_counter() - start
+    result.update(wall_s=wall, load_after=load_average())
+    print(json.dumps({"sweep": str(toml), "root": str(root), **result}), flush=True)  # kept
+    return {
+        **result,
+        "first_s": wall,
+        "compile_s": result["compile_seconds"],
+        "median_s": wall,
+        "min_s": wall,
+    }
+
+
+def bench_sweep(cfg: Config) -> dict:
+    """The demo sweep (make run) in fresh processes: this checkout with a cold and a warm compile
+    cache, and ``--old-checkout`` (an earlier jaxnet) when given, one after another."""
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    demo = root / cfg.sweep_file
+    with tempfile.TemporaryDirectory(prefix="jaxnet-bench-sweep-") as tmp:
+        tmp = Path(tmp)
+        rerun = tmp / "rerun.toml"  # the same shapes under a new name: all configs train again
+        rerun.write_text(demo.read_text().replace('name = "', 'name = "rerun_', 1))
+        variants = {}
+        if cfg.sweep_old:
+            variants["old checkout, no cache"] = sweep_process(
+                Path(cfg.sweep_old), demo, tmp / "old.sqlite", tmp / "old-cache"
+            )
+        variants["new, cold cache"] = sweep_process(root, demo, tmp / "a.sqlite", tmp / "cache")
+        variants["new, warm cache"] = sweep_process(root, rerun, tmp / "b.sqlite", tmp / "cache")
+    cold, warm = variants["new, cold cache"], variants["new, warm cache"]
+    targets = [
+        target("cold: share of wall time in compiled training", cold["train_fraction"], 0.5),
+        target(
+            "warm: compile share of wall time",
+            warm["compile_seconds"] / warm["seconds"],
+            0.10,
+            "<=",
+        ),
+    ]
+    ratios = {}
+    if cfg.sweep_old:
+        old = variants["old checkout, no cache"]
+        ratios["old/new cold wall"] = old["wall_s"] / cold["wall_s"]
+        targets.insert(
+            0, target("old wall / new cold wall (x less)", ratios["old/new cold wall"], 3.0)
+        )
+    for t in variants.values():
+        t["per_step_us"] = 0.0
+    summary = {
+        k: {
+            f: t.get(f)
+            for f in (
+                "groups",
+                "compiles",
+                "programs",
+                "cache_hits",
+                "padding",
+                "seconds",
+                "compile_seconds",
+                "train_fraction",
+                "load_after",
+            )
+        }
+        for k, t in variants.items()
+    }
+    result = case(
+        f"{cfg.sweep_file} in fresh processes: wall (s) as first call and median, "
+        "compile = the sweep's own compile seconds",
+        1,
+        variants,
+        ratios,
+        targets,
+        sweeps=summary,
+    )
+    return {"cases": {"demo sweep": result}}
+
+
 # --- environment and report ----------------------------------------------------------------
 
 
@@ -1172,8 +1279,9 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "population": bench_population,
     "sweep_engines": bench_sweep_engines,
     "sklearn": bench_sklearn,
+    "sweep": bench_sweep,
 }
-OPT_IN = ("sweep_engines",)  # minutes long: run with --only sweep_engines
+OPT_IN = ("sweep_engines", "sweep")  # minutes long: run with --only NAME
 
 
 def markdown(name: str, result: dict) -> str:
@@ -1204,6 +1312,10 @@ def markdown(name: str, result: dict) -> str:
                     f"- {v}: {t['model_steps_per_s']:,.0f} model-steps/s, "
                     f"{100 * t['fraction_of_peak']:.1f}% of the matmul peak"
                 )
+        for label, t in c.get("sweeps", {}).items():
+            lines.append(
+                f"- {label}: " + ", ".join(f"{k} {v:.3g}" for k, v in t.items() if v is not None)
+            )
         for k in (
             "peak_gflops",
             "fit_gflops",
@@ -1234,6 +1346,11 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     p.add_argument(
+        "--old-checkout",
+        metavar="DIR",
+        help="sweep: also time the demo sweep with the jaxnet in DIR (e.g. a git worktree of main)",
+    )
+    p.add_argument(
         "--gpu",
         action="store_true",
         help="the GPU run: populations of 1..16384 and the wide MLP, no CPU baselines",
@@ -1255,6 +1372,8 @@ def main(argv=None) -> dict:
     cfg = GPU if args.gpu else QUICK if args.quick else FULL
     if args.no_torch:
         cfg = dataclasses.replace(cfg, torch=False)
+    if args.old_checkout:
+        cfg = dataclasses.replace(cfg, sweep_old=args.old_checkout)
     command = "python scripts/bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report = {
         "command": command.strip(),

@@ -1,9 +1,16 @@
 """Shared test helpers: float64 scope, tree comparison, the forward shape contract."""
 
+import os
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+# Sweeps and the CLI turn JAX's persistent compile cache on; tests (and the CLI subprocesses
+# they start, which inherit this) use a fresh folder of their own, never the user's.
+os.environ.setdefault("JAXNET_CACHE_DIR", tempfile.mkdtemp(prefix="jaxnet-test-cache-"))
 
 
 @pytest.fixture

@@ -333,7 +333,8 @@ def test_population_search_matches_grid_search_per_candidate(data):
     g = GridSearchCV(est, grid, cv=cv).fit(x, y)
     before = population.compile_count()
     p = PopulationSearchCV(est, grid, cv=cv).fit(x, y)
-    assert population.compile_count() - before <= 1  # 4 candidates x 3 folds: one program
+    # 4 candidates x 3 folds: one population, so one init and one training program
+    assert population.compile_count() - before <= 2
     for key in ["mean_test_score", "split0_test_score", "split2_test_score", "rank_test_score"]:
         np.testing.assert_allclose(p.cv_results_[key], g.cv_results_[key], atol=1e-12)
     assert p.cv_results_["params"] == g.cv_results_["params"]

@@ -112,7 +112,8 @@ class Tally:
 
 def group_label(configs: list[dict]) -> str:
     c = configs[0]
-    hidden = "-".join(map(str, c["hidden"])) or "linear"
+    widths = dict.fromkeys("-".join(map(str, k["hidden"])) or "linear" for k in configs)
+    hidden = "|".join(widths)  # a width bucket lists each of its members' widths
     return (
         f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "
         f"{c['steps']} steps x{len(configs)}"

@@ -115,9 +115,71 @@ def shape_key(config: dict, n_train: int) -> str:
     return canonical({**shape, "batch_size": effective_batch(config, n_train)})
 
 
-def group(configs: list[dict], n_train: int) -> list[list[dict]]:
-    """Configs grouped by :func:`shape_key`, groups in order of first appearance."""
-    groups: dict[str, list[dict]] = {}
+def group(
+    configs: list[dict], n_train: int, max_padding: float = 1.0, ends: tuple = (1, 1)
+) -> list[list[dict]]:
+    """Configs grouped into populations that each train as one compiled program.
+
+    With ``max_padding == 1`` a group is one :func:`shape_key`. Above 1, configs that differ
+    only in hidden widths share a width bucket (see :func:`jaxnet.population.fit_bucket`)
+    as long as every member's padded training FLOPs stay within ``max_padding`` times its own.
+
+    Args:
+      configs: from :func:`expand`; n_train: training rows (decides full batch).
+      max_padding: the bound on padded / own FLOPs of any member (1: no width buckets).
+      ends: ``(inputs, outputs)`` of every net, for the FLOPs.
+
+    Returns:
+      Lists of configs, groups in order of first appearance, largest nets first in a bucket.
+    """
+    if max_padding <= 1:
+        groups: dict[str, list[dict]] = {}
+        for config in configs:
+            groups.setdefault(shape_key(config, n_train), []).append(config)
+        return list(groups.values())
+    keyed: dict[str, list[dict]] = {}
     for config in configs:
-        groups.setdefault(shape_key(config, n_train), []).append(config)
-    return list(groups.values())
+        keyed.setdefault(bucket_key(config, n_train), []).append(config)
+    return [b for same in keyed.values() for b in _buckets(same, max_padding, ends)]
+
+
+def bucket_key(config: dict, n_train: int) -> str:
+    """:func:`shape_key` with the hidden widths left out: their number and which neighbours
+    are equal are kept (a residual skip joins equal widths, so padding must not make any)."""
+    shape = json.loads(shape_key(config, n_train))
+    hidden = config["hidden"]
+    return canonical({**shape, "hidden": [a == b for a, b in zip(hidden, hidden[1:])]})
+
+
+def flops(hidden, ends: tuple) -> int:
+    """Multiply-adds of one example's forward pass through ``ends[0], *hidden, ends[1]``."""
+    sizes = (ends[0], *hidden, ends[1])
+    return sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def _buckets(configs: list[dict], max_padding: float, ends: tuple) -> list[list[dict]]:
+    """Greedy first fit, widest first: a config joins the first bucket it can widen to
+    without any member's padded FLOPs exceeding ``max_padding`` times its own."""
+    buckets: list[tuple[list, list[dict], int]] = []  # (widest hidden, members, least FLOPs)
+    for config in sorted(configs, key=lambda c: -flops(c["hidden"], ends)):
+        own = flops(config["hidden"], ends)
+        for i, (widest, members, least) in enumerate(buckets):
+            wider = [max(a, b) for a, b in zip(widest, config["hidden"])]
+            if flops(wider, ends) <= max_padding * min(least, own):
+                buckets[i] = (wider, members + [config], min(least, own))
+                break
+        else:
+            buckets.append((list(config["hidden"]), [config], own))
+    return [members for _, members, _ in buckets]
+
+
+def padding_overhead(groups: list[list[dict]], ends: tuple) -> float:
+    """Padded FLOPs over the members' own, less 1, across ``groups`` (0: no padding)."""
+    own = padded = 0
+    for configs in groups:
+        widest = (
+            np.max([c["hidden"] for c in configs], axis=0).tolist() if configs[0]["hidden"] else []
+        )
+        own += sum(flops(c["hidden"], ends) for c in configs)
+        padded += len(configs) * flops(widest, ends)
+    return padded / max(own, 1) - 1.0

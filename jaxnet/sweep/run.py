@@ -17,6 +17,7 @@ from .plan import (
     effective_batch,
     expand,
     group,
+    padding_overhead,
     task_defaults,
 )
 from .prepare import Prepared, _check_metric_data, check_against_data, net_for, prepare
@@ -24,44 +25,61 @@ from .spec import Sweep, SweepError
 
 
 def fit_group(configs: list[dict], prepared: Prepared, checked: dict):
-    """Train configs that share one shape (see :func:`group`) as one population.
+    """Train configs that share one compiled program (see :func:`group`) as one population.
+
+    Configs that differ in hidden widths are a width bucket, trained padded to the widest
+    (:func:`jaxnet.population.fit_bucket`); each member still computes exactly its own net.
 
     Args:
-      configs: P configs equal but for :data:`MEMBER_KEYS`.
-      prepared: the sweep's data; checked: :func:`checked_parts` of it.
+      configs: P configs equal but for :data:`MEMBER_KEYS` (and hidden widths in a bucket).
+      prepared: the sweep's data; checked: :func:`checked_parts` of it (unused: the parts
+        are checked again on the host, which costs no compiled program).
 
     Returns:
-      ``(net, history, evaluated)``: the spec, the :class:`~jaxnet.PopulationHistory`, and
-      ``{"train": (loss, accuracy), "test": ...}`` of the final params, each ``(P,)`` NumPy.
+      ``(net, history, evaluated)``: the spec (the padded one of a bucket), the
+      :class:`~jaxnet.PopulationHistory`, and ``{"train": (loss, accuracy), "test": ...}`` of
+      the final params, each ``(P,)`` NumPy.
     """
-    import jax
-    import jax.numpy as jnp
-
     from .. import population
 
     first = configs[0]
-    net = net_for(first, prepared)
-    keys = jnp.stack([jax.random.key(c["seed"]) for c in configs])
-    params, history = population.fit_population(
-        net,
-        keys,
-        *prepared.parts["train"],
+    nets = [net_for(c, prepared) for c in configs]
+    kwargs = dict(
         loss=first["loss"],
         optimizer=first["optimizer"],
         steps=first["steps"],
         learning_rates=[c["learning_rate"] for c in configs],
         init_scales=[c["init_scale"] for c in configs],
         batch_size=effective_batch(first, len(prepared.parts["train"][1])),
+        # The NumPy parts: checked on the host and copied, where device arrays would need a
+        # compiled finiteness check per shape.
         validation=prepared.parts.get("validation"),
+        evaluate={k: prepared.parts[k] for k in ("train", "test") if k in prepared.parts},
         eval_every=first["eval_every"],
         progress=False,
     )
-    evaluated = {}
-    for part in ("train", "test"):
-        if part in checked:
-            pair = population.evaluate_population(net, params, *checked[part], first["loss"])
-            evaluated[part] = tuple(np.asarray(v, np.float64) for v in pair)
-    return net, history, evaluated
+    keys = seed_keys([c["seed"] for c in configs])
+    if len({n.sizes for n in nets}) == 1:
+        net = nets[0]
+        _, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
+    else:
+        net = population.bucket_net(nets)
+        _, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
+    return net, history, history.evaluated
+
+
+def seed_keys(seeds) -> np.ndarray:
+    """``jax.random.key(seed)`` of each seed as raw key data ``(P, 2)`` uint32, made on the host.
+
+    A typed key made per member is an eager JAX operation; the data of a threefry key (JAX's
+    default) is ``[seed >> 32, seed & 0xffffffff]``, which the compiled init wraps itself.
+    """
+    import jax
+
+    if jax.config.jax_default_prng_impl != "threefry2x32":
+        return np.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    seeds = np.asarray(seeds, np.uint64)
+    return np.stack([seeds >> np.uint64(32), seeds & np.uint64(0xFFFFFFFF)], 1).astype(np.uint32)
 
 
 def _number(value) -> float | None:
@@ -168,7 +186,6 @@ def member_rows(
     ids = [config_id(sweep_name, c) for c in configs]
     shared = {
         "group_id": hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16],  # this population
-        "n_params": net.n_params,
         "group_size": len(configs),
         "created": store.now(),
         **timing,
@@ -176,6 +193,7 @@ def member_rows(
     return [
         {
             "config_id": ids[i],
+            "n_params": own_net(net, config).n_params,  # its own net, not a bucket's padding
             **shared,
             **_config_columns(config),
             **_metric_columns(history, evaluated, i),
@@ -183,6 +201,12 @@ def member_rows(
         }
         for i, config in enumerate(configs)
     ]
+
+
+def own_net(net, config: dict):
+    """A member's own net: ``net`` (maybe a width bucket's padded one) with its own widths."""
+    sizes = (net.sizes[0], *config["hidden"], net.sizes[-1])
+    return net if sizes == net.sizes else dataclasses.replace(net, sizes=sizes)
 
 
 # --- running a sweep --------------------------------------------------------------------------
@@ -200,6 +224,11 @@ class SweepSummary:
       compile_seconds: of that, JAX tracing, lowering and compiling (every program).
       engine: what trained the groups; elsewhere: configs other processes on the same store
       trained meanwhile; startup_seconds: of ``seconds``, starting or joining Ray.
+      compile_seconds: of that, JAX lowering and compiling (every program) or loading
+        compiled programs from the persistent cache.
+      programs: XLA programs compiled now, every one (eager operations' too), cache hits not
+        included; cache_hits: programs loaded from the persistent compilation cache instead.
+      padding: extra training FLOPs of width buckets over the members' own (0.25: +25 %).
     """
 
     name: str
@@ -215,6 +244,9 @@ class SweepSummary:
     engine: str = "in-process"
     elsewhere: int = 0
     startup_seconds: float = 0.0
+    programs: int = 0
+    cache_hits: int = 0
+    padding: float = 0.0
 
     @property
     def train_fraction(self) -> float:
@@ -240,7 +272,8 @@ class SweepSummary:
         share = 100.0 / max(self.seconds, 1e-9)
         return (
             f"{self.name}: trained {self.trained} configs in {self.groups} groups "
-            f"({self.compiles} training programs) in {self.seconds:.1f} s: "
+            f"(padding +{100 * self.padding:.0f}% FLOPs; {self.programs} programs compiled, "
+            f"{self.cache_hits} loaded from the compile cache) in {self.seconds:.1f} s: "
             f"{100 * self.train_fraction:.0f}% running compiled programs, "
             f"{share * self.compile_seconds:.0f}% compiling, "
             f"{share * (self.seconds - self.group_seconds):.0f}% data, store and Python; "
@@ -259,16 +292,19 @@ def _progress(total: int, progress: bool | None, desc: str):
 
 _COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
+    "/jax/core/compile/backend_compile_duration",  # includes loading from the cache
 )
 _compile_seconds = 0.0  # JAX lowering + XLA compiling in this process since the listener began
+_xla_compiles = 0  # XLA compilations requested (persistent-cache hits included)
 _listening = False
 
 
 def _count_compile(event: str, duration: float, **_) -> None:
-    global _compile_seconds
+    global _compile_seconds, _xla_compiles
     if event in _COMPILE_EVENTS:
         _compile_seconds += duration
+    if event == "/jax/core/compile/backend_compile_duration":
+        _xla_compiles += 1
 
 
 def compile_clock() -> float:
@@ -284,6 +320,13 @@ def compile_clock() -> float:
         jax.monitoring.register_event_duration_secs_listener(_count_compile)
         _listening = True
     return _compile_seconds
+
+
+def xla_compiles() -> int:
+    """XLA programs requested in this process since :func:`compile_clock` was first asked:
+    compiled, or loaded from the persistent compilation cache."""
+    compile_clock()
+    return _xla_compiles
 
 
 def spec_hash(sweep: Sweep) -> str:
@@ -303,6 +346,7 @@ def run(
     cpus_per_group: float | None = None,
     retries: int | None = None,
     lease: float = 60.0,
+    cache_dir=None,
 ) -> SweepSummary:
     """Train every config of ``sweep`` that ``store_path`` does not hold yet.
 
@@ -321,29 +365,36 @@ def run(
         ``gpus_per_group`` and ``cpus_per_group``).
       retries: how often a failed group is run again (default 0 in-process, 3 on Ray).
       lease: seconds a claim on a group outlives its holder's last renewal.
+      cache_dir: JAX's persistent compilation cache folder, or ``"off"``; None: the
+        default of :func:`jaxnet.compile_cache.enable` (on, in a per-user folder).
 
     Returns:
       A :class:`SweepSummary`; ``trained`` counts only what this call trained.
     """
+    from .. import compile_cache
     from . import driver, engines
 
     options = {"address": address, "gpus_per_group": gpus_per_group}
     options.update(cpus_per_group=cpus_per_group)
     options["retries"] = _checked_options(engine, retries, lease, options)
     start = time.perf_counter()
+    compile_cache.enable(cache_dir)
+    hits, programs = compile_cache.stats()["hits"], xla_compiles()
     prepared = prepare(sweep)
     _check_metric_data(default_metric(sweep.settings), prepared)
     configs = expand(sweep, prepared.task)
     n_train = len(prepared.parts["train"][1])
     loss = task_defaults(sweep.settings, prepared.task)["loss"]
-    check_against_data(sweep, group(configs, n_train), prepared, loss)  # before any write
+    ends = (prepared.n_features, prepared.n_outputs)
+    # Before any write: every group's memory and the loss against the data.
+    check_against_data(sweep, group(configs, n_train, _max_padding(sweep), ends), prepared, loss)
     retries = options["retries"]
     with store.opened(store_path) as conn:
         sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
         _check_data_file(conn, sweep, prepared)
         done = store.done_config_ids(conn, sweep.name)
         todo = [c for c in configs if config_id(sweep.name, c) not in done]
-        groups = group(todo, n_train)
+        groups = group(todo, n_train, _max_padding(sweep), ends)
         log(
             f"sweep {sweep.name}: {sweep.dataset}, {len(configs)} configs; "
             f"{len(configs) - len(todo)} already stored, {len(todo)} to train in "
@@ -381,6 +432,9 @@ def run(
         engine=engine,
         elsewhere=tally.elsewhere,
         startup_seconds=started,
+        programs=xla_compiles() - programs - (compile_cache.stats()["hits"] - hits),
+        cache_hits=compile_cache.stats()["hits"] - hits,
+        padding=padding_overhead(groups, ends) if groups else 0.0,
     )
 
 
@@ -422,3 +476,10 @@ def _check_data_file(conn, sweep: Sweep, prepared: Prepared) -> None:
             f"(stored: {recorded}; now: {prepared.identity}); give the sweep a new name or "
             "use a new store"
         )
+
+
+def _max_padding(sweep: Sweep) -> float:
+    """The sweep's width-bucket bound; 1 (off) where JAX's random draws are not prefix-stable."""
+    import jax
+
+    return sweep.settings["max_padding"] if jax.config.jax_threefry_partitionable else 1.0

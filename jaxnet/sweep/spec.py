@@ -32,6 +32,9 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     curve_points = 100           # the stored training curve keeps at most this many points
     metric = "best_val_loss"     # what ranks configs (default best_val_loss, or train_loss
                                  # without validation); see METRICS
+    max_padding = 4.0            # width buckets: configs differing only in hidden widths train
+                                 # as one population padded to the widest, while no member's
+                                 # padded FLOPs exceed this many times its own (1: off)
 
     [grid]                       # lists; every combination is a config
     depth = [1, 2, 3]            # hidden layers, all of size `width`; or instead:
@@ -115,6 +118,7 @@ SETTING_DEFAULTS = {
     "target": None,  # with dataset = "csv": the column to predict
     "npz": None,  # with dataset = "npz": a numpy.savez file of arrays x and y
     "task": None,  # with a file: classification or regression (default: from the target)
+    "max_padding": 4.0,  # width buckets: padded / own FLOPs of any member (1: no buckets)
 }
 # Datasets read from the user's file rather than jaxnet.data's built-in ones.
 FILE_DATASETS = ("csv", "npz")
@@ -170,6 +174,12 @@ def _int_from(low: int, high: int | None = None):
 def _positive_float(v):
     if not _is_number(v) or v <= 0:
         raise ValueError("a positive finite number")
+    return float(v)
+
+
+def _padding(v):
+    if not _is_number(v) or v < 1:
+        raise ValueError("a number of at least 1 (1 turns width buckets off)")
     return float(v)
 
 
@@ -250,6 +260,7 @@ SETTING_CHECKS = {
     "target": _text,
     "npz": _text,
     "task": _one_of(data.TASKS),
+    "max_padding": _padding,
 }
 
 

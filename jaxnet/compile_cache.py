@@ -1,0 +1,132 @@
+"""JAX's persistent compilation cache, on by default for sweeps and the ``jaxnet`` command.
+
+A sweep compiles a handful of programs per group; the same shapes rerun (a new sweep file, a
+rerun into a fresh store, the next ``make run``) need not compile again. :func:`enable` points
+JAX's on-disk cache at a per-user folder, ``$XDG_CACHE_HOME/jaxnet/jax`` (by default
+``~/.cache/jaxnet/jax``), and caches every program, however fast it compiled.
+
+Where it lives, in order of precedence:
+
+- ``enable(path)`` with a path (the CLI's ``--cache-dir DIR``), or ``"off"`` to disable;
+- the environment variable ``JAXNET_CACHE_DIR`` (a folder, or ``off``);
+- a folder the user already gave JAX (``jax_compilation_cache_dir`` or the environment
+  variable ``JAX_COMPILATION_CACHE_DIR``): used as it is, jaxnet changes nothing;
+- the per-user default above.
+
+Clearing it is deleting the folder. Left out: size limits (JAX's own
+``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ENV = "JAXNET_CACHE_DIR"
+_OFF = ("off", "none", "0", "false", "no")
+_counts = {"hits": 0, "misses": 0}
+_listening = False
+_enabled: list = []  # the folder jaxnet turned the cache on in, once it has
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/jaxnet/jax``, or ``~/.cache/jaxnet/jax``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxnet" / "jax"
+
+
+def _is_off(path) -> bool:
+    return str(path).strip().lower() in _OFF or not str(path).strip()
+
+
+def enable(path=None) -> str | None:
+    """Turn on JAX's persistent compilation cache (see the module docstring for where).
+
+    Args:
+      path: a folder (created when missing), ``"off"`` to turn the cache off, or None for
+        ``JAXNET_CACHE_DIR``, else the user's own JAX setting, else :func:`default_dir`.
+
+    Returns:
+      The folder in use, or None when the cache is off.
+    """
+    if "jax" not in sys.modules:
+        return _enable_at_start(path)
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    _listen()
+    if path is None:
+        path = os.environ.get(ENV)
+        if path is None and jax.config.jax_compilation_cache_dir:
+            return jax.config.jax_compilation_cache_dir  # the user's own (or ours already)
+    if path is not None and _is_off(path):
+        jax.config.update("jax_enable_compilation_cache", False)
+        _enabled.clear()
+        return None
+    folder = str(Path(path if path is not None else default_dir()).expanduser())
+    if _enabled == [folder] and jax.config.jax_compilation_cache_dir == folder:
+        return folder
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if path is not None:  # a folder the user named: say so
+            raise
+        return None  # no writable per-user folder: run without the cache
+    jax.config.update("jax_enable_compilation_cache", True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        # Every program: a small group's programs compile in well under JAX's 1 s default.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    # JAX decides once per process whether the cache is used; programs compiled before this
+    # call (without a folder) must not keep it off.
+    compilation_cache.reset_cache()
+    _enabled[:] = [folder]
+    return folder
+
+
+def _enable_at_start(path) -> str | None:
+    """:func:`enable` before JAX is imported: the same choice, handed to JAX through the
+    environment it reads when it starts, so that ``jaxnet --help`` and argument errors never
+    pay for importing JAX."""
+    if path is None:
+        path = os.environ.get(ENV)
+        if path is None and os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+            return os.environ["JAX_COMPILATION_CACHE_DIR"]  # the user's own
+    if path is not None and _is_off(path):
+        os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+        return None
+    folder = str(Path(path if path is not None else default_dir()).expanduser())
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if path is not None:
+            raise
+        return None
+    os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "true"
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    _enabled[:] = [folder]
+    return folder
+
+
+def _count(event: str, **_) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _counts["hits"] += 1
+    elif event == "/jax/compilation_cache/cache_misses":
+        _counts["misses"] += 1
+
+
+def _listen() -> None:
+    global _listening
+    if not _listening:
+        import jax.monitoring
+
+        jax.monitoring.register_event_listener(_count)
+        _listening = True
+
+
+def stats() -> dict:
+    """``{"hits": n, "misses": m}``: programs this process loaded from / wrote to the cache."""
+    _listen()
+    return dict(_counts)
