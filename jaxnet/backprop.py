@@ -12,6 +12,15 @@ which is the tutorial's ``W2 += h.T @ o_delta`` and ``h_delta = o_delta @ W2.T *
 with the sign of the update left to the optimizer. It is written in batched matrix form
 because that is what the tutorial teaches and what runs fast. The training path uses
 :func:`backprop_batch` directly; :func:`backprop` checks its inputs first.
+
+A residual layer (``net.skips[i]``: ``activations[i+1] = activations[i] + f(zs[i])``) gives
+the gradient of its input two paths, through its weights and around them, and they add::
+
+    grad_a        = delta @ w.T + grad_a      # dL/dactivations[i]: weights' path + skip's path
+    delta_prev    = grad_a * f'(zs[i-1])
+
+where the ``grad_a`` on the right is ``dL/dactivations[i+1]``, carried down from the layer
+above. A layer without a skip drops that term: ``grad_a = delta @ w.T``, the rule above.
 """
 
 from __future__ import annotations
@@ -56,15 +65,18 @@ def backprop_batch(net: MLP, params: list[dict], x, y, loss: str):
     """
     fs = [activations.get(name) for name in net.activations]
     zs, acts = [], [x]
-    for layer, act in zip(params, fs):
+    for layer, act, skip in zip(params, fs, net.skips):
         zs.append(dense(layer, acts[-1]))
-        acts.append(act.f(zs[-1]))
+        acts.append(acts[-1] + act.f(zs[-1]) if skip else act.f(zs[-1]))
     value, delta = _loss_and_output_delta(net, loss, zs[-1], acts[-1], y)
     grads = [None] * net.depth
+    grad_a = None  # dL/dacts[i+1]: what a skip around layer i carries straight down
     for i in reversed(range(net.depth)):
         grads[i] = _layer_grads(params[i], acts[i], delta)
         if i > 0:
-            delta = (delta @ params[i]["w"].T) * fs[i - 1].prime(zs[i - 1])
+            through_w = delta @ params[i]["w"].T
+            grad_a = through_w + grad_a if net.skips[i] else through_w  # two paths: they add
+            delta = grad_a * fs[i - 1].prime(zs[i - 1])
     return value, grads
 
 
