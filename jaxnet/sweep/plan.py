@@ -67,6 +67,8 @@ def _config(sweep: Sweep, settings: dict, axes: dict) -> dict:
     config = {"dataset": sweep.dataset, **{k: settings[k] for k in keep}, "hidden": hidden}
     config.update({k: axes[k] for k in AXIS_DEFAULTS if k not in ("depth", "width", "hidden")})
     config["eval_every"] = math.ceil(axes["steps"] / settings["evals"])
+    if not config["residual"]:  # a plain net's config (and id) as before the residual axis
+        del config["residual"]
     return config
 
 

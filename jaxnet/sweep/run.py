@@ -108,6 +108,7 @@ def environment() -> dict:
     }
 
 
+_RESIDUAL_MARK = {True: "+res", False: "", None: ""}  # "64-64+res": a residual net
 _COPIED = ("activation", "optimizer", "learning_rate", "batch_size", "steps", "seed", "init_scale")
 
 
@@ -119,7 +120,7 @@ def _config_columns(config: dict) -> dict:
         "dataset": config["dataset"],
         "depth": len(hidden),
         "width": hidden[0] if len(set(hidden)) == 1 else None,  # None: widths differ
-        "hidden": "-".join(map(str, hidden)) or "none",
+        "hidden": ("-".join(map(str, hidden)) or "none") + _RESIDUAL_MARK[config.get("residual")],
         "bias": int(config["bias"]),
         "eval_every": config["eval_every"],
         **{k: config[k] for k in _COPIED},
@@ -233,7 +234,7 @@ class SweepSummary:
 
 def _group_label(configs: list[dict]) -> str:
     c = configs[0]
-    hidden = "-".join(map(str, c["hidden"])) or "linear"
+    hidden = ("-".join(map(str, c["hidden"])) or "linear") + _RESIDUAL_MARK[c.get("residual")]
     return (
         f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "
         f"{c['steps']} steps x{len(configs)}"
