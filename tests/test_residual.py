@@ -23,6 +23,13 @@ OUTPUT_FOR_LOSS = {"cross_entropy": "identity", "binary_cross_entropy": "sigmoid
 DEPTHS = range(1, 13)
 
 
+@pytest.fixture
+def eager():
+    """Op by op: these tiny nets share kernels instead of compiling a program each."""
+    with jax.disable_jit():
+        yield
+
+
 # --- the spec ---------------------------------------------------------------------------------
 
 
@@ -65,7 +72,7 @@ def test_params_layout_and_init_are_unchanged():
 # --- forward ----------------------------------------------------------------------------------
 
 
-def test_forward_is_the_skip_written_out_in_numpy(x64):
+def test_forward_is_the_skip_written_out_in_numpy(x64, eager):
     # 4-4-4-3 tanh: a1 = x + tanh(x w0 + b0), a2 = a1 + tanh(a1 w1 + b1), out = a2 w2 + b2.
     net = jn.MLP((4, 4, 4, 3), activation="tanh", residual=True)
     params = jn.init(net, jax.random.key(0), jnp.float64)
@@ -80,7 +87,7 @@ def test_forward_is_the_skip_written_out_in_numpy(x64):
     assert np.max(np.abs(np.asarray(plain) - (a2 @ w2 + b2))) > 0.1  # the skip changes the net
 
 
-def test_a_dead_relu_branch_leaves_only_the_skip(x64):
+def test_a_dead_relu_branch_leaves_only_the_skip(x64, eager):
     # Middle layer w = 0, b = -1: relu(...) = 0, so that layer is the identity; the net is then
     # the 3-4-2 net without it, in outputs and in every other layer's gradients, and the dead
     # layer's own gradients are exactly zero (relu' = 0 there).
@@ -103,22 +110,26 @@ def test_a_dead_relu_branch_leaves_only_the_skip(x64):
 
 def _problem(depth, act, loss, bias, residual, batch, seed):
     """A float64 problem on ``(inputs, 4, ..., 4, 2)``; 4 inputs (a first-layer skip) every
-    other case, 3 otherwise. One width throughout, so eager mode reuses its kernels."""
+    other case, 3 otherwise. One width throughout, so eager mode reuses its kernels; drawn
+    with NumPy, because eager JAX would compile a random-number kernel for every depth."""
+    rng = np.random.default_rng(seed)
     inputs = 4 if seed % 2 else 3
     sizes = (inputs, *(4,) * (depth - 1), 2)
     out = OUTPUT_FOR_LOSS.get(loss, act)
     net = jn.MLP(sizes, activation=act, output_activation=out, bias=bias, residual=residual)
-    kp, kb, kx, ky = jax.random.split(jax.random.key(seed), 4)
-    params = jn.init(net, kp, jnp.float64)
-    if bias:  # non-zero biases, so their gradients are exercised away from the init
-        params = [dict(p, b=0.1 * jax.random.normal(kb, p["b"].shape, jnp.float64)) for p in params]
-    x = jax.random.normal(kx, (batch, sizes[0]), jnp.float64)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layer = {"w": rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)}
+        if bias:  # non-zero biases, so their gradients are exercised away from the init
+            layer["b"] = 0.1 * rng.standard_normal(fan_out)
+        params.append(layer)
+    x = rng.standard_normal((batch, inputs))
     if loss == "cross_entropy":
-        y = jax.random.randint(ky, (batch,), 0, 2)
+        y = rng.integers(0, 2, batch)
     elif loss == "binary_cross_entropy":
-        y = jax.random.bernoulli(ky, 0.5, (batch, 2)).astype(jnp.float64)
+        y = rng.integers(0, 2, (batch, 2)).astype(np.float64)
     else:
-        y = jax.random.normal(ky, (batch, 2), jnp.float64)
+        y = rng.standard_normal((batch, 2))
     return net, params, x, y
 
 
@@ -214,7 +225,7 @@ def _blobs(n=64, seed=0):
 
 
 def test_population_member_equals_residual_net_fit_alone(x64):
-    net = jn.MLP((4, 6, 6, 6, 3), activation="tanh", residual=True)
+    net = jn.MLP((4, 5, 5, 3), activation="tanh", residual=True)
     x, y = _blobs()
     keys = jax.random.split(jax.random.key(2), 2)
     lrs = np.array([0.05, 0.2])
@@ -261,6 +272,7 @@ def _run(argv) -> tuple[int, str]:
     return rc, out.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_train_residual_saves_a_residual_net(tmp_path):
     out = tmp_path / "xor.jaxnet"
     argv = ["train", "--dataset", "xor", "--hidden", "4,4", "--steps", "20", "--residual"]
@@ -295,8 +307,32 @@ def test_cli_residual_without_a_skip_is_a_one_line_error(argv, capsys, tmp_path)
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_cli_gradcheck_residual_passes(capsys):
     with jax.disable_jit():
-        rc = main(["gradcheck", "--sizes", "3,4,4,4", "--residual", "--batch", "5"])
+        rc = main(["gradcheck", "--sizes", "4,4,2", "--residual", "--batch", "5"])
     out = capsys.readouterr().out
     assert rc == 0 and "bias res" in out.splitlines()[0] and out.splitlines()[-1].startswith("PASS")
+
+
+@pytest.mark.slow
+def test_a_sweep_trains_plain_and_residual_nets_and_stores_them_apart(tmp_path):
+    from jaxnet import store
+
+    spec = sweep.from_dict(
+        {
+            "name": "res",
+            "dataset": "xor",
+            "evals": 1,
+            "grid": {"hidden": [[4, 4]], "residual": [False, True], "steps": [10]},
+        }
+    )
+    summary = sweep.run(spec, tmp_path / "r.sqlite")
+    assert summary.trained == 2 and summary.groups == 2
+    with store.opened(tmp_path / "r.sqlite", must_exist=True) as conn:
+        rows = store.runs(conn, "res")
+    assert sorted(r["hidden"] for r in rows) == ["4-4", "4-4+res"]
+    assert [store.config_of(r).get("residual", False) for r in rows] == [
+        r["hidden"].endswith("+res") for r in rows
+    ]
+    assert rows[0]["train_loss"] != rows[1]["train_loss"]  # two different nets were trained
