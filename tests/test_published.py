@@ -4,7 +4,8 @@ Each slow test runs a script of ``experiments/published`` in its ``quick`` form 
 the same training) and checks the issue's band: MNIST-1D logistic regression within 2 points
 of 32%, the plain MLP at 66% or more and the paper's MLP (with its skip) within 4 points of
 68%; the four scikit-learn strategies within 1.5 points of the published training accuracy;
-XOR's success rates where 200-seed runs put them; the tutorial's loss small. Results go to a temporary folder, never over a full run's files.
+XOR's success rates where 200-seed runs put them; the tutorial's loss small. Results go to a
+temporary folder, never over a full run's files.
 """
 
 import importlib.util
