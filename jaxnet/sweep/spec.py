@@ -40,7 +40,8 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     steps = [500]
     seed = [0, 1, 2]             # seeds the init and the minibatch order
     init_scale = [1.0]           # multiplies the initial weights
-    residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP)
+    residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP); a
+                                 # net with none trains as the plain one, stored apart
 
     [random]                     # n draws, each crossed with every grid combination
     n = 20
