@@ -176,7 +176,7 @@ def _add_gradcheck(sub):
         "--all",
         action="store_true",
         help="check every activation x loss x depth 1-4 x bias on/off, and residual nets "
-        "(depths 3-4), instead (ignores the net options)",
+        "(depth 4), instead (ignores the net options)",
     )
     p.set_defaults(run=_cmd_gradcheck)
 
@@ -215,7 +215,7 @@ def _gradcheck_all(dtype: str, seed: int) -> int:
 
     print(
         f"backprop vs jax.grad vs finite differences (fd), {dtype}, seed {seed}: every activation "
-        "x loss x depth 1-4 x bias on/off, and residual at depths 3-4"
+        "x loss x depth 1-4 x bias on/off, and residual at depth 4"
     )
     start, reports = time.perf_counter(), []
     for report in check_matrix(dtype=dtype, seed=seed):

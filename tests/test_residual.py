@@ -179,7 +179,7 @@ def test_gradcheck_matrix_has_residual_cases_with_skips():
 
     cases = matrix_cases()
     residual = [(net, loss) for net, loss in cases if net.residual]
-    assert len(cases) == 432 and len(residual) == 144
+    assert len(cases) == 360 and len(residual) == 72
     assert all(any(net.skips) for net, _ in residual)
 
 
