@@ -23,13 +23,6 @@ OUTPUT_FOR_LOSS = {"cross_entropy": "identity", "binary_cross_entropy": "sigmoid
 DEPTHS = range(1, 13)
 
 
-@pytest.fixture
-def eager():
-    """Op by op: these tiny nets share kernels instead of compiling a program each."""
-    with jax.disable_jit():
-        yield
-
-
 # --- the spec ---------------------------------------------------------------------------------
 
 
@@ -72,7 +65,7 @@ def test_params_layout_and_init_are_unchanged():
 # --- forward ----------------------------------------------------------------------------------
 
 
-def test_forward_is_the_skip_written_out_in_numpy(x64, eager):
+def test_forward_is_the_skip_written_out_in_numpy(x64):
     # 4-4-4-3 tanh: a1 = x + tanh(x w0 + b0), a2 = a1 + tanh(a1 w1 + b1), out = a2 w2 + b2.
     net = jn.MLP((4, 4, 4, 3), activation="tanh", residual=True)
     params = jn.init(net, jax.random.key(0), jnp.float64)
@@ -87,7 +80,7 @@ def test_forward_is_the_skip_written_out_in_numpy(x64, eager):
     assert np.max(np.abs(np.asarray(plain) - (a2 @ w2 + b2))) > 0.1  # the skip changes the net
 
 
-def test_a_dead_relu_branch_leaves_only_the_skip(x64, eager):
+def test_a_dead_relu_branch_leaves_only_the_skip(x64):
     # Middle layer w = 0, b = -1: relu(...) = 0, so that layer is the identity; the net is then
     # the 3-4-2 net without it, in outputs and in every other layer's gradients, and the dead
     # layer's own gradients are exactly zero (relu' = 0 there).
