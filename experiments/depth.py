@@ -19,9 +19,9 @@ Measured per member:
 Results go to ``docs/results/depth.json``; the figure ``docs/figures/depth.png`` is drawn
 from that file alone (``--plot`` redraws it without training). Both are written atomically.
 
-Run: ``python experiments/depth.py`` (36 populations of 3; about 10 minutes of CPU time on a
-2-core machine, most of it the depth-16 and depth-32 nets); ``--quick`` for depths 1 and 8,
-2 seeds and 200 steps.
+Run: ``python experiments/depth.py`` (36 populations of 3: measured 405 s of CPU, 43 minutes
+wall on a 2-core machine shared at load average 15-22; about half of it compiling, most of it
+for the depth-16 and depth-32 nets); ``--quick`` for depths 1 and 8, 2 seeds and 200 steps.
 """
 
 from __future__ import annotations
