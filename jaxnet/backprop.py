@@ -12,6 +12,15 @@ which is the tutorial's ``W2 += h.T @ o_delta`` and ``h_delta = o_delta @ W2.T *
 with the sign of the update left to the optimizer. It is written in batched matrix form
 because that is what the tutorial teaches and what runs fast. The training path uses
 :func:`backprop_batch` directly; :func:`backprop` checks its inputs first.
+
+A residual layer (``net.skips[i]``: ``activations[i+1] = activations[i] + f(zs[i])``) gives
+the gradient of its input two paths, through its weights and around them, and they add::
+
+    grad_a        = delta @ w.T + grad_a      # dL/dactivations[i]: weights' path + skip's path
+    delta_prev    = grad_a * f'(zs[i-1])
+
+where the ``grad_a`` on the right is ``dL/dactivations[i+1]``, carried down from the layer
+above. A layer without a skip drops that term: ``grad_a = delta @ w.T``, the rule above.
 """
 
 from __future__ import annotations
@@ -43,20 +52,23 @@ def _layer_grads(layer: dict, a_prev, delta) -> dict:
 def _forward_sweep(net: MLP, params: list[dict], x):
     """Every layer's pre-activation ``zs`` and activation ``acts`` (``acts[0]`` is ``x``)."""
     zs, acts = [], [x]
-    for layer, name in zip(params, net.activations):
+    for layer, name, skip in zip(params, net.activations, net.skips):
         zs.append(dense(layer, acts[-1]))
-        acts.append(activations.get(name).f(zs[-1]))
+        a = activations.get(name).f(zs[-1])
+        acts.append(acts[-1] + a if skip else a)
     return zs, acts
 
 
 def _backward_sweep(net: MLP, params: list[dict], zs, acts, delta) -> list[dict]:
     """Gradients of every layer from the output layer's ``delta = dL/dz``, walking back."""
     grads = [None] * net.depth
+    grad_a = None  # dL/dacts[i+1]: what a skip around layer i carries straight down
     for i in reversed(range(net.depth)):
         grads[i] = _layer_grads(params[i], acts[i], delta)
         if i > 0:
-            prime = activations.get(net.activations[i - 1]).prime
-            delta = (delta @ params[i]["w"].T) * prime(zs[i - 1])
+            through_w = delta @ params[i]["w"].T
+            grad_a = through_w + grad_a if net.skips[i] else through_w  # two paths: they add
+            delta = grad_a * activations.get(net.activations[i - 1]).prime(zs[i - 1])
     return grads
 
 

@@ -96,7 +96,11 @@ def _add_tutorial(sub):
     )
     p.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
     p.add_argument("--out", default="runs/tutorial.jaxnet", help="where to save the weights")
+    p.add_argument("--residual", action="store_true", help=RESIDUAL_HELP)
     p.set_defaults(run=_cmd_tutorial)
+
+
+RESIDUAL_HELP = "skip around every hidden layer as wide as its input: a + f(a @ w + b)"
 
 
 NEW_STUDENT = np.array([4.0, 8.0])
@@ -118,14 +122,17 @@ def _cmd_tutorial(args):
         output_activation="sigmoid",
         bias=args.bias,
         init="normal",
+        residual=args.residual,
     )
+    _check_residual(net)
     students = data.tutorial()
     scaler = data.Scaler.fit(students.x, kind="max")  # the article's X / np.amax(X, axis=0)
     scores = data.Scaler("max", 0.0, 100.0)  # the article's y / 100
     x, y = scaler.transform(students.x), scores.transform(students.y)
     params = mlp.init(net, jax.random.key(args.seed))
     print(
-        f"net {'-'.join(map(str, net.sizes))} {args.activation}, bias={args.bias}, "
+        f"net {'-'.join(map(str, net.sizes))} {args.activation}{_residual_note(net)}, "
+        f"bias={args.bias}, "
         f"SGD lr={args.lr} on sse, {args.steps} steps, {args.grads} gradients, seed {args.seed}"
     )
     params, hist = train.fit(
@@ -173,6 +180,20 @@ def _cmd_tutorial(args):
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
 
+def _check_residual(net) -> None:
+    """A residual flag that would change nothing is a mistake: say which sizes would skip."""
+    if net.residual and not any(net.skips):
+        raise CliError(
+            "--residual needs a hidden layer as wide as its input (e.g. --hidden 64,64); "
+            f"layer sizes {'-'.join(map(str, net.sizes))} have none, so there is no skip"
+        )
+
+
+def _residual_note(net) -> str:
+    """`` residual (2 skips)`` for a residual net, else nothing."""
+    return f" residual ({sum(net.skips)} skips)" if net.residual else ""
+
+
 def vars_of(args) -> dict:
     """The plain-valued arguments of an argparse namespace (for checkpoint metadata)."""
     return {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool))}
@@ -195,14 +216,15 @@ def _add_gradcheck(sub):
         "--loss", default="sse", help="mse, sse (default), cross_entropy or binary_cross_entropy"
     )
     p.add_argument("--no-bias", dest="bias", action="store_false", help="layers without biases")
+    p.add_argument("--residual", action="store_true", help=RESIDUAL_HELP)
     p.add_argument("--batch", type=int, default=4, help="examples in the batch (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of params, data and directions")
     p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
     p.add_argument(
         "--all",
         action="store_true",
-        help="check every activation x loss x depth 1-4 x bias on/off instead "
-        "(ignores the net options)",
+        help="check every activation x loss x depth 1-4 x bias on/off, and residual nets "
+        "(depth 4), instead (ignores the net options)",
     )
     p.set_defaults(run=_cmd_gradcheck)
 
@@ -220,7 +242,14 @@ def _cmd_gradcheck(args):
     if args.batch < 1:
         raise CliError(f"--batch must be a positive int; got {args.batch}")
     out = args.output_activation or output_activation_for(loss, args.activation)
-    net = MLP(sizes, activation=args.activation, output_activation=out, bias=args.bias)
+    net = MLP(
+        sizes,
+        activation=args.activation,
+        output_activation=out,
+        bias=args.bias,
+        residual=args.residual,
+    )
+    _check_residual(net)
     params, x, y = random_problem(net, loss, batch=args.batch, seed=args.seed)
     report = gradcheck(net, params, x, y, loss, dtype=args.dtype, seed=args.seed)
     print(report.table())
@@ -234,7 +263,8 @@ def _gradcheck_all(dtype: str, seed: int) -> int:
 
     print(
         f"backprop vs jax.grad vs finite differences (fd), {dtype}, seed {seed}: every activation "
-        "x loss x depth 1-4 x bias on/off, then edge points (zero inputs, dead layer, ...)"
+        "x loss x depth 1-4 x bias on/off, residual at depth 4, then edge points (zero inputs, "
+        "dead layer, ...)"
     )
     start, reports = time.perf_counter(), []
     for report in check_matrix(dtype=dtype, seed=seed):
@@ -316,6 +346,7 @@ def _add_train(sub):
         default="auto",
         help="auto: jax.grad (default); manual: the hand-written backprop",
     )
+    p.add_argument("--residual", action="store_true", help=RESIDUAL_HELP)
     p.add_argument("--out", help="checkpoint path (default runs/DATASET.jaxnet); PNG beside it")
     p.add_argument(
         "--save-diverged",
@@ -380,7 +411,10 @@ def _train_net(args, dataset):
         sizes, loss = (dataset.x.shape[1], *hidden, dataset.n_classes), "cross_entropy"
     else:
         sizes, loss = (dataset.x.shape[1], *hidden, 1), "mse"
-    return mlp.MLP(sizes, activation=args.activation, output_activation="identity"), loss
+    net = mlp.MLP(
+        sizes, activation=args.activation, output_activation="identity", residual=args.residual
+    )
+    return net, loss
 
 
 def _check_size(args, net, rows: int) -> None:
@@ -473,7 +507,8 @@ def _describe(args, dataset, splits, net, loss) -> str:
     batch = _batch_size(args, len(splits["train"][1])) or "full"
     return (
         f"{dataset.name}: {rows} rows, {dataset.x.shape[1]} features, {kind}; {sizes}\n"
-        f"net {'-'.join(map(str, net.sizes))} {net.activation}, {loss}, {args.optimizer} "
+        f"net {'-'.join(map(str, net.sizes))} {net.activation}{_residual_note(net)}, {loss}, "
+        f"{args.optimizer} "
         f"lr {args.lr:g}, batch {batch}, {args.steps} steps, seed {args.seed}"
     )
 
@@ -516,6 +551,7 @@ def _cmd_train(args):
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _train_net(args, dataset)
     _check_size(args, net, max(len(y) for _, y in splits.values()))
+    _check_residual(net)
     print(_describe(args, dataset, splits, net, loss))
     params, history = _fit(args, net, loss, splits)
     print(f"{history.message} in {history.seconds:.1f} s")

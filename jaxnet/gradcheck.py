@@ -324,12 +324,13 @@ class GradcheckReport:
 
 def _fields(net: MLP, loss: str, dtype: str) -> tuple[str, ...]:
     acts = f"{net.activation}/{net.output_activation}"
-    return "-".join(map(str, net.sizes)), acts, loss, "bias" if net.bias else "no bias", dtype
+    terms = ("bias" if net.bias else "no bias") + (" res" if net.residual else "")
+    return "-".join(map(str, net.sizes)), acts, loss, terms, dtype
 
 
 def _net_name(net: MLP, loss: str, dtype: str) -> str:
     """The case as aligned columns, for one line per case of a matrix."""
-    widths = (12, 20, 20, 7, 7)
+    widths = (12, 20, 20, 11, 7)
     return " ".join(f"{f:{w}}" for f, w in zip(_fields(net, loss, dtype), widths, strict=True))
 
 
@@ -765,13 +766,17 @@ def edge_problem(net: MLP, loss: str, family: str, *, batch: int = 4, seed: int 
 
 MATRIX_DEPTHS = (1, 2, 3, 4)
 EDGE_DEPTH = 3  # the edge families run on nets of this depth, with biases
+# Residual nets at depth 4 only: its skips (False, True, True, False) hold both patterns, a
+# skip above a layer without one and a skip above a skip, and --all stays under a minute.
+RESIDUAL_DEPTHS = (4,)
 # Every layer but the input is MATRIX_WIDTH wide and every batch MATRIX_BATCH long: run op by
 # op, the whole matrix then shares a handful of array shapes and so of compiled kernels.
 MATRIX_WIDTH, MATRIX_INPUTS, MATRIX_BATCH = 4, 3, 5
 
 
 def matrix_cases() -> list[tuple[MLP, str]]:
-    """``(net, loss)`` for every activation x loss x depth in ``MATRIX_DEPTHS`` x bias on/off.
+    """``(net, loss)`` for every activation x loss x depth in ``MATRIX_DEPTHS`` x bias on/off,
+    then the same with ``residual=True`` at ``RESIDUAL_DEPTHS``.
 
     The output activation is the one the loss expects (:func:`output_activation_for`); for
     mse and sse it is the hidden activation, so each activation's derivative is also checked
@@ -784,7 +789,8 @@ def matrix_cases() -> list[tuple[MLP, str]]:
         sizes = (MATRIX_INPUTS,) + (MATRIX_WIDTH,) * depth
         out = output_activation_for(loss, act)
         cases.append((MLP(sizes, activation=act, output_activation=out, bias=bias), loss))
-    return cases
+    plain = [(net, loss) for net, loss in cases if net.depth in RESIDUAL_DEPTHS]
+    return cases + [(dataclasses.replace(net, residual=True), loss) for net, loss in plain]
 
 
 def edge_cases() -> list[tuple[MLP, str, str]]:

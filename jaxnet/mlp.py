@@ -5,8 +5,10 @@ Params are a plain Python ``list`` with one ``dict`` per layer: ``"w"`` of shape
 A layer computes ``z = a @ w + b`` (the tutorial's ``X @ W1`` orientation), then its activation.
 
 The spec :class:`MLP` holds only Python values, so it is hashable and passed to ``jit`` as a
-static argument; it is never a leaf of a pytree. Left out on purpose: dropout, normalisation
-layers, residual connections -- an MLP here is a stack of dense layers.
+static argument; it is never a leaf of a pytree. With ``residual=True`` every hidden layer whose
+input and output widths are equal adds its input to its output, ``a_next = a + f(a @ w + b)``
+(a skip connection); the params layout is the same. Left out on purpose: dropout,
+normalisation layers, skips across layers that change width (they would need a projection).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class MLP:
       init: ``"glorot"`` (uniform), ``"he"`` (normal, ``2/fan_in``), ``"lecun"`` (normal,
         ``1/fan_in``), ``"normal"`` (standard normal: the tutorial's ``np.random.randn``), or
         ``"auto"``: He for ReLU-like hidden activations, Glorot otherwise. Biases start at 0.
+      residual: whether every hidden layer whose input and output widths are equal skips
+        around itself: ``a_next = a + f(a @ w + b)``. Layers that change width, and the output
+        layer, have no skip. No new parameters: the params layout is the same.
     """
 
     sizes: tuple[int, ...]
@@ -43,6 +48,7 @@ class MLP:
     output_activation: str = "identity"
     bias: bool = True
     init: str = "auto"
+    residual: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", _validate.layer_sizes(self.sizes))
@@ -52,6 +58,8 @@ class MLP:
             raise TypeError(f"bias must be True or False; got {self.bias!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
+        if not isinstance(self.residual, bool):
+            raise TypeError(f"residual must be True or False; got {self.residual!r}")
 
     @property
     def depth(self) -> int:
@@ -62,6 +70,12 @@ class MLP:
     def activations(self) -> tuple[str, ...]:
         """Activation name of each weight layer, the output layer last."""
         return (self.activation,) * (self.depth - 1) + (self.output_activation,)
+
+    @property
+    def skips(self) -> tuple[bool, ...]:
+        """Whether each weight layer adds its input to its output (the output layer never)."""
+        pairs = zip(self.sizes[:-2], self.sizes[1:-1])
+        return tuple(self.residual and i == o for i, o in pairs) + (False,)
 
     @property
     def n_params(self) -> int:
@@ -133,8 +147,9 @@ def dense(layer: dict, a):
 def logits_one(net: MLP, params: list[dict], x):
     """The output layer's pre-activation for one example: ``(features,)`` -> ``(outputs,)``."""
     a = x
-    for layer, name in zip(params[:-1], net.activations[:-1]):
-        a = activations.get(name).f(dense(layer, a))
+    for layer, name, skip in zip(params[:-1], net.activations[:-1], net.skips):
+        h = activations.get(name).f(dense(layer, a))
+        a = a + h if skip else h  # a residual layer: a_next = a + f(a @ w + b)
     return dense(params[-1], a)
 
 

@@ -166,7 +166,7 @@ def bucket_net(nets) -> MLP:
             )
         if net.sizes[0] != first.sizes[0]:
             raise ValueError(f"nets must have the same inputs; got {first} and {net}")
-    if getattr(first, "residual", False) and len({_equal_neighbours(n) for n in nets}) > 1:
+    if first.residual and len({n.skips for n in nets} | {_skips_padded(first, nets)}) > 1:
         # A skip joins equal-width hidden layers: padding must not create or remove one.
         raise ValueError(
             f"residual nets must have equal hidden widths in the same places; got {nets}"
@@ -175,9 +175,10 @@ def bucket_net(nets) -> MLP:
     return dataclasses.replace(first, sizes=widest)
 
 
-def _equal_neighbours(net: MLP) -> tuple:
-    hidden = net.sizes[1:-1]
-    return tuple(a == b for a, b in zip(hidden, hidden[1:]))
+def _skips_padded(first: MLP, nets) -> tuple:
+    """The skips of the padded net (every hidden layer as wide as the widest member's)."""
+    widest = tuple(int(w) for w in np.max([n.sizes for n in nets], axis=0))
+    return dataclasses.replace(first, sizes=widest).skips
 
 
 def _layer_scales(nets) -> np.ndarray:

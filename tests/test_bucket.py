@@ -2,6 +2,7 @@
 bucket policy bounds padding, a sweep group compiles a handful of programs, the compile cache
 is used, and fit's unguarded chunks give exactly the guarded loop's result."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -229,3 +230,30 @@ def test_a_device_array_is_checked_for_finiteness_on_the_device():
     with pytest.raises(ValueError, match=r"x must be finite; got nan at index \(2, 1\)"):
         _validate.inputs(net, params, x)
     assert _validate.inputs(net, params, jnp.ones((4, 3))).shape == (4, 3)
+
+
+def test_residual_nets_are_not_padded_into_a_skip_they_do_not_have():
+    # On 64 inputs a residual [64] net skips its first layer and a [32] one does not: padding
+    # the [32] member to 64 would give it a skip, so a bucket refuses them and a sweep keeps
+    # residual configs in groups of their own widths.
+    nets = [jn.MLP((64, 64, 10), residual=True), jn.MLP((64, 32, 10), residual=True)]
+    with pytest.raises(ValueError, match="residual nets"):
+        population.bucket_net(nets)
+    plain = [dataclasses.replace(n, residual=False) for n in nets]
+    assert population.bucket_net(plain).sizes == (64, 64, 10)
+    configs = [{**c, "residual": True} for c in ({"hidden": [64]}, {"hidden": [32]})]
+    base = {
+        "activation": "relu",
+        "bias": True,
+        "optimizer": "adam",
+        "batch_size": 32,
+        "steps": 10,
+        "output_activation": "identity",
+        "init": "auto",
+        "loss": "mse",
+        "seed": 0,
+        "learning_rate": 1e-3,
+        "init_scale": 1.0,
+    }
+    configs = [{**base, **c} for c in configs]
+    assert plan.bucket_key(configs[0], 100) != plan.bucket_key(configs[1], 100)

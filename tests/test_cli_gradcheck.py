@@ -131,5 +131,5 @@ def test_all_passes_in_under_a_minute():
     )
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "total: 468 of 468 cases passed, 0 failed" in done.stdout  # 288 random, 180 edge
+    assert "total: 540 of 540 cases passed, 0 failed" in done.stdout  # 288 + 72 residual + 180 edge
     assert seconds < 60, f"took {seconds:.1f} s"

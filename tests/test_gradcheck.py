@@ -77,7 +77,7 @@ def test_passes_on_builtin_backprop_for_every_activation_and_depth(loss, eager):
 
 
 def test_matrix_covers_every_activation_loss_depth_and_bias():
-    cases = matrix_cases()
+    cases = [(n, loss) for n, loss in matrix_cases() if not n.residual]  # + residual: 72
     assert len(cases) == len(ACTS) * len(LOSSES) * 4 * 2
     assert {(n.activation, loss, n.depth, n.bias) for n, loss in cases} == {
         (a, loss, d, b)

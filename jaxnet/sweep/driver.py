@@ -112,7 +112,8 @@ class Tally:
 
 def group_label(configs: list[dict]) -> str:
     c = configs[0]
-    widths = dict.fromkeys("-".join(map(str, k["hidden"])) or "linear" for k in configs)
+    mark = "+res" if c.get("residual") else ""
+    widths = dict.fromkeys(("-".join(map(str, k["hidden"])) or "linear") + mark for k in configs)
     hidden = "|".join(widths)  # a width bucket lists each of its members' widths
     return (
         f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "

@@ -67,6 +67,8 @@ def _config(sweep: Sweep, settings: dict, axes: dict) -> dict:
     config = {"dataset": sweep.dataset, **{k: settings[k] for k in keep}, "hidden": hidden}
     config.update({k: axes[k] for k in AXIS_DEFAULTS if k not in ("depth", "width", "hidden")})
     config["eval_every"] = math.ceil(axes["steps"] / settings["evals"])
+    if not config["residual"]:  # a plain net's config (and id) as before the residual axis
+        del config["residual"]
     return config
 
 
@@ -147,6 +149,10 @@ def bucket_key(config: dict, n_train: int) -> str:
     """:func:`shape_key` with the hidden widths left out: their number and which neighbours
     are equal are kept (a residual skip joins equal widths, so padding must not make any)."""
     shape = json.loads(shape_key(config, n_train))
+    if config.get("residual"):
+        # A residual net's first layer skips when the inputs are as wide as it: the pattern
+        # depends on the data's width too, so residual nets are not bucketed (kept exact).
+        return canonical(shape)
     hidden = config["hidden"]
     return canonical({**shape, "hidden": [a == b for a, b in zip(hidden, hidden[1:])]})
 

@@ -107,6 +107,7 @@ def net_for(config: dict, prepared: Prepared) -> mlp.MLP:
         bias=config["bias"],
         output_activation=config["output_activation"],
         init=config["init"],
+        residual=config.get("residual", False),
     )
 
 

@@ -126,6 +126,7 @@ def environment() -> dict:
     }
 
 
+_RESIDUAL_MARK = {True: "+res", False: "", None: ""}  # "64-64+res": a residual net
 _COPIED = ("activation", "optimizer", "learning_rate", "batch_size", "steps", "seed", "init_scale")
 
 
@@ -137,7 +138,7 @@ def _config_columns(config: dict) -> dict:
         "dataset": config["dataset"],
         "depth": len(hidden),
         "width": hidden[0] if len(set(hidden)) == 1 else None,  # None: widths differ
-        "hidden": "-".join(map(str, hidden)) or "none",
+        "hidden": ("-".join(map(str, hidden)) or "none") + _RESIDUAL_MARK[config.get("residual")],
         "bias": int(config["bias"]),
         "eval_every": config["eval_every"],
         **{k: config[k] for k in _COPIED},

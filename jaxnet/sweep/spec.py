@@ -47,6 +47,8 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     steps = [500]
     seed = [0, 1, 2]             # seeds the init and the minibatch order
     init_scale = [1.0]           # multiplies the initial weights
+    residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP); a
+                                 # net with none trains as the plain one, stored apart
 
     [random]                     # n draws, each crossed with every grid combination
     n = 20
@@ -134,6 +136,7 @@ AXIS_DEFAULTS = {
     "steps": 1000,
     "seed": 0,
     "init_scale": 1.0,
+    "residual": False,  # left out of a config while False, so older config ids stay the same
 }
 # What may differ inside one compiled population; every other config key defines the shape.
 MEMBER_KEYS = ("seed", "learning_rate", "init_scale")
@@ -240,6 +243,7 @@ AXIS_CHECKS = {
     "steps": _int_from(1, MAX_STEPS),
     "seed": _int_from(0, 2**31),
     "init_scale": _positive_float,
+    "residual": _boolean,
 }
 SETTING_CHECKS = {
     "name": _sweep_name,
