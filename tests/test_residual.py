@@ -172,8 +172,11 @@ def test_gradcheck_matrix_has_residual_cases_with_skips():
 
     cases = matrix_cases()
     residual = [(net, loss) for net, loss in cases if net.residual]
-    assert len(cases) == 360 and len(residual) == 72
+    assert len(cases) == 324 and len(residual) == 36
     assert all(any(net.skips) for net, _ in residual)
+    # every activation and every loss meets both bias settings among the residual nets
+    assert len({(loss, n.bias) for n, loss in residual}) == 8
+    assert len({(n.activation, n.bias) for n, _ in residual}) == 18
 
 
 # --- residual nets through checkpoints, populations, sweeps and the CLI ----------------------
