@@ -17,12 +17,14 @@ import contextlib
 import csv
 import dataclasses
 import importlib
+import io
 import math
-import os
 import random
 from pathlib import Path
 
 import numpy as np
+
+from . import _atomic
 
 SCALER_KINDS = ("max", "minmax", "standard")
 TASKS = ("classification", "regression")
@@ -460,17 +462,14 @@ def write_csv(target, header, rows) -> None:
         raise FileNotFoundError(f"cannot write {path}: no directory {path.parent}")
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {path}: it is a directory")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f, lineterminator="\n").writerows(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+    def fill(f) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        csv.writer(text, lineterminator="\n").writerows(lines)
+        text.flush()
+        text.detach()  # the binary file stays open for _atomic.write to sync and close
+
+    _atomic.write(path, fill)
 
 
 def _labels(values) -> tuple[np.ndarray, tuple]:
