@@ -22,7 +22,6 @@ threads), and memory for sharded arrays is split per device. Set ``XLA_FLAGS`` (
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from functools import partial
 
@@ -33,24 +32,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from . import _validate, train
+from ._devices import use_all_cpu_cores
 from .mlp import MLP, _init_scheme, _layer_scale, init
 
-
-def use_all_cpu_cores() -> None:
-    """Ask JAX for one CPU device per core, unless the user chose already or JAX has started.
-
-    Called when jaxnet is imported. It does nothing when ``XLA_FLAGS`` sets a host device
-    count, when ``jax_num_cpu_devices`` was set, or when JAX's backends are already running.
-    """
-    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return
-    try:
-        if jax.config.jax_num_cpu_devices == -1:
-            jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
-    except (RuntimeError, AttributeError):  # backends already initialised, or an older JAX
-        pass
-
-
+# Imported directly (not through the package), a population still gets a device per core.
 use_all_cpu_cores()
 
 
