@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 
 import jaxnet as jn
 from jaxnet import data
-from jaxnet.backprop import backprop_batch
+from jaxnet.backward import backprop_batch
 from jaxnet.population import evaluate_population, init_population
 
 ROOT = Path(__file__).resolve().parents[1]

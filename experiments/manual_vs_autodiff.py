@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 
 import jaxnet as jn
 from jaxnet import train
-from jaxnet.backprop import backprop_batch
+from jaxnet.backward import backprop_batch
 from jaxnet.gradcheck import compare, random_problem
 from jaxnet.grads import autodiff_batch
 

@@ -19,7 +19,7 @@ _EXPORTS = {
     "MLP": "mlp",
     "forward": "mlp",
     "init": "mlp",
-    "backprop": "backprop",
+    "backprop": "backward",
     "value_and_grad": "grads",
     "per_example_grads": "grads",
     "gradcheck": "gradcheck",
@@ -40,12 +40,16 @@ __all__ = list(_EXPORTS)
 # Submodules reachable as attributes (jn.train.OPTIMIZERS), imported on first use like the rest.
 _SUBMODULES = {
     "activations",
+    "backward",
     "checkpoint",
+    "chunks",
     "cli",
     "grads",
     "losses",
+    "metrics",
     "mlp",
     "model",
+    "optimizers",
     "plots",
     "population",
     "store",
@@ -55,7 +59,7 @@ _SUBMODULES = {
 
 if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers and readers
     from . import data as data
-    from .backprop import backprop as backprop
+    from .backward import backprop as backprop
     from .data import Scaler as Scaler
     from .gradcheck import GradcheckReport as GradcheckReport
     from .gradcheck import gradcheck as gradcheck

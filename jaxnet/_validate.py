@@ -35,18 +35,10 @@ def layer_sizes(sizes) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def spec(net) -> None:
-    """Raise a TypeError unless ``net`` is a :class:`jaxnet.MLP`."""
-    from .mlp import MLP  # here: mlp imports this module
-
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
-
-
 def loss_for(net, loss) -> str:
     """``loss`` if it names a loss that makes sense for ``net``'s output layer (see
-    :func:`jaxnet.losses.check_output`); otherwise a ValueError."""
-    spec(net)
+    :func:`jaxnet.losses.check_output`); otherwise a ValueError. ``net`` is an MLP already
+    checked (:func:`jaxnet.mlp.check_net`): this module sits below ``mlp``."""
     losses.check_name(loss)
     losses.check_output(loss, net.output_activation, net.sizes[-1])
     return loss

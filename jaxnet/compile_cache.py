@@ -13,8 +13,10 @@ Where it lives, in order of precedence:
   variable ``JAX_COMPILATION_CACHE_DIR``): used as it is, jaxnet changes nothing;
 - the per-user default above.
 
-Clearing it is deleting the folder. Left out: size limits (JAX's own
-``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
+Clearing it is deleting the folder. :func:`stats` counts the programs loaded from it and
+written to it; :func:`compile_clock` and :func:`xla_compiles` count the seconds and programs
+this process spent compiling, so a sweep can say where its wall time went. Left out: size
+limits (JAX's own ``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
 """
 
 from __future__ import annotations
@@ -130,3 +132,39 @@ def stats() -> dict:
     """``{"hits": n, "misses": m}``: programs this process loaded from / wrote to the cache."""
     _listen()
     return dict(_counts)
+
+
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",  # includes loading from the cache
+)
+_clock = {"seconds": 0.0, "programs": 0}  # since the duration listener began
+_timing: list = []  # [True] once the duration listener is registered
+
+
+def _count_compile(event: str, duration: float, **_) -> None:
+    if event in _COMPILE_EVENTS:
+        _clock["seconds"] += duration
+    if event == "/jax/core/compile/backend_compile_duration":
+        _clock["programs"] += 1
+
+
+def compile_clock() -> float:
+    """Seconds this process has spent lowering and compiling JAX programs since first asked.
+
+    Counts every program, the eager operations' small ones included (``jax.monitoring``
+    events); tracing is left out because nested traces would be counted twice.
+    """
+    if not _timing:
+        import jax.monitoring
+
+        jax.monitoring.register_event_duration_secs_listener(_count_compile)
+        _timing.append(True)
+    return _clock["seconds"]
+
+
+def xla_compiles() -> int:
+    """XLA programs requested in this process since :func:`compile_clock` was first asked:
+    compiled, or loaded from the persistent compilation cache."""
+    compile_clock()
+    return _clock["programs"]

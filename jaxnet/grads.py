@@ -11,7 +11,7 @@ from functools import partial
 import jax
 
 from . import _validate, losses
-from .mlp import MLP, forward_batch, logits_one
+from .mlp import MLP, check_net, forward_batch, logits_one
 
 
 def loss_batch(net: MLP, params: list[dict], x, y, loss: str):
@@ -58,7 +58,7 @@ def per_example_batch(net: MLP, params: list[dict], x, y, loss: str):
 
 
 def _checked(net, params, x, y, loss):
-    _validate.loss_for(net, loss)
+    _validate.loss_for(check_net(net), loss)
     _validate.params(net, params)
     return _validate.batch(net, params, x, y, loss)
 

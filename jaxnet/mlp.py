@@ -84,14 +84,23 @@ class MLP:
         return sum(i * o + (o if self.bias else 0) for i, o in pairs)
 
 
-def _init_scheme(net: MLP) -> str:
+def check_net(net, argument: str = "net") -> MLP:
+    """``net`` if it is an :class:`MLP`; a TypeError naming ``argument`` otherwise."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"{argument} must be a jaxnet.MLP; got {type(net).__name__}")
+    return net
+
+
+def init_scheme(net: MLP) -> str:
+    """The scheme ``init`` draws ``net``'s weights with: ``net.init``, with ``"auto"`` resolved
+    (He for ReLU-like hidden activations, Glorot otherwise)."""
     if net.init != "auto":
         return net.init
     return "he" if net.activation in _RELU_LIKE else "glorot"
 
 
-def _layer_scale(scheme: str, fan_in: int, fan_out: int) -> float:
-    """Glorot's uniform limit, or the standard deviation of the normal schemes."""
+def layer_scale(scheme: str, fan_in: int, fan_out: int) -> float:
+    """Glorot's uniform limit, or the standard deviation of the normal schemes, for one layer."""
     if scheme == "glorot":
         return math.sqrt(6.0 / (fan_in + fan_out))
     return {"he": math.sqrt(2.0 / fan_in), "lecun": math.sqrt(1.0 / fan_in), "normal": 1.0}[scheme]
@@ -111,7 +120,7 @@ def _init_compiled(sizes: tuple, scheme: str, bias: bool, key, dtype) -> list[di
     params, start = [], 0
     for fan_in, fan_out in pairs:
         w = unit[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
-        layer = {"w": _layer_scale(scheme, fan_in, fan_out) * w}
+        layer = {"w": layer_scale(scheme, fan_in, fan_out) * w}
         if bias:
             layer["b"] = jnp.zeros((fan_out,), dtype)
         params.append(layer)
@@ -131,11 +140,10 @@ def init(net: MLP, key, dtype=None) -> list[dict]:
     Returns:
       A list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts, one per layer.
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    check_net(net)
     key = _validate.prng_key(key, "key")
     dtype = _validate.float_dtype(dtype, "dtype")
-    return _init_compiled(net.sizes, _init_scheme(net), net.bias, key, dtype)
+    return _init_compiled(net.sizes, init_scheme(net), net.bias, key, dtype)
 
 
 def dense(layer: dict, a):
@@ -175,6 +183,7 @@ def forward(net: MLP, params: list[dict], x):
     Returns:
       ``(outputs,)`` or ``(batch, outputs)``, in the params' dtype.
     """
+    check_net(net)
     _validate.params(net, params)
     x = _validate.inputs(net, params, x)
     if x.ndim == 1:

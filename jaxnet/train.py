@@ -1,24 +1,14 @@
-"""Training: one pure optax step, many steps fused in a ``lax.scan`` per chunk, and ``fit``.
+"""Training one network: :func:`fit`, its :class:`History`, and the checks it shares.
 
-The host calls the compiled program once per chunk of ``eval_every`` steps, not once per
-step; chunk boundaries are where progress is shown, validation is evaluated and early
-stopping is decided. Everything that varies between runs of one architecture -- data,
-seed, learning rate, number of steps -- is an array input, so a second ``fit`` of the same
-shape does not recompile. The compiled program is keyed on (net, loss, optimizer, gradient
-method, batch size, chunk length).
+``fit`` checks its arguments on the host, then calls a compiled chunk
+(:mod:`jaxnet.chunks`) once per ``eval_every`` steps; chunk boundaries are where progress is
+shown, validation is evaluated and early stopping is decided. A step that goes non-finite
+freezes the model at its last finite parameters and the history says ``"diverged"``: no
+exception, so nothing already trained is lost. Optimizers come from :mod:`jaxnet.optimizers`.
 
-The gradient method is a parameter (``grads="auto"`` for ``jax.grad``, ``"manual"`` for the
-hand-written backprop), so both share this one loop. :func:`train_chunk` is written for one
-model; ``jaxnet.population`` maps it over a leading model axis.
-
-Divergence: a step whose loss or new parameters are not finite is not applied; the model is
-frozen at its last finite parameters and :class:`History` says ``status == "diverged"`` and at
-which step. No exception is raised, so nothing already trained is lost. The per-step check
-costs a pass over the params every step, so a chunk first runs unguarded, is checked once at
-its end, and only a chunk that went non-finite is rerun guarded from its start
-(:func:`checked_chunk`): the same params and step, at the speed of a bare loop.
-
-Left out: gradient accumulation, mixed precision and callbacks inside the compiled loop.
+The names of the chunk and optimizer modules that users of ``jaxnet.train`` reached here
+before they had modules of their own stay importable from it (``train.OPTIMIZERS``,
+``train.run_chunk``, ...). Left out: callbacks inside the compiled loop.
 """
 
 from __future__ import annotations
@@ -29,312 +19,75 @@ import math
 import numbers
 import sys
 import time
-from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from . import _validate
-from .backprop import backprop_batch, backprop_batch_weighted
-from .grads import autodiff_batch, autodiff_batch_weighted, loss_batch
-from .mlp import MLP, forward_batch
-
-GRAD_FNS = {"auto": autodiff_batch, "manual": backprop_batch}
-WEIGHTED_GRAD_FNS = {"auto": autodiff_batch_weighted, "manual": backprop_batch_weighted}
-
-
-def _momentum(learning_rate):
-    return optax.sgd(learning_rate, momentum=0.9)
-
-
-def _nesterov(learning_rate):
-    return optax.sgd(learning_rate, momentum=0.9, nesterov=True)
-
-
-OPTIMIZERS = {
-    "sgd": optax.sgd,
-    "momentum": _momentum,
-    "nesterov": _nesterov,
-    "adam": optax.adam,
-    "adamw": optax.adamw,
-    "rmsprop": optax.rmsprop,
-}
-
-
-@functools.cache
-def named_optimizer(name: str) -> optax.GradientTransformation:
-    """The optax optimizer ``name`` with its learning rate kept in the state.
-
-    One object per name, so the compiled training program is shared by every learning rate
-    (set with :func:`set_learning_rate`, or ``fit(..., learning_rate=...)``).
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {', '.join(OPTIMIZERS)} or an optax "
-            f"GradientTransformation; got {name!r}"
-        )
-    return optax.inject_hyperparams(OPTIMIZERS[name])(learning_rate=1.0)
-
-
-def set_learning_rate(opt_state, learning_rate):
-    """``opt_state`` of an ``inject_hyperparams`` optimizer with its learning rate replaced."""
-    hp = opt_state.hyperparams
-    lr = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
-    return opt_state._replace(hyperparams={**hp, "learning_rate": lr})
-
-
-def set_hyperparams(opt_state, values: dict):
-    """``opt_state`` of an ``inject_hyperparams`` optimizer with the named hyperparams replaced."""
-    hp = opt_state.hyperparams
-    new = {k: jnp.asarray(v, jnp.result_type(hp[k])) for k, v in values.items()}
-    return opt_state._replace(hyperparams={**hp, **new})
-
-
-class TrainState(NamedTuple):
-    """Everything one model carries from step to step (a pytree of arrays)."""
-
-    params: list
-    opt_state: object
-    key: jax.Array  # seeds the minibatch order; fixed for the run
-    step: jax.Array  # updates applied so far (int32 scalar)
-    alive: jax.Array  # False once a step diverged (bool scalar)
-
-
-@partial(jax.jit, static_argnums=1)
-def init_state(params, tx, key, learning_rate=None) -> TrainState:
-    """A fresh :class:`TrainState`; ``learning_rate`` is set in an injected-hyperparams state."""
-    opt_state = tx.init(params)
-    if learning_rate is not None:
-        opt_state = set_learning_rate(opt_state, learning_rate)
-    return TrainState(params, opt_state, key, jnp.int32(0), jnp.bool_(True))
-
-
-class Batcher(NamedTuple):
-    """The row orders of every epoch one chunk can touch, drawn once per chunk, not per step.
-
-    Epoch ``e``'s order is ``permutation(fold_in(key, e), n)``, so the batches do not depend
-    on how the steps are cut into chunks. Drawing a permutation of ``n`` rows costs far more
-    than a small net's step, hence once per epoch.
-    """
-
-    orders: jax.Array  # (epochs, n) row orders, epoch first_epoch + i in row i
-    first_epoch: jax.Array  # int32 scalar
-
-
-def epoch_orders(key, step, n: int, batch_size: int | None, length: int) -> Batcher | None:
-    """A :class:`Batcher` for ``length`` steps from ``step``; None for full batch."""
-    if batch_size is None:
-        return None
-    per_epoch = n // batch_size
-    first = step // per_epoch
-    epochs = first + jnp.arange(-(-length // per_epoch) + 1)
-    orders = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), n))(epochs)
-    return Batcher(orders, first)
-
-
-def minibatch(x, y, batcher: Batcher | None, step, batch_size: int | None):
-    """Rows for ``step``: shuffled epochs without replacement (all rows when full batch)."""
-    if batcher is None:
-        return x, y
-    per_epoch = x.shape[0] // batch_size
-    epoch, within = step // per_epoch, step % per_epoch
-    order = batcher.orders[jnp.clip(epoch - batcher.first_epoch, 0, batcher.orders.shape[0] - 1)]
-    rows = jax.lax.dynamic_slice(order, (within * batch_size,), (batch_size,))
-    return x[rows], y[rows]
-
-
-def _all_finite(tree):
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
-
-
-def _select(take, new, old):
-    return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
-
-
-def _masked(grads, mask):
-    """``grads`` with the padded units of a width bucket zeroed (``mask`` None: unchanged)."""
-    return grads if mask is None else jax.tree.map(jnp.multiply, grads, mask)
-
-
-def _update(s: TrainState, x, y, batcher, *, net, loss, tx, grads, batch_size, mask):
-    """One optimizer step's ``(loss_before, new_params, new_opt_state)``, taken or not."""
-    xb, yb = minibatch(x, y, batcher, s.step, batch_size)
-    value, g = GRAD_FNS[grads](net, s.params, xb, yb, loss)
-    updates, opt_state = tx.update(_masked(g, mask), s.opt_state, s.params)
-    return value, optax.apply_updates(s.params, updates), opt_state
-
-
-def train_chunk(
-    state: TrainState, x, y, total_steps, *, net, loss, tx, grads, batch_size, length, mask=None
-):
-    """Run ``length`` steps of one model; steps past ``total_steps`` or a divergence are no-ops.
-
-    Args:
-      state: the model's :class:`TrainState`.
-      x: ``(n, features)``; y: ``(n, outputs)``; total_steps: int scalar array.
-      net, loss, tx, grads, batch_size, length: static (they define the compiled program).
-      mask: None, or a params-shaped tree of 0/1 that zeroes the gradients of a width
-        bucket's padded units (see :func:`jaxnet.population.fit_bucket`).
-
-    Returns:
-      ``(state, losses)``: ``losses`` is ``(length,)``, the training loss before each step,
-      NaN for steps that were not taken.
-    """
-    batcher = epoch_orders(state.key, state.step, x.shape[0], batch_size, length)
-    kw = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size, mask=mask)
-
-    def body(s: TrainState, _):
-        value, params, opt_state = _update(s, x, y, batcher, **kw)
-        active = s.alive & (s.step < total_steps)
-        good = jnp.isfinite(value) & _all_finite(params)
-        take = active & good
-        new = TrainState(
-            params=_select(take, params, s.params),
-            # Not selected: a model stops at its first skipped step (divergence or the end of
-            # the run), after which its optimizer state is never used; skipping the select
-            # saves a pass over the state every step (Adam: two copies of the params).
-            opt_state=opt_state,
-            key=s.key,
-            step=s.step + take.astype(jnp.int32),
-            alive=s.alive & (good | ~active),
-        )
-        return new, jnp.where(active, value, jnp.nan)
-
-    return jax.lax.scan(body, state, None, length=length)
-
-
-def fast_chunk(state: TrainState, x, y, *, net, loss, tx, grads, batch_size, length, mask=None):
-    """:func:`train_chunk` without the per-step guard: all ``length`` steps are taken.
-
-    Only for a live model with at least ``length`` steps left. Finiteness is checked once, at
-    the end: a non-finite parameter stays non-finite under ``apply_updates`` (``inf + u`` is
-    ``inf`` or NaN), so finite final params and finite losses mean no step would have been
-    skipped, and the result is exactly :func:`train_chunk`'s. Otherwise the caller reruns
-    the chunk from its start with :func:`train_chunk`.
-
-    Returns:
-      ``(state, losses, finite)``: as :func:`train_chunk`, and a bool scalar, False when the
-      guarded chunk would have stopped somewhere in it.
-    """
-    batcher = epoch_orders(state.key, state.step, x.shape[0], batch_size, length)
-    kw = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size, mask=mask)
-
-    def body(s: TrainState, _):
-        value, params, opt_state = _update(s, x, y, batcher, **kw)
-        return s._replace(params=params, opt_state=opt_state, step=s.step + 1), value
-
-    state, values = jax.lax.scan(body, state, None, length=length)
-    return state, values, jnp.all(jnp.isfinite(values)) & _all_finite(state.params)
-
-
-_STATIC = ("net", "loss", "tx", "grads", "batch_size", "length")
-run_chunk = jax.jit(train_chunk, static_argnames=_STATIC)
-run_fast_chunk = jax.jit(fast_chunk, static_argnames=_STATIC)
-
-
-def checked_chunk(state, x, y, total: int, done: int, *, length: int, **static):
-    """One chunk as :func:`run_chunk` gives it, at the speed of an unguarded loop.
-
-    A chunk that ends within the run (``done + length <= total``, ``done`` the steps applied so
-    far by a live model) runs unguarded; only when that chunk went non-finite, or the run ends
-    inside it, is it run guarded from its start. Returns ``(state, losses)``.
-    """
-    if done + length <= total:
-        new, values, finite = run_fast_chunk(state, x, y, length=length, **static)
-        if bool(finite):
-            return new, values
-    return run_chunk(state, x, y, np.int32(total), length=length, **static)
-
-
-def weighted_epoch_order(key, weights):
-    """One epoch's row order: rows of positive weight first, shuffled, then the others.
-
-    A row's place is drawn from its rank among the weighted rows, not from its index, so the
-    same rows in the same relative order get the same order whatever else the data holds:
-    a fold's rows inside the whole data set (a row mask) are visited exactly as the fold
-    alone is. ``weights``: ``(n,)``; returns ``(n,)`` int32 row indices.
-    """
-    real = weights > 0
-    rank = jnp.cumsum(real) - 1
-    draws = jax.vmap(lambda r: jax.random.bits(jax.random.fold_in(key, r)))(rank)
-    return jnp.lexsort((draws, ~real)).astype(jnp.int32)
-
-
-def weighted_epoch_orders(key, step, weights, batch_size: int | None, length: int):
-    """A :class:`Batcher` of :func:`weighted_epoch_order` rows; None for full batch."""
-    if batch_size is None:
-        return None
-    per_epoch = weights.shape[0] // batch_size
-    first = step // per_epoch
-    epochs = first + jnp.arange(-(-length // per_epoch) + 1)
-    orders = jax.vmap(lambda e: weighted_epoch_order(jax.random.fold_in(key, e), weights))(epochs)
-    return Batcher(orders, first)
-
-
-def train_chunk_weighted(
-    state: TrainState, x, y, weights, total_steps, *, net, loss, tx, grads, batch_size, length
-):
-    """:func:`train_chunk` with a weight per row; rows of weight 0 take no part.
-
-    An epoch is ``n // batch_size`` steps (``n`` a multiple of ``batch_size``) over
-    :func:`weighted_epoch_order`: the weighted rows' batches come first, the last of them
-    partly filled, and a step whose batch weighs nothing is skipped (counted, but neither
-    params nor optimizer state change), so padding rows change nothing. A batch's loss is its
-    rows' weighted mean (see :func:`jaxnet.losses.weighted_value`).
-
-    Args:
-      weights: ``(n,)`` non-negative row weights; the other arguments as :func:`train_chunk`.
-
-    Returns:
-      ``(state, losses)`` as :func:`train_chunk`, NaN also for the skipped empty steps.
-    """
-    grad_fn = WEIGHTED_GRAD_FNS[grads]
-    batcher = weighted_epoch_orders(state.key, state.step, weights, batch_size, length)
-
-    def body(s: TrainState, _):
-        xb, yb = minibatch(x, y, batcher, s.step, batch_size)
-        wb = minibatch(weights, weights, batcher, s.step, batch_size)[0]
-        mass = jnp.sum(wb)
-        row_weights = wb * (wb.shape[0] / jnp.where(mass > 0, mass, 1))
-        value, g = grad_fn(net, s.params, xb, yb, row_weights, loss)
-        updates, opt_state = tx.update(g, s.opt_state, s.params)
-        params = optax.apply_updates(s.params, updates)
-        active = s.alive & (s.step < total_steps)
-        good = jnp.isfinite(value) & _all_finite(params)
-        take = active & good & (mass > 0)
-        new = TrainState(
-            params=_select(take, params, s.params),
-            opt_state=_select(take, opt_state, s.opt_state),
-            key=s.key,
-            step=s.step + (active & good).astype(jnp.int32),
-            alive=s.alive & (good | ~active),
-        )
-        return new, jnp.where(take, value, jnp.nan)
-
-    return jax.lax.scan(body, state, None, length=length)
-
-
-run_chunk_weighted = jax.jit(train_chunk_weighted, static_argnames=_STATIC)
-
-
-def accuracy(y_hat, y, loss: str):
-    """Fraction of correct predictions for classification losses; NaN for regression."""
-    if loss == "cross_entropy":
-        return jnp.mean(jnp.argmax(y_hat, -1) == jnp.argmax(y, -1))
-    if loss == "binary_cross_entropy":
-        return jnp.mean((y_hat > 0.5) == (y > 0.5))
-    return jnp.nan
-
-
-def evaluate_batch(net: MLP, params, x, y, loss: str):
-    """``(loss, accuracy)`` of a checked batch, for one model."""
-    return loss_batch(net, params, x, y, loss), accuracy(forward_batch(net, params, x), y, loss)
-
-
-evaluate_jit = jax.jit(evaluate_batch, static_argnums=(0, 4))
+from .chunks import (
+    GRAD_FNS,
+    WEIGHTED_GRAD_FNS,
+    Batcher,
+    TrainState,
+    checked_chunk,
+    epoch_orders,
+    fast_chunk,
+    init_state,
+    minibatch,
+    run_chunk,
+    run_chunk_weighted,
+    run_fast_chunk,
+    train_chunk,
+    train_chunk_weighted,
+    weighted_epoch_order,
+    weighted_epoch_orders,
+)
+from .metrics import accuracy, evaluate_batch, evaluate_jit
+from .mlp import MLP, check_net
+from .optimizers import (
+    OPTIMIZERS,
+    check_injected_learning_rate,
+    named_optimizer,
+    resolve_optimizer,
+    set_hyperparams,
+    set_learning_rate,
+)
+
+__all__ = [  # fit's own names, then the ones re-exported from chunks, metrics and optimizers
+    "History",
+    "fit",
+    "check_fit_args",
+    "check_weights",
+    "pad_rows",
+    "chunking",
+    "progress_bar",
+    "GRAD_FNS",
+    "WEIGHTED_GRAD_FNS",
+    "Batcher",
+    "TrainState",
+    "checked_chunk",
+    "epoch_orders",
+    "fast_chunk",
+    "init_state",
+    "minibatch",
+    "run_chunk",
+    "run_chunk_weighted",
+    "run_fast_chunk",
+    "train_chunk",
+    "train_chunk_weighted",
+    "weighted_epoch_order",
+    "weighted_epoch_orders",
+    "accuracy",
+    "evaluate_batch",
+    "evaluate_jit",
+    "OPTIMIZERS",
+    "check_injected_learning_rate",
+    "named_optimizer",
+    "resolve_optimizer",
+    "set_hyperparams",
+    "set_learning_rate",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,59 +122,9 @@ def _positive_int(value, argument: str) -> int:
     return int(value)
 
 
-def _check_learning_rate(learning_rate, argument: str) -> None:
-    if isinstance(learning_rate, (str, bytes)):
-        raise TypeError(f"{argument} must be a positive number; got a string {learning_rate!r}")
-    try:
-        lr = np.asarray(learning_rate, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{argument} must be a positive number; got {type(learning_rate).__name__}"
-        ) from None
-    if not np.all(np.isfinite(lr)) or np.any(lr <= 0):
-        raise ValueError(f"{argument} must be positive and finite; got {learning_rate!r}")
-
-
-def check_injected_learning_rate(tx, params, argument: str = "learning_rate") -> None:
-    """Raise unless ``tx``'s state holds a learning rate to set (``optax.inject_hyperparams``).
-
-    ``params`` may be arrays or shapes; only ``tx.init``'s output structure is looked at.
-    """
-    state = jax.eval_shape(tx.init, params)
-    hyper = getattr(state, "hyperparams", None)
-    if not isinstance(hyper, dict) or "learning_rate" not in hyper:
-        raise ValueError(
-            f"{argument} needs an optimizer name (e.g. optimizer='adam') or an optax optimizer "
-            "made with optax.inject_hyperparams; this optax optimizer has its learning rate "
-            f"built in: pass it without {argument}, or pass its name"
-        )
-
-
-def resolve_optimizer(optimizer, learning_rate, params=None, argument="learning_rate"):
-    """``(tx, learning_rate)``: a named optimizer needs a learning rate; a given one may take it
-    if it keeps it in its state (checked against ``params`` when they are given)."""
-    if isinstance(optimizer, str):
-        if learning_rate is None:
-            raise ValueError(f"learning_rate is required with optimizer={optimizer!r}")
-        tx = named_optimizer(optimizer)
-    elif isinstance(optimizer, optax.GradientTransformation):
-        tx = optimizer
-    else:
-        raise TypeError(
-            f"optimizer must be an optimizer name or an optax GradientTransformation; "
-            f"got {type(optimizer).__name__}"
-        )
-    if learning_rate is not None:
-        _check_learning_rate(learning_rate, argument)
-        if tx is optimizer and params is not None:
-            check_injected_learning_rate(tx, params, argument)
-    return tx, learning_rate
-
-
 def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
     """Validate the scalar arguments shared by ``fit`` and ``fit_population``."""
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    check_net(net)
     _positive_int(steps, "steps")
     _positive_int(eval_every, "eval_every")
     if grads not in GRAD_FNS:
@@ -503,7 +206,7 @@ def fit(
       :class:`History`.
     """
     start = time.perf_counter()
-    _validate.loss_for(net, loss)
+    _validate.loss_for(check_net(net), loss)
     _validate.params(net, params)
     x, y = _validate.batch(net, params, x, y, loss)
     check_fit_args(net, steps, batch_size, grads, eval_every, x.shape[0])

@@ -22,7 +22,7 @@ from sklearn.utils import estimator_checks as ec  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
 from jaxnet import estimators, population, train  # noqa: E402
-from jaxnet.backprop import backprop_batch_weighted  # noqa: E402
+from jaxnet.backward import backprop_batch_weighted  # noqa: E402
 from jaxnet.estimators import MLPClassifier, MLPRegressor, PopulationSearchCV  # noqa: E402
 from jaxnet.grads import autodiff_batch, autodiff_batch_weighted  # noqa: E402
 

@@ -22,7 +22,7 @@ import pytest
 import jaxnet as jn
 from jaxnet import _atomic, checkpoint, plots, store, sweep
 from jaxnet.cli import main
-from jaxnet.sweep.prepare import group_bytes
+from jaxnet.sweep.preparation import group_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 

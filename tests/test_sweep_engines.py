@@ -18,7 +18,7 @@ import pytest
 
 from jaxnet import store, sweep
 from jaxnet.cli import main
-from jaxnet.sweep import driver, engines
+from jaxnet.sweep import driver, engines, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,11 +81,11 @@ class Flaky(engines.InProcess):
 def flaky(monkeypatch):
     made = []
 
-    def make(name, *args, **options):
+    def make(options, *args):
         made.append(Flaky(*args))
         return made[-1]
 
-    monkeypatch.setattr(engines, "make_engine", make)
+    monkeypatch.setattr(runner, "make_engine", make)
     return made
 
 

@@ -1,18 +1,21 @@
 """Sweeps: a TOML file of configs -> groups that share a compiled shape -> populations -> store.
 
-One file per stage, data flowing one way: :mod:`.spec` reads and checks the file, :mod:`.plan`
-expands it into configs and groups them by compiled shape, :mod:`.prepare` loads and scales the
-data once, :mod:`.run` is the entry point: its driver (:mod:`.driver`) claims each group in the
-store and hands it to an engine (:mod:`.engines`: in-process, or :mod:`.ray_engine`), which
-trains it as one population, and commits its rows; :mod:`.rank` pools and ranks the rows,
+One file per stage, imports flowing one way: :mod:`.spec` reads and checks the file and
+:mod:`.options` the engine options; :mod:`.plan` expands the file into configs and groups them
+by compiled program; :mod:`.preparation` is the preflight (the data loaded, split and scaled once,
+and every check against it, before anything is written); :mod:`.task` trains one group as one
+population and builds its rows; :mod:`.engines` run tasks here or on Ray
+(:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine and
+commits their rows; :mod:`.runner` tells that story for one call. On the read side,
+:mod:`.rank` pools and ranks the rows,
 :mod:`.report` rebuilds the figures from the store alone, and :mod:`.page` writes them and
 every stored member into one offline web page. The file format is documented in :mod:`.spec`
 and in docs/sweeps.md.
 """
 
-from .engines import ENGINES as ENGINES
-from .engines import GroupResult as GroupResult
-from .engines import train_group as train_group
+from ..compile_cache import compile_clock as compile_clock
+from .options import ENGINES as ENGINES
+from .options import EngineOptions as EngineOptions
 from .page import watch as watch
 from .page import write_report as write_report
 from .plan import canonical as canonical
@@ -23,10 +26,12 @@ from .plan import expand as expand
 from .plan import group as group
 from .plan import shape_key as shape_key
 from .plan import task_defaults as task_defaults
-from .prepare import Prepared as Prepared
-from .prepare import checked_parts as checked_parts
-from .prepare import net_for as net_for
-from .prepare import prepare as prepare
+from .preparation import Preflight as Preflight
+from .preparation import Prepared as Prepared
+from .preparation import checked_parts as checked_parts
+from .preparation import net_for as net_for
+from .preparation import preflight as preflight
+from .preparation import prepare as prepare
 from .rank import higher_is_better as higher_is_better
 from .rank import ranked_table as ranked_table
 from .rank import settings_of as settings_of
@@ -37,13 +42,8 @@ from .report import lr_series as lr_series
 from .report import metric_label as metric_label
 from .report import report as report
 from .report import scatter_series as scatter_series
-from .run import SweepSummary as SweepSummary
-from .run import compile_clock as compile_clock
-from .run import environment as environment
-from .run import fit_group as fit_group
-from .run import member_rows as member_rows
-from .run import run as run
-from .run import spec_hash as spec_hash
+from .runner import SweepSummary as SweepSummary
+from .runner import run as run
 from .spec import AXIS_CHECKS as AXIS_CHECKS
 from .spec import AXIS_DEFAULTS as AXIS_DEFAULTS
 from .spec import DISTRIBUTIONS as DISTRIBUTIONS
@@ -60,6 +60,12 @@ from .spec import from_dict as from_dict
 from .spec import load as load
 from .spec import parse as parse
 from .spec import spec_from_source as spec_from_source
+from .spec import spec_hash as spec_hash
+from .task import GroupResult as GroupResult
+from .task import environment as environment
+from .task import fit_group as fit_group
+from .task import member_rows as member_rows
+from .task import train_group as train_group
 
 __all__ = [
     "METRICS",
@@ -87,12 +93,15 @@ __all__ = [
     "group",
     "Prepared",
     "prepare",
+    "Preflight",
+    "preflight",
     "checked_parts",
     "net_for",
     "fit_group",
     "train_group",
     "GroupResult",
     "ENGINES",
+    "EngineOptions",
     "FILE_DATASETS",
     "environment",
     "member_rows",

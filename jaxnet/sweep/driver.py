@@ -8,6 +8,9 @@ its lease expires. A process that has nothing left to claim waits for the groups
 hold, so every process ends when the whole sweep is stored. A finished group's rows are
 committed in one transaction as soon as the engine reports it; a group reported twice (a task
 Ray reran) is stored once, and a failed task is submitted again up to ``retries`` times.
+
+:func:`open_sweep` is the store's side of a sweep's start: its row, the identity of its data
+file, and the groups that still have configs to train.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import time
 
 from .. import store
 from .plan import config_id, shape_key
+from .preparation import Preflight
+from .spec import SweepError, spec_hash
 
 
 def _gone(holder: str) -> bool:
@@ -126,15 +131,59 @@ def shape_id(configs: list[dict], n_train: int) -> str:
     return hashlib.sha256(shape_key(configs[0], n_train).encode()).hexdigest()[:32]
 
 
+@dataclasses.dataclass(frozen=True)
+class Opened:
+    """A sweep's place in the store: its row, and what is left to train.
+
+    Attributes:
+      sweep_id: the sweep row (one per distinct source text of the sweep's name).
+      groups: the configs with no stored row, grouped as the preflight grouped all configs
+        (groups with nothing left are dropped).
+      claims: each group's claim key, :func:`shape_id` of the whole group it comes from, so
+        every process on the store names a group alike whatever it finds stored.
+    """
+
+    sweep_id: int
+    groups: list
+    claims: list
+
+    @property
+    def todo(self) -> int:
+        """How many configs have no stored row."""
+        return sum(len(g) for g in self.groups)
+
+
+def open_sweep(conn, plan: Preflight) -> Opened:
+    """Record the sweep (and its data file's identity) in the store; find what is left to do.
+
+    Raises:
+      SweepError: the data file changed since the sweep's stored runs were trained.
+    """
+    sweep = plan.sweep
+    sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
+    identity = plan.prepared.identity
+    recorded = identity and store.check_data_identity(conn, sweep.name, identity)
+    if recorded:
+        raise SweepError(
+            f"sweep {sweep.name!r}: its data file changed since its stored runs were trained "
+            f"(stored: {recorded}; now: {identity}); give the sweep a new name or use a new store"
+        )
+    done = store.done_config_ids(conn, sweep.name)
+    left = [[c for c in g if config_id(sweep.name, c) not in done] for g in plan.groups]
+    kept = [i for i, g in enumerate(left) if g]
+    claims = [shape_id(plan.groups[i], plan.n_train) for i in kept]
+    return Opened(sweep_id, [left[i] for i in kept], claims)
+
+
 class _Loop:
     """State of one driver run; see :func:`drive`."""
 
-    def __init__(self, conn, sweep_id, name, groups, n_train, engine, leases, retries, log, bar):
-        self.conn, self.sweep_id, self.name = conn, sweep_id, name
-        self.groups, self.engine, self.leases = groups, engine, leases
+    def __init__(self, conn, opened: Opened, name, engine, leases, retries, log, bar):
+        self.conn, self.sweep_id, self.name = conn, opened.sweep_id, name
+        self.groups, self.engine, self.leases = opened.groups, engine, leases
         self.retries, self.log, self.bar = retries, log, bar
-        self.shapes = [shape_id(g, n_train) for g in groups]
-        self.waiting = list(range(len(groups)))  # neither claimed by us nor known to be stored
+        self.shapes = opened.claims
+        self.waiting = list(range(len(self.groups)))  # neither claimed by us nor known to be stored
         self.running: dict[int, list[dict]] = {}  # claimed and submitted: index -> configs
         self.attempts: dict[int, int] = {}
         self.committed: set[int] = set()
@@ -212,20 +261,19 @@ class _Loop:
             )
 
 
-def drive(conn, sweep_id, name, groups, n_train, engine, leases, *, retries, log, bar, poll=0.5):
-    """Train ``groups`` on ``engine`` and commit their rows; returns a :class:`Tally`.
+def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll=0.5):
+    """Train the groups left in ``opened`` on ``engine`` and commit their rows; returns a
+    :class:`Tally`.
 
     Args:
-      conn, sweep_id: the open store and the sweep's row; name: the sweep's name.
-      groups: lists of configs, one list per shape (:func:`~jaxnet.sweep.group`).
-      n_train: training rows (the batch size, and so the shape, depends on it).
+      conn: the open store; opened: :func:`open_sweep`'s answer; name: the sweep's name.
       engine: see :mod:`.engines`; leases: this process's :class:`Leases`.
       retries: how often a failed task is submitted again before the sweep stops.
       log: called with one line per committed group; bar: a tqdm bar over members.
       poll: seconds between looks at groups other processes hold.
     """
-    loop = _Loop(conn, sweep_id, name, groups, n_train, engine, leases, retries, log, bar)
-    bar.set_description(f"0/{len(groups)} groups")
+    loop = _Loop(conn, opened, name, engine, leases, retries, log, bar)
+    bar.set_description(f"0/{len(opened.groups)} groups")
     while loop.waiting or loop.running:
         loop.fill()
         if loop.running:

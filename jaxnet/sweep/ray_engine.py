@@ -17,12 +17,12 @@ sets ``XLA_FLAGS``), not every core of the node. By default a CPU group takes a 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 
-from .engines import train_group
-from .prepare import Prepared
+from .options import EngineOptions
+from .preparation import Prepared
+from .task import train_group
 
 
 def _ray():
@@ -33,20 +33,6 @@ def _ray():
             "engine 'ray' needs Ray, an optional extra: pip install 'jaxnet[ray]'"
         ) from None
     return ray
-
-
-def _check_options(gpus_per_group, cpus_per_group, retries) -> None:
-    def number(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-    if not number(gpus_per_group) or gpus_per_group < 0:
-        raise ValueError(f"gpus_per_group must be a number >= 0; got {gpus_per_group!r}")
-    if cpus_per_group is not None and (not number(cpus_per_group) or cpus_per_group <= 0):
-        raise ValueError(
-            f"cpus_per_group must be a positive number or None; got {cpus_per_group!r}"
-        )
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise ValueError(f"retries must be an int >= 0; got {retries!r}")
 
 
 def _init(ray, address: str | None) -> None:
@@ -79,13 +65,13 @@ class RayEngine:
     """Run each group as a Ray task (see the module docstring).
 
     Args:
-      sweep_name, prepared, curve_points: as for :func:`~jaxnet.sweep.engines.train_group`.
-      address: a cluster to join (``"auto"``, ``"HOST:PORT"``); None: ``RAY_ADDRESS`` if set,
-        else start Ray on this machine. When Ray is already initialised it is used as it is.
-      gpus_per_group: GPUs each task asks for (0: a CPU task).
-      cpus_per_group: CPUs each task asks for; None: 1 with GPUs, else the CPUs of the
-        smallest node (one population per CPU node).
-      retries: how many times Ray reruns a task whose worker or node died.
+      sweep_name, prepared, curve_points: as for :func:`~jaxnet.sweep.task.train_group`.
+      options: checked :class:`~.options.EngineOptions`: ``address``, a cluster to join
+        (``"auto"``, ``"HOST:PORT"``; None: ``RAY_ADDRESS`` if set, else start Ray on this
+        machine; when Ray is already initialised it is used as it is); ``gpus_per_group``
+        (None or 0: a CPU task); ``cpus_per_group`` (None: 1 with GPUs, else the CPUs of the
+        smallest node: one population per CPU node); its retry limit: how many times Ray
+        reruns a task whose worker or node died.
 
     Attributes:
       startup_seconds: time spent starting or joining Ray (0 when it was running already).
@@ -98,20 +84,18 @@ class RayEngine:
         sweep_name: str,
         prepared: Prepared,
         curve_points: int,
-        address: str | None = None,
-        gpus_per_group: float = 0,
-        cpus_per_group: float | None = None,
-        retries: int = 3,
+        options: EngineOptions,
     ):
-        _check_options(gpus_per_group, cpus_per_group, retries)
         ray = _ray()
         self._ray, self._owns = ray, not ray.is_initialized()
         start = time.perf_counter()
         if self._owns:
-            _init(ray, address)
+            _init(ray, options.address)
         self.startup_seconds = time.perf_counter() - start
         try:
-            self._cpus, self._gpus = self._request(gpus_per_group, cpus_per_group)
+            self._cpus, self._gpus = self._request(
+                options.gpus_per_group or 0, options.cpus_per_group
+            )
             env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={max(1, int(self._cpus))}"}
             if not self._gpus:
                 env["JAX_PLATFORMS"] = "cpu"  # a CPU task on a GPU node leaves its GPUs alone
@@ -120,7 +104,7 @@ class RayEngine:
             self._remote = ray.remote(train_group).options(
                 num_cpus=self._cpus,
                 num_gpus=self._gpus,
-                max_retries=retries,
+                max_retries=options.retry_limit,
                 runtime_env={"env_vars": env},
             )
             self._args = (sweep_name, ray.put(prepared), curve_points)  # the data, once

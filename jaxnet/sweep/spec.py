@@ -68,7 +68,7 @@ should not run the machine out of memory): at most :data:`MAX_CONFIGS` configs (
 the grid's list lengths times ``random.n``, counted before expanding), at most
 :data:`MAX_DEPTH` hidden layers, fewer than :data:`MAX_STEPS` steps (they are counted in
 int32), and, once the data is known, at most :data:`MAX_GROUP_BYTES` of estimated memory per
-group (:func:`jaxnet.sweep.prepare.group_bytes`). Each refusal says how much was asked for.
+group (:func:`jaxnet.sweep.preparation.group_bytes`). Each refusal says how much was asked for.
 
 A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_csv`), an NPZ
 file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
@@ -81,6 +81,7 @@ into several populations.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -442,6 +443,8 @@ def _check_file_keys(where: str, values: dict) -> None:
 
 
 def _check_metric(where: str, settings: dict) -> None:
+    """A validation metric with ``val_fraction = 0`` contradicts the file itself (what the data
+    holds is checked by the preflight, :func:`jaxnet.sweep.preparation.preflight`)."""
     metric = settings["metric"]
     if metric and "val" in metric and settings["val_fraction"] == 0:
         raise SweepError(f"{where}: metric {metric!r} needs validation data (val_fraction > 0)")
@@ -481,3 +484,8 @@ def spec_from_source(text: str) -> Sweep:
     if text.lstrip().startswith("{"):
         return from_dict(json.loads(text), "stored sweep", source=text)
     return parse(text, "stored sweep")
+
+
+def spec_hash(sweep: Sweep) -> str:
+    """SHA-256 of the sweep's source text: a new sweep row when the file changes."""
+    return hashlib.sha256(sweep.source.encode()).hexdigest()

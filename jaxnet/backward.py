@@ -1,4 +1,4 @@
-"""The backward pass written out by hand: the delta rule for any depth.
+"""The backward pass written out by hand: the delta rule for any depth (:func:`backprop`).
 
 It mirrors :func:`jaxnet.mlp.forward_one` line by line: the forward sweep keeps every
 pre-activation ``zs[i]`` and activation ``activations[i]``; the backward sweep walks them in
@@ -30,7 +30,7 @@ from functools import partial
 import jax
 
 from . import _validate, activations, losses
-from .mlp import MLP, dense
+from .mlp import MLP, check_net, dense
 
 
 def _loss_and_output_delta(net: MLP, loss: str, z, a, y):
@@ -123,7 +123,7 @@ def backprop(net: MLP, params: list[dict], x, y, loss: str = "mse"):
     Returns:
       ``(loss_value, grads)``: a scalar and a list shaped like ``params``.
     """
-    _validate.loss_for(net, loss)
+    _validate.loss_for(check_net(net), loss)
     _validate.params(net, params)
     x, y = _validate.batch(net, params, x, y, loss)
     return backprop_batch(net, params, x, y, loss)

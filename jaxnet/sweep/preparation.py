@@ -1,11 +1,24 @@
-"""A sweep's data: loaded, split and scaled once for all its groups; nets built from configs."""
+"""The preflight: everything a sweep needs, built and checked once before anything is written.
+
+:func:`preflight` loads, splits and scales the sweep's data (:func:`prepare`), fills in the
+settings that depend on it (the loss, the ranking metric), expands the configs and groups them
+into compiled programs (:mod:`.plan`), and refuses what the data cannot train -- a metric
+without its data, a loss that does not fit the targets, a group too large for memory -- all
+before the store is opened. The result, a :class:`Preflight`, is what the driver, the engines
+and every group's task read; nothing downstream checks these things again. Left out: the
+store's own checks (the data file's identity against the stored runs), which need the store.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 
-from .. import data, mlp
+import jax
+
+from .. import _validate, data, mlp
+from .options import EngineOptions
+from .plan import expand, group, task_defaults
 from .spec import MAX_GROUP_BYTES, Sweep, SweepError
 
 # --- data -------------------------------------------------------------------------------------
@@ -77,25 +90,10 @@ def prepare(sweep: Sweep) -> Prepared:
     return Prepared(parts, dataset.task, dataset.x.shape[1], outputs, identity)
 
 
-def _check_metric_data(metric: str, prepared: Prepared) -> None:
-    part = {"val": "validation", "test": "test", "train": "train"}[metric.split("_")[-2]]
-    if part not in prepared.parts:
-        raise SweepError(f"metric {metric!r} needs a {part} set; this sweep's data has none")
-    if metric.endswith("accuracy") and prepared.task != "classification":
-        raise SweepError(f"metric {metric!r} needs a classification dataset")
-
-
 def checked_parts(prepared: Prepared, net: mlp.MLP, loss: str) -> dict:
     """Every part as checked ``(x, y)`` arrays (one-hot targets), ready for evaluation."""
-    import jax
-
-    from .. import _validate
-
     probe = jax.eval_shape(lambda: mlp.init(net, jax.random.key(0)))  # shapes only: no compile
     return {k: _validate.batch(net, probe, x, y, loss) for k, (x, y) in prepared.parts.items()}
-
-
-# --- training one group -----------------------------------------------------------------------
 
 
 def net_for(config: dict, prepared: Prepared) -> mlp.MLP:
@@ -111,7 +109,62 @@ def net_for(config: dict, prepared: Prepared) -> mlp.MLP:
     )
 
 
-# --- checks against the data, before the store is touched -------------------------------------
+# --- the preflight ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Preflight:
+    """Everything one sweep needs, checked (see the module docstring).
+
+    Attributes:
+      sweep: the spec; options: how its groups run (:class:`~.options.EngineOptions`).
+      settings: the spec's settings with ``loss`` and ``metric`` chosen for the data.
+      prepared: the data; configs: every config, in file order; groups: every config in
+        groups that each train as one compiled program (:func:`~.plan.group`).
+    """
+
+    sweep: Sweep
+    options: EngineOptions
+    settings: dict
+    prepared: Prepared
+    configs: list
+    groups: list
+
+    @property
+    def n_train(self) -> int:
+        """Training rows (the batch size, and so a group's shape, depends on them)."""
+        return len(self.prepared.parts["train"][1])
+
+
+def preflight(sweep: Sweep, options: EngineOptions | None = None) -> Preflight:
+    """Build and check everything ``sweep`` needs; nothing is written.
+
+    Raises:
+      SweepError: the data cannot train the sweep (one line naming the setting at fault).
+    """
+    prepared = prepare(sweep)
+    settings = task_defaults(sweep.settings, prepared.task)
+    _check_metric(settings["metric"], prepared)
+    configs = expand(sweep, prepared.task)
+    n_train = len(prepared.parts["train"][1])
+    ends = (prepared.n_features, prepared.n_outputs)
+    groups = group(configs, n_train, _max_padding(sweep), ends)
+    check_against_data(sweep, groups, prepared, settings["loss"])
+    return Preflight(sweep, options or EngineOptions(), settings, prepared, configs, groups)
+
+
+def _check_metric(metric: str, prepared: Prepared) -> None:
+    """The ranking metric's part exists in the data, and accuracy has classes to count."""
+    part = {"val": "validation", "test": "test", "train": "train"}[metric.split("_")[-2]]
+    if part not in prepared.parts:
+        raise SweepError(f"metric {metric!r} needs a {part} set; this sweep's data has none")
+    if metric.endswith("accuracy") and prepared.task != "classification":
+        raise SweepError(f"metric {metric!r} needs a classification dataset")
+
+
+def _max_padding(sweep: Sweep) -> float:
+    """The sweep's width-bucket bound; 1 (off) where JAX's random draws are not prefix-stable."""
+    return sweep.settings["max_padding"] if jax.config.jax_threefry_partitionable else 1.0
 
 
 def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> int:

@@ -1,0 +1,115 @@
+"""The host loop of a population: one compiled chunk per ``eval_every`` steps, guarded only
+where it must be, and the :class:`PopulationHistory` it records.
+
+A chunk runs unguarded (:func:`~jaxnet.population.programs.fast_members`) while every member
+lives and the chunk ends within the run; when a member went non-finite in it, or the run ends
+inside it, the chunk is rerun guarded from its start. A member that diverges is frozen at its
+last finite parameters and marked ``"diverged"``; the others go on untouched, since every
+member's update is selected from its own values only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..train import chunking, progress_bar
+from .programs import compiled, fast_members, guarded_members, weighted_members
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationHistory:
+    """What happened to each member, as NumPy arrays with a leading member axis ``P``.
+
+    Attributes:
+      loss: ``(P, steps)`` training loss before each step (NaN after a divergence).
+      eval_step: ``(E,)`` step count at each evaluation.
+      val_loss, val_accuracy: ``(P, E)`` validation metrics (accuracy NaN for regression).
+      status: ``P`` strings, ``"completed"`` or ``"diverged"``.
+      steps: ``(P,)`` updates applied to each member.
+      seconds: wall time of the whole call; compile_seconds: of it, compiling.
+      evaluated: ``{name: (loss, accuracy)}``, each ``(P,)`` float64, of the final params on
+        the ``evaluate`` parts (empty without them).
+    """
+
+    loss: np.ndarray
+    eval_step: np.ndarray
+    val_loss: np.ndarray
+    val_accuracy: np.ndarray
+    status: tuple[str, ...]
+    steps: np.ndarray
+    seconds: float
+    compile_seconds: float
+    evaluated: dict = dataclasses.field(default_factory=dict)
+
+
+class _Programs:
+    """The loop's chunk programs, compiled on first use for the first chunk's arguments
+    (later states may carry equivalent shardings that would not match a new signature)."""
+
+    def __init__(self, states, masks, data, total, static):
+        x, y, val, weights = data
+        shapes = (states, masks, x, y, val)
+        self._args = {
+            "fast": (fast_members, shapes),
+            "guarded": (guarded_members, (*shapes, total)),
+            "weighted": (weighted_members, (states, weights, x, y, val, total)),
+        }
+        self._static, self._programs, self.seconds = static, {}, 0.0
+
+    def __getitem__(self, kind: str):
+        if kind not in self._programs:
+            fn, args = self._args[kind]
+            self._programs[kind], seconds = compiled(kind, fn, args, self._static)
+            self.seconds += seconds
+        return self._programs[kind]
+
+
+def train_members(states, masks, data, n: int, steps: int, eval_every: int, static, progress):
+    """Run every chunk of ``steps`` for stacked ``states``; returns ``(states, history)``.
+
+    Args:
+      states: stacked TrainStates (device padding included); masks: width-bucket gradient
+        masks or None; data: ``(x, y, val, weights)`` on the devices (val, weights may be None);
+      n: real members (the first n); steps, eval_every: as for ``fit_population``;
+      static: the programs' static arguments (net, loss, tx, grads, batch_size);
+      progress: show a progress bar (None: when stderr is a terminal).
+    """
+    x, y, val, weights = data
+    n_chunks, length = chunking(steps, eval_every)
+    total = np.int32(steps)
+    programs = _Programs(states, masks, data, total, dict(static, length=length))
+    chunks, evals, done, live = [], [], 0, True
+    with progress_bar(steps, progress, f"population of {n}") as bar:
+        for _ in range(n_chunks):
+            new = None
+            if weights is not None:  # row weights: one guarded program (masks are all ones)
+                new = programs["weighted"](states, weights, x, y, val, total)
+            elif live and done + length <= steps:
+                new = programs["fast"](states, masks, x, y, val)
+                if not np.all(np.asarray(new[3])):
+                    new = None  # some member went non-finite: rerun this chunk guarded
+            if new is None:
+                new = programs["guarded"](states, masks, x, y, val, total)
+            states, values, (vl, va), _ = new
+            chunks.append(np.asarray(values)[:n])
+            step = np.asarray(states.step)[:n]
+            alive = np.asarray(states.alive)[:n]
+            done, live = int(step.max()), bool(alive.all())
+            bar.update(min(length, steps - bar.n))
+            if val is not None:
+                evals.append((done, np.asarray(vl)[:n], np.asarray(va)[:n]))
+            if not alive.any():
+                break
+    history = PopulationHistory(
+        loss=np.concatenate(chunks, axis=1)[:, :steps],
+        eval_step=np.array([e[0] for e in evals], np.int64),
+        val_loss=np.stack([e[1] for e in evals], axis=1) if evals else np.zeros((n, 0)),
+        val_accuracy=np.stack([e[2] for e in evals], axis=1) if evals else np.zeros((n, 0)),
+        status=tuple("completed" if a else "diverged" for a in alive),
+        steps=step.astype(np.int64),
+        seconds=0.0,
+        compile_seconds=programs.seconds,
+    )
+    return states, history

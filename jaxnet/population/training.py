@@ -1,0 +1,363 @@
+"""Training P models of one architecture as one compiled program: :func:`fit_population`.
+
+The same per-model code as :func:`jaxnet.fit`, mapped with ``vmap`` over a leading model
+axis on params, optimizer state and per-member hyperparameters: a seed (init and minibatch
+order), a learning rate (held in an ``optax.inject_hyperparams`` state, so it is data, not a
+constant baked into the program) and an init scale. The model axis is sharded over the local
+devices with a ``Mesh`` and ``NamedSharding``; P is padded up to a multiple of the device
+count with copies of member 0 that are dropped from the results. :func:`fit_bucket` trains
+nets that differ only in hidden widths the same way (:mod:`.buckets`).
+
+CPU devices: XLA runs a small MLP on about one core, so jaxnet asks JAX for one CPU device
+per core (:func:`jaxnet._devices.use_all_cpu_cores`) and a population uses the whole machine;
+a single model still runs on one device. Set ``XLA_FLAGS`` (or ``jax_num_cpu_devices``)
+yourself to choose otherwise. Left out: early stopping per member (all members run the same
+number of steps, which keeps them one program).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from .. import _validate, optimizers, train
+from .._devices import use_all_cpu_cores
+from ..mlp import MLP, check_net, init
+from .buckets import bucket_net, layer_scales
+from .loop import train_members
+from .programs import compiled, evaluate_parts, initial_states, member_keys
+
+# Imported directly (not through the package), a population still gets a device per core.
+use_all_cpu_cores()
+
+
+def fit_population(
+    net: MLP,
+    keys,
+    x,
+    y,
+    *,
+    loss: str,
+    optimizer,
+    steps: int,
+    learning_rates=None,
+    init_scales=None,
+    batch_size: int | None = None,
+    grads: str = "auto",
+    validation=None,
+    evaluate=None,
+    eval_every: int = 500,
+    dtype=jnp.float32,
+    devices=None,
+    progress: bool | None = None,
+    weights=None,
+    hyperparams: dict | None = None,
+):
+    """Train P members of one architecture as one compiled program.
+
+    Args:
+      net: the spec shared by every member.
+      keys: ``(P,)`` ``jax.random`` keys, one per member; each seeds that member's init and
+        minibatch order (see :func:`member_keys`).
+      x: ``(n, features)``; y: targets as for :func:`jaxnet.fit` (shared by all members).
+      loss: a loss name.
+      optimizer: a name from ``jaxnet.train.OPTIMIZERS`` (needs ``learning_rates``) or an optax
+        ``GradientTransformation`` (with ``learning_rates`` it must be ``inject_hyperparams``).
+      steps: optimizer steps for every member.
+      learning_rates: ``(P,)`` or None; init_scales: ``(P,)`` multipliers of the initial params.
+      batch_size, grads, validation, eval_every, progress: as for :func:`jaxnet.fit`.
+      evaluate: None, or ``{name: (x, y)}`` to evaluate the final params on, by one compiled
+        program; the result is :attr:`PopulationHistory.evaluated`.
+      dtype: params dtype; devices: devices to shard the model axis over (default all local).
+      weights: ``(P, n)`` row weights, one row per member, or None: member i trains as
+        ``jaxnet.fit(..., weights=weights[i])`` does (a row mask picks each member's rows,
+        e.g. its cross-validation fold, from the shared data).
+      hyperparams: ``{name: (P,) values}`` set per member in an ``inject_hyperparams``
+        optimizer's state (as ``fit``'s ``hyperparams``).
+
+    Returns:
+      ``(params, history)``: params stacked with a leading ``(P,)`` axis on every leaf, and a
+      :class:`~jaxnet.population.loop.PopulationHistory`.
+    """
+    check_net(net)
+    options = Options(
+        loss=loss,
+        optimizer=optimizer,
+        steps=steps,
+        learning_rates=learning_rates,
+        init_scales=init_scales,
+        batch_size=batch_size,
+        grads=grads,
+        validation=validation,
+        evaluate=evaluate,
+        eval_every=eval_every,
+        dtype=dtype,
+        devices=devices,
+        progress=progress,
+        weights=weights,
+        hyperparams=hyperparams,
+    )
+    return _fit(net, None, keys, x, y, options)
+
+
+def fit_bucket(nets, keys, x, y, **options):
+    """Train P nets that differ only in hidden widths as one population: a width bucket.
+
+    Every member is padded to :func:`~jaxnet.population.buckets.bucket_net` (the widest
+    layers); its padded units start at zero and their gradients are masked to zero, so
+    member ``i`` is exactly ``nets[i]`` trained alone: init drawn with its own fan-in and
+    fan-out, same minibatches, same updates (up to the summation order of the padded matmuls).
+
+    Args:
+      nets: P MLPs, one per key (see ``bucket_net`` for what may differ).
+      keys, x, y, options: as for :func:`fit_population`, every keyword but ``weights``
+        (row weights and width masks do not share a program).
+
+    Returns:
+      ``(params, history)``: params of the padded net stacked over members (cut member ``i``
+      out with :func:`~jaxnet.population.buckets.member_params`), and a history.
+    """
+    nets = list(nets) if isinstance(nets, (list, tuple)) else nets
+    padded = bucket_net(nets)
+    if options.get("weights") is not None:
+        raise ValueError("fit_bucket takes no weights; train weighted members with fit_population")
+    if not jax.config.jax_threefry_partitionable:
+        raise ValueError(
+            "fit_bucket needs jax_threefry_partitionable=True (JAX's default), under which a "
+            "longer random draw starts with the shorter one; got False"
+        )
+    own = np.array([n.sizes for n in nets], np.int32)
+    return _fit(padded, (own, layer_scales(nets)), keys, x, y, Options(**options))
+
+
+def init_population(net: MLP, keys, init_scales=None, dtype=jnp.float32):
+    """Stacked initial params of P members: each leaf gains a leading ``(P,)`` axis.
+
+    Member i is ``init(net, member_keys(keys[i])[0])`` times ``init_scales[i]``.
+    """
+    init_keys = jax.vmap(lambda k: member_keys(k)[0])(keys)
+    params = jax.vmap(lambda k: init(net, k, dtype))(init_keys)
+    if init_scales is None:
+        return params
+    scales = jnp.asarray(init_scales, dtype)
+    return jax.tree.map(lambda leaf: leaf * scales.reshape((-1,) + (1,) * (leaf.ndim - 1)), params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The keywords of :func:`fit_population` (see there), in one record."""
+
+    loss: str
+    optimizer: object
+    steps: int
+    learning_rates: object = None
+    init_scales: object = None
+    batch_size: int | None = None
+    grads: str = "auto"
+    validation: object = None
+    evaluate: dict | None = None
+    eval_every: int = 500
+    dtype: object = jnp.float32
+    devices: object = None
+    progress: bool | None = None
+    weights: object = None
+    hyperparams: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    """A population's arguments, checked on the host before anything is compiled."""
+
+    keys: object  # typed keys (P,) or raw key data (P, 2)
+    n: int
+    x: object
+    y: object
+    val: tuple | None
+    parts: dict
+    lrs: np.ndarray | None
+    scales: np.ndarray
+    tx: object
+
+
+def _checked(net, bucket, keys, x, y, o: Options, dtype) -> _Checked:
+    keys = _keys_array(keys)
+    if keys is None:
+        raise TypeError(
+            "keys must be a 1-D array of jax.random keys, e.g. jax.random.split(key, P)"
+        )
+    n = keys.shape[0]
+    if bucket is not None and len(bucket[0]) != n:
+        raise ValueError(f"nets must have one net per key ({n}); got {len(bucket[0])}")
+    _validate.loss_for(net, o.loss)
+    # Shapes and dtype for the host-side checks, without running (or compiling) an init.
+    probe = jax.eval_shape(lambda k: init(net, k, dtype), jax.random.key(0))
+    xb, yb = _validate.batch(net, probe, x, y, o.loss)
+    train.check_fit_args(net, o.steps, o.batch_size, o.grads, o.eval_every, len(xb))
+    lrs = _per_member(o.learning_rates, n, "learning_rates", None)
+    scales = _per_member(o.init_scales, n, "init_scales", 1.0)  # ones: one init program
+    tx, _ = optimizers.resolve_optimizer(o.optimizer, lrs, probe, "learning_rates")
+    val = _pair(net, probe, o.validation, o.loss)
+    parts = _evaluation_parts(net, probe, o.evaluate, o.loss)
+    return _Checked(keys, n, xb, yb, val, parts, lrs, scales, tx)
+
+
+def _fit(net, bucket, keys, x, y, o: Options):
+    """:func:`fit_population` and :func:`fit_bucket` (``bucket``: own sizes and init scales)."""
+    start = time.perf_counter()
+    dtype = jnp.dtype(o.dtype)
+    c = _checked(net, bucket, keys, x, y, o, dtype)
+    mesh = _mesh(c.n, o.devices)
+    take = np.zeros(-(-c.n // mesh.size) * mesh.size, np.int32)  # members padded to the devices
+    take[: c.n] = np.arange(c.n)  # are copies of member 0, dropped from the results
+    sharded = NamedSharding(mesh, P("models"))  # made sharded: no resharding ops after
+    states, masks, init_seconds = _initial(net, bucket, c, take, sharded, dtype)
+    if o.hyperparams:
+        states = _with_hyperparams(states, o.hyperparams, c.n, take)
+    xb, yb, w = c.x, c.y, None
+    if o.weights is not None:
+        xb, yb, w = _member_weights(xb, yb, o.weights, c.n, o.batch_size)
+        w = jax.device_put(w[take], sharded)
+    data = jax.device_put((xb, yb, c.val, c.parts), NamedSharding(mesh, P()))
+    static = dict(net=net, loss=o.loss, tx=c.tx, grads=o.grads, batch_size=o.batch_size)
+    states, history = train_members(
+        states, masks, (*data[:3], w), c.n, o.steps, o.eval_every, static, o.progress
+    )
+    evaluated, eval_seconds = _evaluated(states.params, data[3], net, o.loss, c.n)
+    params = states.params
+    if len(take) > c.n:
+        params = jax.tree.map(lambda a: a[: c.n], params)
+    history = dataclasses.replace(
+        history,
+        seconds=time.perf_counter() - start,
+        compile_seconds=history.compile_seconds + init_seconds + eval_seconds,
+        evaluated=evaluated,
+    )
+    return params, history
+
+
+def _initial(net, bucket, c: _Checked, take, sharded, dtype):
+    """``(states, masks, compile_seconds)`` of every (device-padded) member, made sharded."""
+    traced = isinstance(c.keys, jax.Array)
+    args = (
+        c.keys if traced else np.asarray(c.keys)[take],
+        take if traced else np.arange(len(take)),
+        _padded(c.lrs, take, dtype),
+        _padded(c.scales, take, dtype),
+        None if bucket is None else bucket[0][take],
+        None if bucket is None else bucket[1][take].astype(dtype),
+    )
+    static = dict(net=net, tx=c.tx, dtype=dtype)
+    program, seconds = compiled("init", initial_states, args, static, sharded)
+    states, masks = program(*args)
+    return states, masks, seconds
+
+
+def _evaluated(params, parts, net, loss, n: int):
+    """``({name: (loss, accuracy)}, compile_seconds)`` of the final params; empty without
+    parts."""
+    if not parts:
+        return {}, 0.0
+    program, seconds = compiled(
+        "evaluate", evaluate_parts, (params, parts), dict(net=net, loss=loss)
+    )
+    out = program(params, parts)
+    return {k: tuple(np.asarray(v, np.float64)[:n] for v in out[k]) for k in parts}, seconds
+
+
+def _per_member(values, n: int, name: str, default):
+    if values is None:
+        return None if default is None else np.full(n, default, np.float64)
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, one per key; got a string {values!r}")
+    try:
+        arr = np.asarray(values, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers, one per key; got {values!r}") from None
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have one value per key ({n}); got shape {np.shape(values)}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be positive and finite; got {values!r}")
+    return arr
+
+
+def _keys_array(keys):
+    """Typed keys ``(P,)``, or raw threefry key data ``(P, 2)`` uint32 (wrapped inside the
+    compiled init, so NumPy key data costs no eager operation); None for anything else."""
+    if not isinstance(keys, (jax.Array, np.ndarray)):
+        try:
+            keys = np.asarray(keys)
+        except TypeError:  # a list of typed keys
+            keys = jnp.asarray(keys)
+        except ValueError:
+            return None
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        return keys if keys.ndim == 1 else None
+    if keys.dtype == np.uint32 and keys.ndim == 2 and keys.shape[1] == 2:  # raw legacy keys
+        return keys
+    return None
+
+
+def _mesh(n_members: int, devices):
+    devices = list(devices if devices is not None else jax.local_devices())
+    devices = devices[: max(1, min(len(devices), n_members))]
+    return Mesh(np.array(devices), ("models",))
+
+
+def _padded(values, take, dtype):
+    """Per-member host values in the program's dtype, member padding applied (None stays)."""
+    return None if values is None else np.asarray(values)[take].astype(dtype)
+
+
+def _with_hyperparams(states, hyperparams: dict, n: int, take):
+    """``states`` with each member's ``inject_hyperparams`` values set (``take``: the padded
+    member order of :func:`_fit`)."""
+    values = {}
+    for name, v in hyperparams.items():
+        arr = np.asarray(v, np.float64).reshape(-1)
+        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"hyperparams[{name!r}] must hold one finite value per key ({n}); got {v!r}"
+            )
+        values[name] = jnp.asarray(arr[take], jnp.float32)
+    opt = jax.vmap(optimizers.set_hyperparams)(states.opt_state, values)
+    return states._replace(opt_state=opt)
+
+
+def _member_weights(x, y, weights, n: int, batch_size):
+    """Checked ``(P, n)`` row weights, and ``x``, ``y`` and the weights padded with rows of
+    weight 0 up to a multiple of the batch (as :func:`jaxnet.train.pad_rows`)."""
+    w = np.asarray(weights)
+    if w.ndim != 2 or w.shape[0] != n:
+        raise ValueError(
+            f"weights must have shape ({n}, {x.shape[0]}): one row weight per member and row; "
+            f"got shape {w.shape}"
+        )
+    rows = np.stack([train.check_weights(row, x.shape[0]) for row in w])
+    x, y, _ = train.pad_rows(x, y, rows[0], batch_size)
+    rows = np.pad(rows, ((0, 0), (0, x.shape[0] - rows.shape[1])))
+    return x, y, rows.astype(x.dtype)
+
+
+def _pair(net, probe, validation, loss):
+    """The checked validation pair, or None."""
+    if validation is None:
+        return None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be a pair (x_val, y_val)")
+    return _validate.batch(net, probe, *validation, loss)
+
+
+def _evaluation_parts(net, probe, evaluate, loss) -> dict:
+    if evaluate is None:
+        return {}
+    if not isinstance(evaluate, dict) or not all(
+        isinstance(v, (tuple, list)) and len(v) == 2 for v in evaluate.values()
+    ):
+        raise TypeError(f"evaluate must be a dict of name -> (x, y) pairs; got {evaluate!r}")
+    return {k: _validate.batch(net, probe, *xy, loss) for k, xy in evaluate.items()}

@@ -1,0 +1,80 @@
+"""Where and how a sweep's groups run: the engine and its options, checked once.
+
+:class:`EngineOptions` is built from the caller's keywords (``jaxnet.sweep.run``'s, the CLI's
+flags) and checked in its constructor, before any data is loaded or any file is written; every
+later stage (the engines, the Ray engine, the driver) takes it as it is. Left out: options
+of the training itself, which live in the sweep file (:mod:`.spec`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+ENGINES = ("in-process", "ray")
+RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """How a sweep's groups are run.
+
+    Attributes:
+      engine: one of :data:`ENGINES`: ``"in-process"`` trains the groups one after another
+        here; ``"ray"`` runs each as a Ray task (:mod:`.ray_engine`).
+      address: with Ray, a cluster to join (``"auto"``, ``"HOST:PORT"``); None: ``RAY_ADDRESS``
+        if set, else a new local cluster.
+      gpus_per_group: with Ray, GPUs each task asks for (None: 0).
+      cpus_per_group: with Ray, CPUs each task asks for (None: 1 with GPUs, else a whole node).
+      retries: how often a failed group is run again (None: 0 in-process, 3 on Ray).
+      lease: seconds a claim on a group outlives its holder's last renewal (at least 1: a
+        shorter one would be renewed many times a second, and a compile could outlast it).
+
+    Raises:
+      ValueError: an unknown engine, a Ray option with another engine, or a bad value; the
+        message names the option.
+    """
+
+    engine: str = "in-process"
+    address: str | None = None
+    gpus_per_group: float | None = None
+    cpus_per_group: float | None = None
+    retries: int | None = None
+    lease: float = 60.0
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
+        given = [k for k in RAY_ONLY if getattr(self, k) is not None]
+        if given and self.engine != "ray":
+            raise ValueError(
+                f"engine {self.engine!r} takes no {', '.join(given)}; those go with engine 'ray'"
+            )
+        if self.address is not None and not isinstance(self.address, str):
+            raise ValueError(
+                f"address must be a string like 'auto' or 'HOST:PORT'; got {self.address!r}"
+            )
+        gpus = self.gpus_per_group
+        if gpus is not None and (not _number(gpus) or gpus < 0):
+            raise ValueError(f"gpus_per_group must be a number >= 0; got {gpus!r}")
+        cpus = self.cpus_per_group
+        if cpus is not None and (not _number(cpus) or cpus <= 0):
+            raise ValueError(f"cpus_per_group must be a positive number or None; got {cpus!r}")
+        retries = self.retries
+        if retries is not None and (
+            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
+        ):
+            raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+        if not _number(self.lease) or not self.lease >= 1:
+            raise ValueError(f"lease must be at least 1 second; got {self.lease!r}")
+
+    @property
+    def retry_limit(self) -> int:
+        """How often a failed group is run again: ``retries``, or the engine's default."""
+        if self.retries is not None:
+            return self.retries
+        return 3 if self.engine == "ray" else 0
