@@ -8,13 +8,13 @@ cache) and :mod:`.buckets` (width buckets: nets padded to the widest, each membe
 
 from .buckets import bucket_net as bucket_net
 from .buckets import member_params as member_params
-from .training import fit_bucket as fit_bucket
-from .training import fit_population as fit_population
-from .training import init_population as init_population
 from .loop import PopulationHistory as PopulationHistory
 from .programs import compile_count as compile_count
 from .programs import evaluate_population as evaluate_population
 from .programs import member_keys as member_keys
+from .training import fit_bucket as fit_bucket
+from .training import fit_population as fit_population
+from .training import init_population as init_population
 
 __all__ = [
     "fit_population",
