@@ -4,7 +4,7 @@ For tanh nets of ``depth`` weight layers, every one ``width`` wide (``width`` in
 logits, softmax cross-entropy, a batch of 64 random examples), this measures
 
 * **agreement**: the largest relative error, entry by entry and as
-  :func:`jaxnet.gradcheck` defines it (:func:`jaxnet.gradcheck.compare`), of the hand-written
+  :func:`jaxnet.gradcheck` defines it (:func:`jaxnet.verification.compare`), of the hand-written
   gradient against ``jax.grad``, both in float32 and both in float64; and, in float32, of
   each against the float64 ``jax.grad`` at the same (float32-representable) point: its error
   against the truth;
@@ -41,8 +41,8 @@ from matplotlib.figure import Figure
 import jaxnet as jn
 from jaxnet import train
 from jaxnet.backward import backprop_batch
-from jaxnet.gradcheck import compare, random_problem
 from jaxnet.grads import autodiff_batch
+from jaxnet.verification import compare, random_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "manual_vs_autodiff.json"

@@ -22,8 +22,8 @@ _EXPORTS = {
     "backprop": "backward",
     "value_and_grad": "grads",
     "per_example_grads": "grads",
-    "gradcheck": "gradcheck",
-    "GradcheckReport": "gradcheck",
+    "gradcheck": "verification",
+    "GradcheckReport": "verification",
     "fit": "train",
     "History": "train",
     "fit_population": "population",
@@ -61,8 +61,6 @@ if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers an
     from . import data as data
     from .backward import backprop as backprop
     from .data import Scaler as Scaler
-    from .gradcheck import GradcheckReport as GradcheckReport
-    from .gradcheck import gradcheck as gradcheck
     from .grads import per_example_grads as per_example_grads
     from .grads import value_and_grad as value_and_grad
     from .mlp import MLP as MLP
@@ -75,6 +73,8 @@ if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers an
     from .population import fit_population as fit_population
     from .train import History as History
     from .train import fit as fit
+    from .verification import GradcheckReport as GradcheckReport
+    from .verification import gradcheck as gradcheck
 
 
 def __getattr__(name: str):

@@ -53,11 +53,12 @@ def _fresh(code: str) -> str:
 
 
 def test_import_is_lazy_and_submodule_imports_do_not_shadow_the_functions():
-    # `import jaxnet` loads no JAX; importing the submodules jaxnet.backprop / .gradcheck first
-    # (as jaxnet.train and jaxnet.gradcheck users do) must not turn jn.backprop into a module.
+    # `import jaxnet` loads no JAX; importing the submodules jaxnet.backprop / .verification
+    # first (as jaxnet.train and jaxnet.verification users do) must not turn jn.backprop into a
+    # module, nor jn.gradcheck.
     code = (
         "import sys, jaxnet as jn; print('jax' in sys.modules)\n"
-        "import jaxnet.train, jaxnet.gradcheck\n"
+        "import jaxnet.train, jaxnet.verification\n"
         "print(type(jn.backprop).__name__, type(jn.gradcheck).__name__, jn.backprop.__module__)\n"
         "from jaxnet import backprop, gradcheck; print(callable(backprop), callable(gradcheck))"
     )

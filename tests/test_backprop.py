@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import jaxnet as jn
 from jaxnet import activations, losses
-from jaxnet.gradcheck import EDGE_FAMILIES as FAMILIES
-from jaxnet.gradcheck import edge_problem
+from jaxnet.verification import EDGE_FAMILIES as FAMILIES
+from jaxnet.verification import edge_problem
 
 ACTS = sorted(activations.ACTIVATIONS)
 LOSSES = sorted(losses.LOSSES)

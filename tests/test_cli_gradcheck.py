@@ -5,7 +5,6 @@ matrix's shapes (3 inputs, layers 4 wide, batch 5), sharing compiled kernels wit
 test_gradcheck.py instead of compiling every net anew.
 """
 
-import importlib
 import subprocess
 import sys
 import time
@@ -14,8 +13,10 @@ import jax
 import pytest
 
 from jaxnet import cli
+from jaxnet.verification import EDGE_FAMILIES
+from jaxnet.verification import check as CHECK  # where gradcheck finds backprop_batch
+from jaxnet.verification import matrix as MATRIX  # where check_matrix finds its cases
 
-GC = importlib.import_module("jaxnet.gradcheck")  # jaxnet.gradcheck is the function
 HEADER = ("layer", "param", "shape", "max abs err", "max rel err", "cosine", "verdict")
 
 
@@ -28,13 +29,13 @@ def eager():
 @pytest.fixture
 def buggy_backprop(monkeypatch):
     """The built-in backprop with the output layer's gradients doubled: a planted bug."""
-    real = GC.backprop_batch
+    real = CHECK.backprop_batch
 
     def doubled_top_layer(*args):
         value, grads = real(*args)
         return value, [*grads[:-1], {k: 2 * v for k, v in grads[-1].items()}]
 
-    monkeypatch.setattr(GC, "backprop_batch", doubled_top_layer)
+    monkeypatch.setattr(CHECK, "backprop_batch", doubled_top_layer)
 
 
 def test_pass_prints_the_table_and_exits_0(capsys):
@@ -96,24 +97,24 @@ def test_bad_arguments_give_a_one_line_error(argv, message, capsys):
 
 
 def test_all_prints_a_line_per_case_and_a_total(monkeypatch, capsys):
-    few = GC.matrix_cases()[::96]
-    edges = [next(c for c in GC.edge_cases() if c[2] == f) for f in GC.EDGE_FAMILIES]
-    monkeypatch.setattr(GC, "matrix_cases", lambda: few)
-    monkeypatch.setattr(GC, "edge_cases", lambda: edges)
+    few = MATRIX.matrix_cases()[::96]
+    edges = [next(c for c in MATRIX.edge_cases() if c[2] == f) for f in EDGE_FAMILIES]
+    monkeypatch.setattr(MATRIX, "matrix_cases", lambda: few)
+    monkeypatch.setattr(MATRIX, "edge_cases", lambda: edges)
     assert cli.main(["gradcheck", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     n = len(few) + len(edges)
     assert len(lines) == 1 + n + 1
     assert all(line.startswith("ok") for line in lines[1:-1])
-    assert [family in line for line, family in zip(lines[-6:-1], GC.EDGE_FAMILIES)] == [True] * 5
+    assert [family in line for line, family in zip(lines[-6:-1], EDGE_FAMILIES)] == [True] * 5
     assert lines[-1].startswith(f"total: {n} of {n} cases passed, 0 failed")
     assert "largest float64 relative errors: backprop vs jax.grad" in lines[-1]
 
 
 def test_all_exits_1_when_a_case_fails(monkeypatch, buggy_backprop, capsys):
-    few = GC.matrix_cases()[:2]
-    monkeypatch.setattr(GC, "matrix_cases", lambda: few)
-    monkeypatch.setattr(GC, "edge_cases", lambda: [])
+    few = MATRIX.matrix_cases()[:2]
+    monkeypatch.setattr(MATRIX, "matrix_cases", lambda: few)
+    monkeypatch.setattr(MATRIX, "edge_cases", lambda: [])
     assert cli.main(["gradcheck", "--all"]) == 1
     out = capsys.readouterr().out
     assert out.count("FAIL") == 2 * len(few)  # status, then the verdict line of each case

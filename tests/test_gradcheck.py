@@ -5,7 +5,6 @@ each small net would dominate the time, while op by op they share compiled kerne
 ``jaxnet gradcheck --all`` does).
 """
 
-import sys
 import warnings
 
 import jax
@@ -16,8 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxnet as jn
-from jaxnet import activations, losses
-from jaxnet.gradcheck import (
+from jaxnet import activations, losses, verification
+from jaxnet.backward import backprop_batch
+from jaxnet.grads import autodiff_batch, loss_batch
+from jaxnet.verification import (
     TOLERANCES,
     Comparison,
     GradcheckReport,
@@ -28,9 +29,7 @@ from jaxnet.gradcheck import (
     output_activation_for,
     random_problem,
 )
-from jaxnet.grads import autodiff_batch, loss_batch
 
-GC = sys.modules["jaxnet.gradcheck"]  # the package's `gradcheck` attribute is the function
 ACTS = sorted(activations.ACTIVATIONS)
 LOSSES = sorted(losses.LOSSES)
 
@@ -112,7 +111,7 @@ def test_large_net_uses_random_directions():
     report = _check(net, "cross_entropy", batch=4)
     assert report.ok, report.table()
     assert report.fd_mode == "directional"
-    assert report.fd_directions == 4 * GC.DIRECTIONS_PER_ARRAY
+    assert report.fd_directions == 4 * verification.DIRECTIONS_PER_ARRAY
 
 
 # --- planted mistakes -------------------------------------------------------------------------
@@ -228,11 +227,11 @@ def test_wrong_loss_value_and_nan_gradients_fail(eager):
     params, x, y = random_problem(net, "sse", batch=5, seed=0)
 
     def off_by_two(*args):
-        value, grads = GC.backprop_batch(*args)
+        value, grads = backprop_batch(*args)
         return 2 * value, grads
 
     def nan_bias(*args):
-        value, grads = GC.backprop_batch(*args)
+        value, grads = backprop_batch(*args)
         return value, [grads[0], dict(grads[1], b=grads[1]["b"] * jnp.nan)]
 
     report = jn.gradcheck(net, params, x, y, "sse", grad_fn=off_by_two)
@@ -258,7 +257,7 @@ def test_a_kink_inside_the_step_is_no_verdict_on_the_backward_pass():
     assert "away from the kinks" in report.verdict()
 
     def half_slope_at_kink(net, params, x, y, loss):  # the mean of both slopes, as fd see it
-        value, grads = GC.backprop_batch(net, params, x, y, loss)
+        value, grads = backprop_batch(net, params, x, y, loss)
         return value, [{"w": grads[0]["w"] * np.array([[0.5, 1.0], [1.0, 1.0]])}, grads[1]]
 
     bad = jn.gradcheck(net, params, x, y, "sse", grad_fn=half_slope_at_kink)
@@ -294,14 +293,14 @@ def test_finite_differences_agree_with_jax_grad_in_float64(act, loss, eager):
     params, x, y = random_problem(net, loss, batch=5, seed=3)
     with jax.enable_x64(True):
         p, x, y = jax.tree.map(jnp.asarray, (params, x, y))
-        axes, _ = GC._directions(p, None, 0)
-        fd = finite_differences(net, p, x, y, loss, axes, GC.FD_STEP)
+        axes, _ = verification.unit_directions(p, None, 0)
+        fd = finite_differences(net, p, x, y, loss, axes, verification.FD_STEP)
         value, g = autodiff_batch(net, p, x, y, loss)
     for fd_layer, g_layer in zip(fd, g, strict=True):
         for name, leaf in g_layer.items():
             fd_leaf = fd_layer[name][: leaf.size]  # the rest is zero padding
             assert not np.any(fd_layer[name][leaf.size :])
-            c = compare("jax.grad", "fd", leaf, fd_leaf, 1e-5, GC.fd_atol(value))
+            c = compare("jax.grad", "fd", leaf, fd_leaf, 1e-5, verification.fd_atol(value))
             assert c.max_rel_err <= TOLERANCES["float64"].fd, (name, c)
             assert c.cosine > 1 - 1e-12
 
@@ -317,10 +316,10 @@ def test_directional_and_full_modes_agree_on_small_nets(eager):
         assert directional.fd_directions == 4 * len(directional.checks)
         with jax.enable_x64(True):
             p, xs, ys = jax.tree.map(jnp.asarray, (params, x, y))
-            axes, _ = GC._directions(p, None, 0)
-            rand, k = GC._directions(p, 4, 7)
-            fd_full = finite_differences(net, p, xs, ys, loss, axes, GC.FD_STEP)
-            fd_dir = finite_differences(net, p, xs, ys, loss, rand, GC.FD_STEP)
+            axes, _ = verification.unit_directions(p, None, 0)
+            rand, k = verification.unit_directions(p, 4, 7)
+            fd_full = finite_differences(net, p, xs, ys, loss, axes, verification.FD_STEP)
+            fd_dir = finite_differences(net, p, xs, ys, loss, rand, verification.FD_STEP)
             for i, layer in enumerate(p):
                 for name, leaf in layer.items():
                     grad = np.asarray(fd_full[i][name][: leaf.size])  # the full-mode gradient
@@ -367,7 +366,7 @@ def test_bad_arguments_raise_clear_errors():
         jn.gradcheck(net, params, x, y, "sse", directions=0)
 
     def transposed(*args):
-        value, grads = GC.backprop_batch(*args)
+        value, grads = backprop_batch(*args)
         return value, [grads[0], dict(grads[1], w=grads[1]["w"].T)]
 
     with pytest.raises(ValueError, match=r"grads\[1\]\['w'\] of shape \(1, 3\)"):
@@ -378,20 +377,22 @@ def test_bad_arguments_raise_clear_errors():
 
 
 def test_edge_cases_cover_every_family_activation_and_loss():
-    cases = GC.edge_cases()
-    assert len(cases) == len(GC.EDGE_FAMILIES) * len(ACTS)  # the loss rotates
+    cases = verification.edge_cases()
+    assert len(cases) == len(verification.EDGE_FAMILIES) * len(ACTS)  # the loss rotates
     triples = {(f, n.activation, loss) for n, loss, f in cases}
-    assert {(f, a) for f, a, _ in triples} == {(f, a) for f in GC.EDGE_FAMILIES for a in ACTS}
+    assert {(f, a) for f, a, _ in triples} == {
+        (f, a) for f in verification.EDGE_FAMILIES for a in ACTS
+    }
     assert {(f, loss) for f, _, loss in triples} == {
-        (f, loss) for f in GC.EDGE_FAMILIES for loss in LOSSES
+        (f, loss) for f in verification.EDGE_FAMILIES for loss in LOSSES
     }
     assert {(a, loss) for _, a, loss in triples} == {(a, loss) for a in ACTS for loss in LOSSES}
-    assert all(n.bias and n.depth == GC.EDGE_DEPTH for n, _, _ in cases)
+    assert all(n.bias and n.depth == verification.EDGE_DEPTH for n, _, _ in cases)
 
 
 def _edge(family, act, loss):
-    net = _deep(GC.EDGE_DEPTH, act, loss)
-    params, x, y = GC.edge_problem(net, loss, family, batch=5)
+    net = _deep(verification.EDGE_DEPTH, act, loss)
+    params, x, y = verification.edge_problem(net, loss, family, batch=5)
     return net, params, x, y
 
 
@@ -416,21 +417,21 @@ def test_edge_points_pass_with_fd_held_away_from_kinks(family, act, loss, kinked
 
 
 def test_edge_points_really_are_edges():
-    net = _deep(GC.EDGE_DEPTH, "relu", "sse")
+    net = _deep(verification.EDGE_DEPTH, "relu", "sse")
     with jax.enable_x64(True):
         for family, layer in [("dead layer", 1), ("zero inputs", 0), ("zero output", 2)]:
-            params, x, _ = GC.edge_problem(net, "sse", family, batch=5)
+            params, x, _ = verification.edge_problem(net, "sse", family, batch=5)
             a = x
             for i in range(layer + 1):
                 z = a @ params[i]["w"] + params[i]["b"]
                 a = np.maximum(z, 0.0)
             assert not np.any(z), family  # every pre-activation exactly 0
-        params, x, _ = GC.edge_problem(net, "mse", "saturated output", batch=5)
+        params, x, _ = verification.edge_problem(net, "mse", "saturated output", batch=5)
         assert np.all(np.abs(jn.forward(_deep(3, "tanh", "mse"), params, x)) == 1.0)
     with pytest.raises(ValueError, match="family must be one of"):
-        GC.edge_problem(net, "sse", "zero bias")
+        verification.edge_problem(net, "sse", "zero bias")
     with pytest.raises(ValueError, match="a dead layer needs a hidden layer"):
-        GC.edge_problem(_deep(1), "sse", "dead layer")
+        verification.edge_problem(_deep(1), "sse", "dead layer")
 
 
 def test_the_old_half_slope_relu_fails_at_a_dead_layer(eager):
@@ -489,14 +490,14 @@ def test_grad_fn_mistakes_get_messages_that_say_what_is_wrong(eager):
     params, x, y = random_problem(net, "sse", batch=5)
 
     def grads_only(*args):
-        return GC.backprop_batch(*args)[1]
+        return backprop_batch(*args)[1]
 
     def capital_w(*args):
-        value, grads = GC.backprop_batch(*args)
+        value, grads = backprop_batch(*args)
         return value, [{"W": grads[0]["w"], "b": grads[0]["b"]}, grads[1]]
 
     def vector_loss(*args):
-        value, grads = GC.backprop_batch(*args)
+        value, grads = backprop_batch(*args)
         return jnp.stack([value, value]), grads
 
     with pytest.raises(
@@ -516,7 +517,7 @@ def test_float32_grads_in_a_float64_check_say_dtype_is_the_cause(eager):
     params, x, y = random_problem(net, "sse", batch=5)
 
     def in_float32(*args):
-        return jax.tree.map(lambda a: a.astype(jnp.float32), GC.backprop_batch(*args))
+        return jax.tree.map(lambda a: a.astype(jnp.float32), backprop_batch(*args))
 
     report = jn.gradcheck(net, params, x, y, "sse", grad_fn=in_float32)
     assert not report.ok and report.candidate_dtype == "float32"

@@ -261,7 +261,7 @@ def test_an_interrupted_csv_write_leaves_the_old_file_whole(tmp_path, monkeypatc
         def writerows(self, rows):
             raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of the write
 
-    monkeypatch.setattr(jn.data.csv, "writer", Exploding)
+    monkeypatch.setattr(jn.data.csv_files.csv, "writer", Exploding)
     with pytest.raises(KeyboardInterrupt):
         jn.data.write_csv(out, ["a"], [[1.0]])
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["p.csv"]

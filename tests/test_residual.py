@@ -168,7 +168,7 @@ def test_manual_equals_autodiff_when_jitted_with_skips(x64):
 
 
 def test_gradcheck_matrix_has_residual_cases_with_skips():
-    from jaxnet.gradcheck import matrix_cases
+    from jaxnet.verification import matrix_cases
 
     cases = matrix_cases()
     residual = [(net, loss) for net, loss in cases if net.residual]

@@ -1,0 +1,77 @@
+"""Class labels: from a target column to class indices, and between indices and one-hot rows.
+
+:func:`infer_task` decides whether numeric targets are class labels
+(:data:`CSV_MAX_CLASSES`), :func:`class_indices` and :func:`numeric_target` turn targets into
+``(y, classes, task)`` for the file readers; :func:`one_hot` and :func:`class_of` convert
+between labels and the rows a network takes or gives.
+
+Left out: multi-label targets, label smoothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CSV_MAX_CLASSES = 20  # an integer-valued CSV target with at most this many values is a class label
+
+
+def class_indices(values) -> tuple[np.ndarray, tuple]:
+    """Labels of any kind (ints, text, bools) as class indices.
+
+    Args:
+      values: ``(n,)`` labels.
+
+    Returns:
+      ``(labels, classes)``: ``(n,)`` int64 indices into ``classes``, the sorted distinct
+      original labels as Python values.
+    """
+    classes, labels = np.unique(np.asarray(values), return_inverse=True)
+    return labels.astype(np.int64), tuple(v.item() for v in classes)
+
+
+def infer_task(values: np.ndarray) -> str:
+    """``"classification"`` for integer-valued targets with at most :data:`CSV_MAX_CLASSES`
+    distinct values, else ``"regression"``.
+
+    Args:
+      values: ``(n,)`` finite float64 targets.
+    """
+    integral = np.all(values == np.round(values))
+    few = len(np.unique(values)) <= CSV_MAX_CLASSES
+    return "classification" if integral and few else "regression"
+
+
+def numeric_target(values: np.ndarray, task: str | None) -> tuple[np.ndarray, tuple | None, str]:
+    """A file's numeric target column as ``Dataset`` fields, the same for every reader.
+
+    Args:
+      values: ``(n,)`` finite float64 targets.
+      task: ``"classification"``, ``"regression"`` or None to infer (:func:`infer_task`).
+
+    Returns:
+      ``(y, classes, task)``: for regression ``values`` and None; for classification
+      :func:`class_indices` of the values (ints when they are integral).
+    """
+    task = task or infer_task(values)
+    if task == "regression":
+        return values, None, task
+    if np.all(values == np.round(values)):
+        values = values.astype(np.int64)  # labels 3, 5 rather than 3.0, 5.0
+    return (*class_indices(values), task)
+
+
+def one_hot(labels, n_classes: int) -> np.ndarray:
+    """``(n,)`` integer labels in ``[0, n_classes)`` -> ``(n, n_classes)`` float64 rows."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biu" or labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D integer array; got {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"labels must lie in [0, {n_classes - 1}]; got {labels.min()}..{labels.max()}"
+        )
+    return np.eye(n_classes)[labels]
+
+
+def class_of(scores) -> np.ndarray:
+    """``(n, n_classes)`` one-hot rows, probabilities or logits -> ``(n,)`` int64 labels."""
+    return np.asarray(scores).argmax(axis=-1).astype(np.int64)

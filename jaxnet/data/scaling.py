@@ -1,0 +1,129 @@
+"""Per-column affine scaling of inputs and targets: the :class:`Scaler`.
+
+A :class:`Scaler` is fitted on training data only and travels with the model, so new data is
+scaled at predict time exactly as the training data was (the tutorial's bug was to scale a
+new student by their own maximum). It is a plain frozen record, saved as JSON by
+:meth:`Scaler.to_dict`.
+
+Left out: non-affine transforms (logs, quantiles), scaling inside a compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+SCALER_KINDS = ("max", "minmax", "standard")
+
+
+def _frozen_float_array(value, argument: str) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)  # a copy, so the caller's array cannot change it
+    if arr.ndim > 1 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{argument} must be a finite scalar or 1-D array; got {value!r}")
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scaler:
+    """An affine per-column scaling ``(x - offset) / scale``.
+
+    Kinds: ``"max"`` divides by the column's largest absolute value (the tutorial's
+    ``X / np.amax(X, axis=0)``), ``"minmax"`` maps the training range to [0, 1], ``"standard"``
+    subtracts the mean and divides by the standard deviation. Constant columns get scale 1.
+    A fixed scaling can be written directly, e.g. ``Scaler("max", 0.0, 100.0)`` for scores
+    out of 100.
+
+    Attributes:
+      kind: one of :data:`SCALER_KINDS`.
+      offset, scale: read-only float64 arrays, ``(features,)`` when fitted on ``(n, features)``
+        rows, or ``()`` when fitted on a 1-D column (then any shape can be transformed).
+    """
+
+    kind: str
+    offset: np.ndarray
+    scale: np.ndarray
+
+    def __post_init__(self):
+        if self.kind not in SCALER_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SCALER_KINDS)}; got {self.kind!r}")
+        offset = _frozen_float_array(self.offset, "offset")
+        scale = _frozen_float_array(self.scale, "scale")
+        if offset.shape != scale.shape:
+            raise ValueError(
+                f"offset and scale must have one shape; got {offset.shape}, {scale.shape}"
+            )
+        if np.any(scale <= 0):
+            raise ValueError(f"scale must be positive; got {scale.tolist()}")
+        object.__setattr__(self, "offset", offset)
+        object.__setattr__(self, "scale", scale)
+
+    @classmethod
+    def fit(cls, x, kind: str = "standard") -> Scaler:
+        """Fit on training rows.
+
+        Args:
+          x: ``(n, features)`` rows, or ``(n,)`` values of one column; finite, n >= 1.
+          kind: one of :data:`SCALER_KINDS`.
+
+        Returns:
+          A :class:`Scaler` with ``(features,)`` (or ``()``) offset and scale.
+        """
+        if kind not in SCALER_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SCALER_KINDS)}; got {kind!r}")
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim not in (1, 2) or 0 in x.shape:
+            raise ValueError(
+                f"x must be a non-empty (n, features) or (n,) array; got shape {x.shape}"
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x must be finite to fit a scaler; it holds NaN or infinity")
+        offset, scale = _FITS[kind](x)
+        return cls(kind, offset, np.where(scale > 0, scale, 1.0))
+
+    def _check(self, x, method: str) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self.scale.ndim and x.shape[-1:] != self.scale.shape:
+            raise ValueError(
+                f"{method}: x must have {self.scale.shape[0]} features (the scaler's) in its last "
+                f"axis; got shape {x.shape}"
+            )
+        return x
+
+    def transform(self, x) -> np.ndarray:
+        """Scale ``x`` of shape ``(..., features)`` (any shape for a 1-D scaler)."""
+        return (self._check(x, "transform") - self.offset) / self.scale
+
+    def inverse(self, x) -> np.ndarray:
+        """Undo :meth:`transform`: back to the original units."""
+        return self._check(x, "inverse") * self.scale + self.offset
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; floats survive ``json`` exactly (shortest round-trip repr)."""
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d) -> Scaler:
+        """Rebuild from :meth:`to_dict`'s output; ValueError if it is malformed."""
+        if not isinstance(d, dict) or set(d) != {"kind", "offset", "scale"}:
+            raise ValueError(f"a scaler must be a dict with keys kind, offset, scale; got {d!r}")
+        try:
+            return cls(d["kind"], d["offset"], d["scale"])
+        except TypeError as e:  # e.g. a string where numbers belong
+            raise ValueError(f"bad scaler {d!r}: {e}") from e
+
+
+def _fit_max(x):
+    return np.zeros(x.shape[1:]), np.abs(x).max(axis=0)
+
+
+def _fit_minmax(x):
+    return x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+
+
+def _fit_standard(x):
+    return x.mean(axis=0), x.std(axis=0)
+
+
+_FITS = {"max": _fit_max, "minmax": _fit_minmax, "standard": _fit_standard}
