@@ -38,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix jaxnet tests scripts experiments
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,72 @@
+"""The sizes and repeat counts of a run: FULL, QUICK (``--quick``) and GPU (``--gpu``).
+
+Only numbers and paths live here; what is timed, and how, lives in the benchmarks' own files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: scripts/bench/config.py -> its root
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Sizes and repeat counts; ``--quick`` swaps in :data:`QUICK`."""
+
+    tutorial_steps: int = 1000
+    tutorial_repeats: int = 21
+    digits_sizes: tuple[int, ...] = (64, 128, 128, 10)
+    digits_batch: int = 128
+    digits_steps: int = 1000
+    digits_repeats: int = 5
+    grads_repeats: int = 5
+    wide_sizes: tuple[int, ...] = (1024, 4096, 4096, 1024)
+    wide_batch: int = 1024
+    wide_seconds: float = 3.0  # aim of one timed wide call; its step count follows from the peak
+    wide_repeats: int = 3
+    matmul_n: int = 4096
+    torch: bool = True
+    population_sizes: tuple[int, ...] = (1, 16, 64, 256, 1024)
+    population_net: tuple[int, ...] = (64, 128, 10)
+    population_steps: int = 200
+    population_repeats: int = 3
+    population_sequential: int = 4  # models timed one after another with fit (and PyTorch)
+    sklearn_seeds: int = 5  # issue 12: jaxnet.estimators vs scikit-learn's MLPClassifier
+    sklearn_big_rows: int = 20_000
+    sklearn_big_epochs: int = 100
+    sklearn_search_folds: int = 5
+    sklearn_search_epochs: int = 100
+    sweep_file: str = "experiments/sweeps/demo.toml"
+    sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+
+
+FULL = Config()
+QUICK = Config(
+    tutorial_steps=1000,
+    tutorial_repeats=5,
+    digits_steps=100,
+    digits_repeats=2,
+    grads_repeats=2,
+    wide_sizes=(256, 1024, 1024, 256),
+    wide_batch=256,
+    wide_seconds=0.3,
+    wide_repeats=3,
+    matmul_n=1024,
+    population_sizes=(1, 16, 64),
+    population_steps=50,
+    population_repeats=2,
+    population_sequential=2,
+    sklearn_seeds=2,
+    sklearn_big_rows=2000,
+    sklearn_big_epochs=10,
+    sklearn_search_folds=2,
+    sklearn_search_epochs=10,
+)
+# For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
+GPU = Config(
+    torch=False,
+    population_sizes=(1, 16, 256, 1024, 4096, 16384),
+    population_repeats=3,
+)
