@@ -6,8 +6,6 @@ argument errors at once; ``jn.fit`` and the rest behave exactly as if imported e
 """
 
 import importlib as _importlib
-import sys as _sys
-import types as _types
 from typing import TYPE_CHECKING
 
 from . import _devices
@@ -55,6 +53,7 @@ _SUBMODULES = {
     "store",
     "sweep",
     "train",
+    "verification",
 }
 
 if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for type checkers and readers
@@ -92,13 +91,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _Package(_types.ModuleType):
-    def __setattr__(self, name: str, value) -> None:
-        # Importing the submodule jaxnet.backprop (or .gradcheck) binds it on the package; the
-        # public jaxnet.backprop is the function, so that binding is dropped.
-        if not (isinstance(value, _types.ModuleType) and _EXPORTS.get(name)):
-            super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
 _devices.use_all_cpu_cores()

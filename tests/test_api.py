@@ -53,16 +53,35 @@ def _fresh(code: str) -> str:
 
 
 def test_import_is_lazy_and_submodule_imports_do_not_shadow_the_functions():
-    # `import jaxnet` loads no JAX; importing the submodules jaxnet.backprop / .verification
-    # first (as jaxnet.train and jaxnet.verification users do) must not turn jn.backprop into a
-    # module, nor jn.gradcheck.
+    # `import jaxnet` loads no JAX; importing every submodule first (as jaxnet.train and
+    # jaxnet.verification users do) leaves jn.backprop and jn.gradcheck the functions.
     code = (
         "import sys, jaxnet as jn; print('jax' in sys.modules)\n"
-        "import jaxnet.train, jaxnet.verification\n"
+        "import jaxnet.train, jaxnet.verification, jaxnet.backward\n"
         "print(type(jn.backprop).__name__, type(jn.gradcheck).__name__, jn.backprop.__module__)\n"
         "from jaxnet import backprop, gradcheck; print(callable(backprop), callable(gradcheck))"
     )
-    assert _fresh(code).splitlines() == ["False", "function function jaxnet.backprop", "True True"]
+    assert _fresh(code).splitlines() == ["False", "function function jaxnet.backward", "True True"]
+
+
+def _module_names(package: Path) -> set[str]:
+    """Every module and sub-package name under ``package``, at any depth."""
+    return {p.stem for p in package.rglob("*.py") if p.stem != "__init__"} | {
+        p.name for p in package.rglob("*") if (p / "__init__.py").is_file()
+    }
+
+
+def test_no_module_shares_its_name_with_a_function_or_class():
+    # `jaxnet.backprop` was a module and a function; `sweep.run` and `sweep.prepare` too. A
+    # name that means both depends on import order.
+    import jaxnet.sweep
+
+    modules = _module_names(ROOT / "jaxnet")
+    for namespace in (jaxnet, jaxnet.sweep):
+        for name in namespace.__all__:
+            value = getattr(namespace, name)
+            if not isinstance(value, types.ModuleType):
+                assert name not in modules, f"{namespace.__name__}.{name} is also a module name"
 
 
 def test_unknown_names_raise_attribute_error():

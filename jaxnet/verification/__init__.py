@@ -16,7 +16,7 @@ One concept a module, imports flowing one way:
   :func:`output_activation_for`;
 * ``matrix``: :func:`matrix_cases`, :func:`edge_cases`, :func:`check_matrix`.
 
-The package sits above ``backprop`` and ``grads``; the training path never imports it.
+The package sits above ``backward`` and ``grads``; the training path never imports it.
 Left out: second derivatives (``jax.test_util.check_grads`` does those) and jit-versus-eager
 checks.
 """

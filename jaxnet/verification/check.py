@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate, activations
-from ..backprop import backprop_batch
+from ..backward import backprop_batch
 from ..grads import autodiff_batch, loss_batch
 from ..mlp import MLP
 from .differences import FD_STEP, fd_atol, finite_differences, unit_directions
