@@ -13,7 +13,15 @@ and in docs/sweeps.md.
 from .engines import ENGINES as ENGINES
 from .engines import GroupResult as GroupResult
 from .engines import train_group as train_group
+from .figures import curve_bands as curve_bands
+from .figures import draw_figures as draw_figures
+from .figures import heatmap_arrays as heatmap_arrays
+from .figures import lr_series as lr_series
+from .figures import metric_label as metric_label
+from .figures import report as report
+from .figures import scatter_series as scatter_series
 from .page import watch as watch
+from .page import write_page as write_page
 from .page import write_report as write_report
 from .plan import canonical as canonical
 from .plan import config_id as config_id
@@ -31,12 +39,6 @@ from .rank import higher_is_better as higher_is_better
 from .rank import ranked_table as ranked_table
 from .rank import settings_of as settings_of
 from .rank import store_summary as store_summary
-from .report import curve_bands as curve_bands
-from .report import heatmap_arrays as heatmap_arrays
-from .report import lr_series as lr_series
-from .report import metric_label as metric_label
-from .report import report as report
-from .report import scatter_series as scatter_series
 from .run import SweepSummary as SweepSummary
 from .run import compile_clock as compile_clock
 from .run import environment as environment
@@ -109,7 +111,9 @@ __all__ = [
     "curve_bands",
     "lr_series",
     "scatter_series",
+    "draw_figures",
     "report",
+    "write_page",
     "write_report",
     "watch",
 ]
