@@ -559,3 +559,23 @@ def check_data_identity(conn: sqlite3.Connection, sweep: str, identity: str) -> 
         )
     row = conn.execute("SELECT identity FROM data_files WHERE sweep = ?", (sweep,)).fetchone()
     return None if row[0] == identity else row[0]
+
+
+# --- queries of the read side (ranking, report page)
+
+
+def sweep_rows(conn: sqlite3.Connection, name: str) -> list[dict]:
+    """Every ``sweeps`` row of one sweep name (one per spec text it ran with), oldest first.
+
+    Every column is returned, those a newer store adds included, so a reader can show what it
+    finds without assuming it exists.
+    """
+    sql = "SELECT * FROM sweeps WHERE name = ? ORDER BY id"
+    return [dict(row) for row in conn.execute(sql, (name,))]
+
+
+def stored_counts(conn: sqlite3.Connection) -> tuple[int, int, int | None]:
+    """``(sweep rows, run rows, largest run id or None)``: what changes when a group commits."""
+    sweeps_count = conn.execute("SELECT count(*) FROM sweeps").fetchone()[0]
+    runs_count, last = conn.execute("SELECT count(*), max(id) FROM runs").fetchone()
+    return sweeps_count, runs_count, last

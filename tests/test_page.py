@@ -26,6 +26,7 @@ from test_store import fake_row
 from jaxnet import store, sweep
 from jaxnet.cli import main
 from jaxnet.sweep import page
+from jaxnet.sweep.page import markup, writer
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "report_screenshot.py"
 XSS = "</script><img src=x onerror=alert(1)>"
@@ -84,7 +85,7 @@ def site(tmp_path_factory):
     # the real sweep through the CLI, --report included: the page must come with it (the
     # figures are drawn once, below)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn here"))
+        patch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn here"))
         assert main(["sweep", str(toml), "--store", str(db), "--report", str(root / "first")]) == 0
     assert len(_boot(root / "first")["sweeps"][0]["members"]) == 4
     with store.opened(db) as conn:
@@ -196,10 +197,10 @@ def test_markup_in_the_store_stays_text_in_the_html(report_dir):
 
 
 def test_json_for_script_escapes_what_could_end_the_block():
-    text = page._json_for_script({"a": "</script><!-- & \u2028"})
+    text = markup._json_for_script({"a": "</script><!-- & \u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == {"a": "</script><!-- & \u2028"}
-    assert page._json_for_script({"x": None}) == '{"x":null}'
+    assert markup._json_for_script({"x": None}) == '{"x":null}'
 
 
 def test_nan_and_missing_values_become_dashes_and_nulls(report_dir):
@@ -225,15 +226,15 @@ def test_report_refuses_an_unknown_sweep_and_a_missing_store(site, tmp_path, cap
 
 
 def test_an_empty_store_and_an_unreadable_spec_still_give_a_page(tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db = tmp_path / "s.sqlite"
     with store.opened(db):
         pass
-    files = page.write_report(db, tmp_path / "out")
+    files = page.write_page(db, tmp_path / "out")
     assert "The store holds no sweeps yet." in files.page.read_text()
     with store.opened(db) as conn:
         store.insert_runs(conn, store.add_sweep(conn, "odd", "not = [valid", "h"), [fake_row("a")])
-    page.write_report(db, tmp_path / "out")
+    page.write_page(db, tmp_path / "out")
     odd = _boot(tmp_path / "out")["sweeps"][0]
     assert (
         odd["note"]
@@ -247,7 +248,7 @@ def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_wr
     with store.opened(db) as conn:  # fake_row's config has no loss: the figures cannot be drawn
         store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [fake_row("a")])
         store.add_sweep(conn, "started", HOSTILE_SPEC, "h2")  # no group committed yet
-    files = page.write_report(db, tmp_path / "out", "d")
+    files = page.write_page(db, tmp_path / "out", "d")
     assert files.figures == [] and files.notes[0].startswith("d: the figures could not be drawn")
     assert files.notes[1] == "started: sweep 'started' has no runs with a test_accuracy to plot yet"
     started = _boot(tmp_path / "out")["sweeps"][1]
@@ -257,7 +258,7 @@ def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_wr
 
 
 def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db = tmp_path / "n.sqlite"
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "n", HOSTILE_SPEC, "h")
@@ -269,11 +270,24 @@ def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatc
             conn.execute("ALTER TABLE runs ADD COLUMN cache_hits")  # no type: keeps 3 and "lots"
             conn.execute("UPDATE runs SET cache_hits = 3 WHERE group_id = 'g1'")
             conn.execute("UPDATE runs SET cache_hits = 'lots' WHERE group_id = 'g2'")
-    page.write_report(db, tmp_path / "out")
+    page.write_page(db, tmp_path / "out")
     facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
     assert facts["programs compiled"] == "12345" and facts["compile cache hits"] == "3"
     assert facts["groups"] == "2" and facts["training wall time"] == "3.0 s (groups added up)"
     assert facts["compile share"] == "33% of group time"  # 0.5 s of 1.5 s, twice
+
+
+def test_the_old_name_write_report_warns_and_writes_the_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db = tmp_path / "o.sqlite"
+    with store.opened(db) as conn:
+        store.insert_runs(conn, store.add_sweep(conn, "o", HOSTILE_SPEC, "h"), [fake_row("a")])
+    assert sweep.write_report is page.write_report
+    with pytest.warns(DeprecationWarning, match="renamed jaxnet.sweep.write_page"):
+        files = sweep.write_report(db, tmp_path / "out", watching=True)
+    assert files.page == tmp_path / "out" / "index.html"
+    assert files.notes == ["o: not drawn in this test"]
+    assert _boot(tmp_path / "out")["watching"] is True
 
 
 @pytest.mark.parametrize(
@@ -287,14 +301,14 @@ def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatc
 )
 def test_figure_folders_of_other_sweeps_stay_inside_the_report(name, folder):
     entries = [{"name": "first"}, {"name": name}]
-    assert page._figure_dir(entries, name, "first") == folder
-    assert page._figure_dir(entries, "first", "first") == ""  # the chosen one: beside the page
+    assert writer._figure_dir(entries, name, "first") == folder
+    assert writer._figure_dir(entries, "first", "first") == ""  # the chosen one: beside the page
 
 
 def test_bad_arguments_are_refused_before_anything_is_written(site, tmp_path, capsys):
     db, _ = site
     with pytest.raises(sweep.SweepError, match="metric must be one of"):
-        page.write_report(db, tmp_path / "out", metric="accuracy")
+        page.write_page(db, tmp_path / "out", metric="accuracy")
     for interval in (0, -1.0, float("nan"), "3"):
         with pytest.raises(ValueError, match="interval must be a positive number"):
             page.watch(db, tmp_path / "out", interval=interval)
@@ -307,7 +321,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(site, tmp_path, ca
 
 
 def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db, out = tmp_path / "w.sqlite", tmp_path / "out"
     spec = HOSTILE_SPEC.replace("seed = [0, 1]", "seed = [0, 1, 2]")
     n_configs = len(sweep.expand(sweep.parse(spec), "classification"))
@@ -340,7 +354,7 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
 
 
 def test_watch_waits_for_a_store_that_does_not_exist_yet(tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     stop, lines = threading.Event(), []
     db = tmp_path / "later.sqlite"
     watcher = threading.Thread(
@@ -511,19 +525,19 @@ def test_a_hostile_address_state_is_ignored_or_kept_as_text(browser, report_dir)
 
 
 def test_a_watched_page_reloads_itself_and_keeps_its_filter(browser, tmp_path, monkeypatch):
-    monkeypatch.setattr(page, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db, out = tmp_path / "w.sqlite", tmp_path / "out"
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h")
         store.insert_runs(conn, sweep_id, _synthetic_rows()[:24])
-    page.write_report(db, out, watching=True)
+    page.write_page(db, out, watching=True)
     browser.get((out / "index.html").as_uri())
     box = browser.find_element("css selector", "input.filter")
     box.send_keys("tanh")
     assert len(_row_ids(_section(browser, 0))) == 12
     with store.opened(db) as conn:
         store.insert_runs(conn, sweep_id, _synthetic_rows()[24:])
-    page.write_report(db, out, watching=True)
+    page.write_page(db, out, watching=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         time.sleep(0.25)

@@ -10,6 +10,7 @@ from test_store import fake_row
 
 from jaxnet import store, sweep
 from jaxnet.cli import main
+from jaxnet.sweep import fields
 
 SPEC = """
 name = "synthetic"
@@ -122,7 +123,7 @@ def _assert_drawn(path) -> None:
 
 
 def test_report_draws_every_figure_from_the_store_alone(synthetic_store, tmp_path):
-    paths = sweep.report(synthetic_store, tmp_path / "out")
+    paths = sweep.draw_figures(synthetic_store, tmp_path / "out")
     names = [p.name for p in paths]
     assert names == ["heatmap.png", "loss_curves.png", "lr_sensitivity.png", "params.png"]
     for path in paths:
@@ -134,7 +135,7 @@ def test_a_sweep_with_one_learning_rate_skips_the_sensitivity_figure(tmp_path):
     path = tmp_path / "one.sqlite"
     with store.opened(path) as conn:
         store.insert_runs(conn, store.add_sweep(conn, "synthetic", SPEC, "h"), rows)
-    names = [p.name for p in sweep.report(path, tmp_path / "out")]
+    names = [p.name for p in sweep.draw_figures(path, tmp_path / "out")]
     assert "lr_sensitivity.png" not in names and "heatmap.png" in names
 
 
@@ -145,9 +146,49 @@ def test_report_asks_which_sweep_when_the_store_holds_several(synthetic_store, t
             sweep_id = store.add_sweep(conn, name, SPEC.replace("synthetic", name), name)
             store.insert_runs(conn, sweep_id, [fake_row(name + "1")])
     with pytest.raises(sweep.SweepError, match="holds a, b; choose one with --sweep"):
-        sweep.report(path, tmp_path / "out")
+        sweep.draw_figures(path, tmp_path / "out")
     with pytest.raises(sweep.SweepError, match="no sweep 'c'"):
-        sweep.report(path, tmp_path / "out", "c")
+        sweep.draw_figures(path, tmp_path / "out", "c")
+
+
+def test_the_old_name_report_warns_and_draws_the_figures(tmp_path):
+    path = tmp_path / "two.sqlite"
+    with store.opened(path) as conn:
+        for name in ("a", "b"):
+            store.add_sweep(conn, name, SPEC.replace("synthetic", name), name)
+    with pytest.warns(DeprecationWarning, match="renamed jaxnet.sweep.draw_figures"):
+        with pytest.raises(sweep.SweepError, match="holds a, b; choose one with --sweep"):
+            sweep.report(path, tmp_path / "out")  # reaches draw_figures: the same checks
+
+
+def test_the_config_fields_are_listed_once_and_each_list_derives_from_it():
+    assert fields.SETTING_KEYS == (
+        "hidden", "depth", "width", "activation", "bias", "optimizer", "learning_rate",
+        "batch_size", "steps", "init_scale", "n_params",
+    )  # fmt: skip
+    assert fields.LABEL_KEYS == (
+        "hidden", "activation", "bias", "optimizer", "learning_rate", "batch_size", "steps",
+        "init_scale",
+    )  # fmt: skip
+    assert fields.COPIED_KEYS == (
+        "activation", "optimizer", "learning_rate", "batch_size", "steps", "seed", "init_scale",
+    )  # fmt: skip
+    assert fields.HEADER_ALIASES == {
+        "lr": "learning_rate",
+        "batch": "batch_size",
+        "params": "n_params",
+    }
+    assert all(f.key in store.RUN_COLUMNS for f in fields.FIELDS)
+    words = [
+        fields.legend_text(k, v) for k, v in [("learning_rate", 0.1), ("bias", 0), ("steps", 200)]
+    ]
+    assert words == ["lr 0.1", "no bias", "200 steps"]
+    tags = [
+        fields.BY_KEY[k].curve_tag(v)
+        for k, v in [("hidden", "16-16"), ("bias", 1), ("learning_rate", 0.12345), ("seed", 2)]
+    ]
+    assert tags == ["16-16", "bias", "lr 0.123", "seed 2"]
+    assert fields.BY_KEY["width"].text(None) == "-"
 
 
 def test_cli_runs_lists_sweeps_and_prints_csv(synthetic_store, capsys):

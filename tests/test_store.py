@@ -163,6 +163,18 @@ def test_sweeps_lists_each_name_once_with_its_run_count(tmp_path):
         assert (entry["name"], entry["runs"], entry["spec"]) == ("s", 2, "v2")
 
 
+def test_read_side_queries_count_commits_and_give_every_sweeps_column(tmp_path):
+    with store.opened(tmp_path / "r.sqlite") as conn:
+        assert store.stored_counts(conn) == (0, 0, None)
+        first = store.add_sweep(conn, "s", "v1", "h1")
+        store.add_sweep(conn, "s", "v2", "h2")
+        store.insert_runs(conn, first, [fake_row("a"), fake_row("b")])
+        assert store.stored_counts(conn) == (2, 2, 2)
+        rows = store.sweep_rows(conn, "s")
+        assert [r["spec"] for r in rows] == ["v1", "v2"] and "spec_hash" in rows[0]
+        assert store.sweep_rows(conn, "other") == []
+
+
 def test_csv_has_a_header_then_one_row_per_member_without_blobs(tmp_path):
     with store.opened(tmp_path / "r.sqlite") as conn:
         sweep_id = store.add_sweep(conn, "s", "", "h")

@@ -6,17 +6,25 @@ by compiled program; :mod:`.preparation` is the preflight (the data loaded, spli
 and every check against it, before anything is written); :mod:`.task` trains one group as one
 population and builds its rows; :mod:`.engines` run tasks here or on Ray
 (:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine and
-commits their rows; :mod:`.runner` tells that story for one call. On the read side,
-:mod:`.rank` pools and ranks the rows,
-:mod:`.report` rebuilds the figures from the store alone, and :mod:`.page` writes them and
-every stored member into one offline web page. The file format is documented in :mod:`.spec`
-and in docs/sweeps.md.
+commits their rows; :mod:`.runner` tells that story for one call. On the read side, from the
+store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks the
+rows, :mod:`.figures` draws the PNGs, and :mod:`.page` writes them and every stored member
+into one offline web page. The file format is documented in :mod:`.spec` and in
+docs/sweeps.md.
 """
 
 from ..compile_cache import compile_clock as compile_clock
+from .figures import curve_bands as curve_bands
+from .figures import draw_figures as draw_figures
+from .figures import heatmap_arrays as heatmap_arrays
+from .figures import lr_series as lr_series
+from .figures import metric_label as metric_label
+from .figures import report as report
+from .figures import scatter_series as scatter_series
 from .options import ENGINES as ENGINES
 from .options import EngineOptions as EngineOptions
 from .page import watch as watch
+from .page import write_page as write_page
 from .page import write_report as write_report
 from .plan import canonical as canonical
 from .plan import config_id as config_id
@@ -36,12 +44,6 @@ from .rank import higher_is_better as higher_is_better
 from .rank import ranked_table as ranked_table
 from .rank import settings_of as settings_of
 from .rank import store_summary as store_summary
-from .report import curve_bands as curve_bands
-from .report import heatmap_arrays as heatmap_arrays
-from .report import lr_series as lr_series
-from .report import metric_label as metric_label
-from .report import report as report
-from .report import scatter_series as scatter_series
 from .runner import SweepSummary as SweepSummary
 from .runner import run as run
 from .spec import AXIS_CHECKS as AXIS_CHECKS
@@ -118,7 +120,9 @@ __all__ = [
     "curve_bands",
     "lr_series",
     "scatter_series",
+    "draw_figures",
     "report",
+    "write_page",
     "write_report",
     "watch",
 ]

@@ -1,10 +1,15 @@
-"""Rank a sweep's rows: pool seeds into settings and format the terminal table."""
+"""Rank a sweep's rows: pool seeds into settings and format the terminal table.
+
+Left out: figures (:mod:`.figures`) and the report page (:mod:`.page`), which read the same
+pooled settings.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .. import store
+from .fields import SETTING_KEYS
 from .plan import canonical, default_metric
 from .spec import spec_from_source
 
@@ -16,21 +21,6 @@ def higher_is_better(metric: str) -> bool:
     return metric.endswith("accuracy")
 
 
-_SHOWN = (
-    "hidden",
-    "depth",
-    "width",
-    "activation",
-    "bias",
-    "optimizer",
-    "learning_rate",
-    "batch_size",
-    "steps",
-    "init_scale",
-    "n_params",
-)
-
-
 def settings_of(rows: list[dict], metric: str) -> list[dict]:
     """Runs that differ only in seed, pooled: one dict per setting, best first.
 
@@ -39,9 +29,9 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
       metric: a column of :data:`METRICS` to rank by.
 
     Returns:
-      Dicts with the setting's columns (:data:`_SHOWN`), ``key`` (its config less the seed,
-      as JSON), ``rows`` (its runs), ``values`` (their metric, NULLs dropped), ``mean``,
-      ``std`` and ``diverged``; settings without a value of the metric are left out.
+      Dicts with the setting's columns (:data:`.fields.SETTING_KEYS`), ``key`` (its config
+      less the seed, as JSON), ``rows`` (its runs), ``values`` (their metric, NULLs dropped),
+      ``mean``, ``std`` and ``diverged``; settings without a value of the metric are left out.
     """
     pooled: dict[str, list[dict]] = {}
     for row in rows:
@@ -53,7 +43,7 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
         if values.size:
             out.append(
                 {
-                    **{k: members[0][k] for k in _SHOWN},
+                    **{k: members[0][k] for k in SETTING_KEYS},
                     "key": key,
                     "rows": members,
                     "values": values,
@@ -66,7 +56,9 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
     return sorted(out, key=lambda s: sign * s["mean"])
 
 
-def _shown(value: float, metric: str) -> str:
+def format_metric(value: float, metric: str) -> str:
+    """A metric's value as the tables write it: accuracies in percent with 2 decimals
+    (``93.75%``), losses to 4 significant digits."""
     return f"{100 * value:.2f}%" if metric.endswith("accuracy") else f"{value:.4g}"
 
 
@@ -79,7 +71,7 @@ def _test_metric(rows: list[dict]) -> str | None:
 
 def _mean_of(rows: list[dict], metric: str | None) -> str:
     values = [r[metric] for r in rows if metric and r[metric] is not None]
-    return _shown(float(np.mean(values)), metric) if values else "-"
+    return format_metric(float(np.mean(values)), metric) if values else "-"
 
 
 def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
@@ -97,7 +89,7 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     )
     lines = [head.rstrip()]
     for i, s in enumerate(settings, 1):
-        spread = f"{_shown(s['mean'], metric)} ± {_shown(s['std'], metric)}"
+        spread = f"{format_metric(s['mean'], metric)} ± {format_metric(s['std'], metric)}"
         extra = f", {s['diverged']} diverged" if s["diverged"] else ""
         described = f"{spread} (n={len(s['rows'])}{extra})"
         tested = _mean_of(s["rows"], test) if test else ""

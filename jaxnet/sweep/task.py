@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from .. import __version__, compile_cache, population, store
+from .fields import COPIED_KEYS
 from .plan import canonical, config_id, effective_batch
 from .preparation import Prepared, net_for
 
@@ -157,7 +158,6 @@ def environment() -> dict:
 
 
 _RESIDUAL_MARK = {True: "+res", False: "", None: ""}  # "64-64+res": a residual net
-_COPIED = ("activation", "optimizer", "learning_rate", "batch_size", "steps", "seed", "init_scale")
 
 
 def _config_columns(config: dict) -> dict:
@@ -171,7 +171,7 @@ def _config_columns(config: dict) -> dict:
         "hidden": ("-".join(map(str, hidden)) or "none") + _RESIDUAL_MARK[config.get("residual")],
         "bias": int(config["bias"]),
         "eval_every": config["eval_every"],
-        **{k: config[k] for k in _COPIED},
+        **{k: config[k] for k in COPIED_KEYS},
     }
 
 

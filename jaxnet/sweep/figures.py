@@ -1,19 +1,26 @@
-"""The report: figure data pooled from the store, and the PNGs drawn from it."""
+"""A sweep's figures: their data pooled from the store's rows, and the PNGs drawn from it.
+
+The data functions (:func:`heatmap_arrays`, :func:`curve_bands`, :func:`lr_series`,
+:func:`scatter_series`) take settings pooled by :func:`.rank.settings_of` and return arrays;
+:func:`draw_figures` reads one sweep from the store and draws them with :mod:`jaxnet.plots`
+(imported only then: matplotlib is heavy). Left out: the report page (:mod:`.page`), which
+shows these PNGs beside every stored member.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .. import store
+from .fields import LABEL_KEYS, legend_text
 from .plan import canonical, default_metric
 from .rank import higher_is_better, settings_of
 from .spec import METRICS, SweepError, spec_from_source
-
-# --- report: figures rebuilt from the store alone ----------------------------------------------
 
 _METRIC_PARTS = {
     "best_val": "best validation",
@@ -27,16 +34,8 @@ _LOSS_UNITS = {
     "mse": "MSE, scaled target units²",
     "sse": "½ SSE, scaled target units²",
 }
-_LABEL_FIELDS = (
-    "hidden",
-    "activation",
-    "bias",
-    "optimizer",
-    "learning_rate",
-    "batch_size",
-    "steps",
-    "init_scale",
-)
+# The heatmap's axes are the hidden sizes and the activation: a cell is the best over the rest.
+_BEST_OVER = tuple(k for k in LABEL_KEYS if k not in ("hidden", "activation"))
 
 
 def metric_label(metric: str, loss: str) -> str:
@@ -51,27 +50,12 @@ def _in_units(values, metric: str):
     return np.asarray(values, np.float64) * (100.0 if metric.endswith("accuracy") else 1.0)
 
 
-_FIELD_FORMATS = {
-    "hidden": "hidden {}",
-    "learning_rate": "lr {:g}",
-    "batch_size": "batch {}",
-    "steps": "{} steps",
-    "init_scale": "scale {:g}",
-}
-
-
-def _field_text(field: str, value) -> str:
-    if field == "bias":
-        return "bias" if value else "no bias"
-    return _FIELD_FORMATS.get(field, "{}").format(value)
-
-
-def _varying(settings: list[dict], fields=_LABEL_FIELDS) -> list[str]:
+def _varying(settings: list[dict], fields=LABEL_KEYS) -> list[str]:
     return [f for f in fields if len({s[f] for s in settings}) > 1]
 
 
 def _label(setting: dict, fields: list[str]) -> str:
-    return " ".join(_field_text(f, setting[f]) for f in fields) or f"hidden {setting['hidden']}"
+    return " ".join(legend_text(f, setting[f]) for f in fields) or f"hidden {setting['hidden']}"
 
 
 def heatmap_arrays(settings: list[dict], metric: str):
@@ -91,8 +75,6 @@ def heatmap_arrays(settings: list[dict], metric: str):
 
 def _nan_stats(stack: np.ndarray):
     """Mean, min and max over axis 0, ignoring NaN (all-NaN columns give NaN)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0)
@@ -133,9 +115,7 @@ def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
         rest = {k: v for k, v in json.loads(s["key"]).items() if k != "learning_rate"}
         lines.setdefault(canonical(rest), []).append(s)
     chosen = [line for line in lines.values() if len(line) > 1][:top]
-    fields = _varying(
-        [line[0] for line in chosen], [f for f in _LABEL_FIELDS if f != "learning_rate"]
-    )
+    fields = _varying([line[0] for line in chosen], [f for f in LABEL_KEYS if f != "learning_rate"])
     series = []
     for line in chosen:
         line = sorted(line, key=lambda s: s["learning_rate"])
@@ -200,8 +180,7 @@ def _heatmap_png(f: _Figures) -> list:
     values, depths, widths, acts = heatmap_arrays(f.settings, f.metric)
     if not depths:  # no net with equal hidden widths
         return []
-    fields = ("bias", "optimizer", "learning_rate", "batch_size", "steps", "init_scale")
-    others = [name.replace("_", " ") for name in _varying(f.settings, fields)]
+    others = [name.replace("_", " ") for name in _varying(f.settings, _BEST_OVER)]
     best_over = f"best over {', '.join(others)}; " if others else ""
     title = f"{f.name}: {best_over}{f.seeds}"
     higher = higher_is_better(f.metric)
@@ -266,7 +245,7 @@ def _report_data(store_path, sweep_name: str | None, metric: str | None):
     return entry, sweep, rows, metric
 
 
-def report(store_path, out_dir, sweep_name: str | None = None, metric: str | None = None):
+def draw_figures(store_path, out_dir, sweep_name: str | None = None, metric: str | None = None):
     """Draw a sweep's figures from the store alone.
 
     Args:
@@ -287,3 +266,12 @@ def report(store_path, out_dir, sweep_name: str | None = None, metric: str | Non
     loss = store.config_of(rows[0])["loss"]
     figures = _Figures(settings, metric, loss, name, Path(out_dir))
     return [p for draw in (_heatmap_png, _curves_png, _lr_png, _params_png) for p in draw(figures)]
+
+
+def report(store_path, out_dir, sweep_name: str | None = None, metric: str | None = None):
+    """Deprecated name of :func:`draw_figures` (it draws the PNGs; the page is
+    :func:`jaxnet.sweep.write_page`'s). Warns with ``DeprecationWarning``."""
+    warnings.warn(
+        "jaxnet.sweep.report is renamed jaxnet.sweep.draw_figures", DeprecationWarning, stacklevel=2
+    )
+    return draw_figures(store_path, out_dir, sweep_name, metric)
