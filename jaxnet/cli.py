@@ -176,7 +176,7 @@ def _cmd_tutorial(args):
     }
     if hist.status == "diverged":  # never replace a good checkpoint with a diverged run
         return _diverged("tutorial", f"{args.out} not written: try a smaller --lr", hist)
-    checkpoint.save(args.out, net, params, scaler=scaler, target_scaler=scores, config=config)
+    checkpoint.save(args.out, net, params, x_scaler=scaler, y_scaler=scores, config=config)
     print(f"weights saved to {args.out} (try: jaxnet predict {args.out} --input 4,8)")
 
 
@@ -574,7 +574,7 @@ def _cmd_train(args):
             )
         out = out.with_name(out.stem + ".diverged" + out.suffix)
     config = _train_config(args, dataset, loss, history, metrics)
-    checkpoint.save(out, net, params, scaler=scaler, target_scaler=target_scaler, config=config)
+    checkpoint.save(out, net, params, x_scaler=scaler, y_scaler=target_scaler, config=config)
     title = f"{dataset.name}: {'-'.join(map(str, net.sizes))} {net.activation}, {args.optimizer}"
     png = plots.loss_curve(history, out.with_name(out.stem + ".loss.png"), title=title)
     print(f"saved {out} and its loss curve {png}")
