@@ -11,6 +11,10 @@ params are checked against the spec, so a file whose shapes disagree with its sp
 too. A save writes a temporary file in the target's directory, flushes it to disk and renames
 it over the target, so an interrupted save leaves any previous checkpoint intact.
 
+The scaler keywords and attributes are ``x_scaler`` and ``y_scaler``, as in ``jaxnet.save``
+and :class:`jaxnet.Model`; the older ``scaler`` and ``target_scaler`` still work with a
+``DeprecationWarning``. In the file they keep their first names (``scaler``, ``target_scaler``).
+
 Left out: optimizer state (resuming training), populations, and reading other formats.
 """
 
@@ -20,13 +24,14 @@ import dataclasses
 import hashlib
 import json
 import math
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from . import _atomic, _validate
+from . import __version__, _atomic, _validate
 from .data import Scaler
 from .mlp import MLP
 
@@ -43,24 +48,57 @@ class Checkpoint:
       net: the :class:`~jaxnet.MLP` spec.
       params: list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts of NumPy arrays,
         bit for bit as saved (JAX converts them on first use).
-      scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, or None.
-      target_scaler: the regression target's scaler, or None.
+      x_scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, or None.
+      y_scaler: the regression target's scaler, or None.
       config: the JSON config given to :func:`save` (tuples come back as lists).
       version: the jaxnet version that wrote the file.
     """
 
     net: MLP
     params: list
-    scaler: Scaler | None
-    target_scaler: Scaler | None
+    x_scaler: Scaler | None
+    y_scaler: Scaler | None
     config: dict
     version: str
 
+    @property
+    def scaler(self) -> Scaler | None:
+        """Deprecated name of :attr:`x_scaler`."""
+        _warn_renamed("Checkpoint.scaler", "Checkpoint.x_scaler", callers_up=1)
+        return self.x_scaler
 
-def _library_version() -> str:
-    from . import __version__  # late: the package imports its modules first
+    @property
+    def target_scaler(self) -> Scaler | None:
+        """Deprecated name of :attr:`y_scaler`."""
+        _warn_renamed("Checkpoint.target_scaler", "Checkpoint.y_scaler", callers_up=1)
+        return self.y_scaler
 
-    return __version__
+
+# Keyword names of save() before they matched jaxnet.save's: old name -> new name.
+_RENAMED_KEYWORDS = {"scaler": "x_scaler", "target_scaler": "y_scaler"}
+
+
+def _warn_renamed(old: str, new: str, callers_up: int) -> None:
+    """A DeprecationWarning that points at the user's line, ``callers_up`` frames above ours."""
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=2 + callers_up)
+
+
+def _scaler_keywords(x_scaler, y_scaler, renamed: dict) -> tuple:
+    """``(x_scaler, y_scaler)`` with the deprecated keywords of :func:`save` folded in.
+
+    Raises:
+      TypeError: for a keyword save() never had, or an old name given with its new one.
+    """
+    given = {"x_scaler": x_scaler, "y_scaler": y_scaler}
+    for old, value in renamed.items():
+        new = _RENAMED_KEYWORDS.get(old)
+        if new is None:
+            raise TypeError(f"save() got an unexpected keyword argument {old!r}")
+        if given[new] is not None:
+            raise TypeError(f"save() got both {old}= and {new}=; pass {new}= only")
+        _warn_renamed(f"checkpoint.save({old}=)", f"{new}=", callers_up=2)
+        given[new] = value
+    return given["x_scaler"], given["y_scaler"]
 
 
 def _spec(net: MLP) -> dict:
@@ -106,15 +144,17 @@ def _write_atomic(path: Path, entries: dict[str, np.ndarray]) -> None:
     _atomic.write(path, lambda f: np.savez(f, allow_pickle=False, **entries))
 
 
-def save(path, net: MLP, params, *, scaler=None, target_scaler=None, config=None) -> Path:
+def save(path, net: MLP, params, *, x_scaler=None, y_scaler=None, config=None, **renamed) -> Path:
     """Write a checkpoint atomically, creating parent directories.
 
     Args:
       path: destination file (any name; ``.jaxnet`` by convention).
       net: the spec; params: its parameters (float leaves, any float dtype).
-      scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, if any.
-      target_scaler: the regression target's scaler, if any.
+      x_scaler: the input :class:`~jaxnet.data.Scaler` fitted on the training data, if any.
+      y_scaler: the regression target's scaler, if any.
       config: a JSON-serialisable dict (training settings, results).
+      **renamed: ``scaler=`` and ``target_scaler=``, the deprecated names of ``x_scaler=`` and
+        ``y_scaler=`` (each warns with a ``DeprecationWarning``).
 
     Returns:
       ``path`` as a :class:`~pathlib.Path`.
@@ -123,23 +163,24 @@ def save(path, net: MLP, params, *, scaler=None, target_scaler=None, config=None
       ValueError, TypeError: for params that do not fit ``net`` or a config that is not JSON.
       OSError: if the file cannot be written; any previous file at ``path`` is left intact.
     """
+    x_scaler, y_scaler = _scaler_keywords(x_scaler, y_scaler, renamed)
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
     _validate.params(net, params)
-    for argument, s in (("scaler", scaler), ("target_scaler", target_scaler)):
+    for argument, s in (("x_scaler", x_scaler), ("y_scaler", y_scaler)):
         if s is not None and not isinstance(s, Scaler):
             raise TypeError(f"{argument} must be a jaxnet Scaler or None; got {type(s).__name__}")
     arrays = _leaves(params)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "version": _library_version(),
+        "version": __version__,
         "spec": _spec(net),
         "arrays": {
             name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()
         },
-        "scaler": None if scaler is None else scaler.to_dict(),
-        "target_scaler": None if target_scaler is None else target_scaler.to_dict(),
+        "scaler": None if x_scaler is None else x_scaler.to_dict(),
+        "target_scaler": None if y_scaler is None else y_scaler.to_dict(),
         "config": {} if config is None else config,
     }
     path, entries = Path(path), {**arrays, METADATA: _metadata_entry(meta, arrays)}
@@ -330,7 +371,7 @@ def _metadata(path: Path, entries: dict) -> dict:
     if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{path} has checkpoint format {meta.get('format_version')!r}; this jaxnet "
-            f"({_library_version()}) reads format {FORMAT_VERSION} and older"
+            f"({__version__}) reads format {FORMAT_VERSION} and older"
         )
     return meta
 
@@ -399,8 +440,8 @@ def load(path) -> Checkpoint:
     return Checkpoint(
         net=net,
         params=_params(path, net, arrays),
-        scaler=_scaler(path, meta, "scaler"),
-        target_scaler=_scaler(path, meta, "target_scaler"),
+        x_scaler=_scaler(path, meta, "scaler"),
+        y_scaler=_scaler(path, meta, "target_scaler"),
         config=config if isinstance(config, dict) else {},
         version=str(meta.get("version")),
     )

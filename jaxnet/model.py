@@ -168,9 +168,7 @@ def save(path, net, params, *, x_scaler=None, y_scaler=None, labels=None, config
     if checked is not None:
         config.update(task="classification", classes=checked)
     config.setdefault("task", "regression")
-    return checkpoint.save(
-        path, net, params, scaler=x_scaler, target_scaler=y_scaler, config=config
-    )
+    return checkpoint.save(path, net, params, x_scaler=x_scaler, y_scaler=y_scaler, config=config)
 
 
 def from_checkpoint(ck: checkpoint.Checkpoint) -> Model:
@@ -179,7 +177,7 @@ def from_checkpoint(ck: checkpoint.Checkpoint) -> Model:
     if ck.config.get("task") == "classification":
         classes = ck.config.get("classes")
         labels = tuple(_labels(ck.net, classes) if classes else range(ck.net.sizes[-1]))
-    return Model(ck.net, ck.params, ck.scaler, ck.target_scaler, labels, ck.config, ck.version)
+    return Model(ck.net, ck.params, ck.x_scaler, ck.y_scaler, labels, ck.config, ck.version)
 
 
 def load(path) -> Model:

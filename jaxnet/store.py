@@ -579,3 +579,31 @@ def stored_counts(conn: sqlite3.Connection) -> tuple[int, int, int | None]:
     sweeps_count = conn.execute("SELECT count(*) FROM sweeps").fetchone()[0]
     runs_count, last = conn.execute("SELECT count(*), max(id) FROM runs").fetchone()
     return sweeps_count, runs_count, last
+
+
+# --- counts the CLI reports
+
+
+def group_count(conn: sqlite3.Connection, sweep_name: str) -> int:
+    """How many groups (populations trained as one program) of sweep ``sweep_name`` are stored."""
+    row = conn.execute(
+        "SELECT count(DISTINCT r.group_id) FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+        "WHERE s.name = ?",
+        (sweep_name,),
+    ).fetchone()
+    return int(row[0])
+
+
+def stored_group_count(path, sweep_name: str) -> int:
+    """:func:`group_count` of the store at ``path``, or 0 if there is no usable store yet.
+
+    For the message of an interrupted sweep: one stopped while it created the file leaves no
+    file, or one that is not yet a store, and both hold no group rather than being an error.
+    """
+    if not Path(path).is_file():
+        return 0
+    try:
+        with opened(path, must_exist=True) as conn:
+            return group_count(conn, sweep_name)
+    except (ValueError, sqlite3.Error):
+        return 0

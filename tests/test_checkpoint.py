@@ -45,7 +45,7 @@ def _save(path, sizes=(3, 5, 2), model=_numpy_model):
     x = np.random.default_rng(0).normal(size=(20, sizes[0])) * 7.0
     scaler, target = Scaler.fit(x, "standard"), Scaler("max", 0.0, 100.0)
     config = {"command": "test", "lr": 1e-3, "hidden": [5], "classes": ["a", "b"], "none": None}
-    checkpoint.save(path, net, params, scaler=scaler, target_scaler=target, config=config)
+    checkpoint.save(path, net, params, x_scaler=scaler, y_scaler=target, config=config)
     return net, params, scaler, target, config
 
 
@@ -57,7 +57,7 @@ def _check_round_trip(path, dtype):
     assert ck.net == net and ck.config == config and ck.version == jn.__version__
     assert ck.params[0]["w"].dtype == dtype
     assert _same_params(ck.params, params)
-    for a, b in ((ck.scaler, scaler), (ck.target_scaler, target)):
+    for a, b in ((ck.x_scaler, scaler), (ck.y_scaler, target)):
         assert a.kind == b.kind and _same_bits(a.offset, b.offset) and _same_bits(a.scale, b.scale)
     x = np.ones((4, 3))
     assert _same_bits(jn.forward(ck.net, ck.params, x), jn.forward(net, params, x))
@@ -77,7 +77,7 @@ def test_round_trip_without_bias_scalers_or_config(tmp_path):
     path = checkpoint.save(tmp_path / "deep" / "dir" / "m.ckpt", net, params)
     assert path.exists() and sorted(os.listdir(path.parent)) == ["m.ckpt"]  # no ".npz" added
     ck = checkpoint.load(path)
-    assert ck.scaler is None and ck.target_scaler is None and ck.config == {}
+    assert ck.x_scaler is None and ck.y_scaler is None and ck.config == {}
     assert _same_params(ck.params, params) and "b" not in ck.params[0]
 
 
@@ -97,7 +97,7 @@ def test_file_holds_no_pickle_and_plain_entries(tmp_path):
 
 
 def _contents(ck):
-    return (ck.net, ck.config, ck.scaler.to_dict(), ck.target_scaler.to_dict(), ck.version)
+    return (ck.net, ck.config, ck.x_scaler.to_dict(), ck.y_scaler.to_dict(), ck.version)
 
 
 def test_flipped_bytes_are_refused_or_harmless(tmp_path):
@@ -268,6 +268,42 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
     with pytest.raises(ValueError, match="must be a float array"):
         checkpoint.save(tmp_path / "a", net, ints)
     with pytest.raises(TypeError, match="scaler"):
+        checkpoint.save(tmp_path / "a", net, params, x_scaler={"kind": "max"})
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_old_scaler_keywords_and_attributes_work_with_a_deprecation_warning(tmp_path):
+    net, params, scaler, target, config = _save(tmp_path / "new.jaxnet")
+    with pytest.warns(DeprecationWarning) as warned:
+        checkpoint.save(
+            tmp_path / "old.jaxnet", net, params, scaler=scaler, target_scaler=target, config=config
+        )
+    assert [str(w.message) for w in warned] == [
+        "checkpoint.save(scaler=) is deprecated; use x_scaler=",
+        "checkpoint.save(target_scaler=) is deprecated; use y_scaler=",
+    ]
+    assert {w.filename for w in warned} == {__file__}  # the warning points at the caller
+    old, new = checkpoint.load(tmp_path / "old.jaxnet"), checkpoint.load(tmp_path / "new.jaxnet")
+    assert _contents(old) == _contents(new)
+    with pytest.warns(
+        DeprecationWarning, match="Checkpoint.scaler is deprecated; use Checkpoint.x_scaler"
+    ):
+        assert old.scaler is old.x_scaler
+    with pytest.warns(DeprecationWarning, match="use Checkpoint.y_scaler") as warned:
+        assert old.target_scaler is old.y_scaler
+    assert warned[0].filename == __file__
+
+
+def test_old_and_new_scaler_keywords_together_or_unknown_ones_are_refused(tmp_path):
+    net, params = _numpy_model()
+    scaler = Scaler("max", 0.0, 2.0)
+    with pytest.raises(TypeError, match="got both scaler= and x_scaler=; pass x_scaler= only"):
+        checkpoint.save(tmp_path / "a", net, params, scaler=scaler, x_scaler=scaler)
+    with pytest.raises(TypeError, match="got both target_scaler= and y_scaler="):
+        checkpoint.save(tmp_path / "a", net, params, target_scaler=scaler, y_scaler=scaler)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'scalar'"):
+        checkpoint.save(tmp_path / "a", net, params, scalar=scaler)
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="x_scaler must be a"):
         checkpoint.save(tmp_path / "a", net, params, scaler={"kind": "max"})
     assert os.listdir(tmp_path) == []
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from jaxnet import cli
+from jaxnet.cli import args as cli_args
+from jaxnet.cli import train as train_command
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["tutorial", "train", "predict", "gradcheck", "sweep", "runs", "report"]
@@ -134,8 +136,8 @@ def test_every_option_and_argument_has_a_help_line():
 def test_parser_constants_match_the_library():
     from jaxnet import sweep, train
 
-    assert sorted(cli.OPTIMIZER_NAMES) == sorted(train.OPTIMIZERS)
-    assert tuple(cli.METRIC_NAMES) == tuple(sweep.METRICS)
+    assert sorted(cli_args.OPTIMIZER_NAMES) == sorted(train.OPTIMIZERS)
+    assert tuple(cli_args.METRIC_NAMES) == tuple(sweep.METRICS)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +150,7 @@ def test_parser_constants_match_the_library():
     ],
 )
 def test_input_takes_a_leading_minus_without_equals(values, expected):
-    args = cli.build_parser().parse_args(cli._join_negative_values(["predict", "m", *values]))
+    args = cli.build_parser().parse_args(cli.join_negative_values(["predict", "m", *values]))
     assert args.input == expected
 
 
@@ -172,4 +174,20 @@ def test_a_flag_after_input_is_still_a_flag(capsys):
 )
 def test_which_params_train_keeps(argv, keep):
     args = cli.build_parser().parse_args(["train", *argv])
-    assert cli._keep(cli._with_defaults(args, args.dataset)) == keep
+    assert train_command.kept_params(train_command.with_defaults(args, args.dataset)) == keep
+
+
+def test_python_dash_m_and_the_installed_script_run_the_same_main():
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "jaxnet"]
+    assert script.value == "jaxnet.cli:main" and script.load() is cli.main
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxnet.cli", "--version"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0 and out.stdout.startswith("jaxnet "), out.stderr

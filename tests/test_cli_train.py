@@ -46,7 +46,7 @@ def test_train_prints_a_summary_and_writes_checkpoint_and_plot(xor_model):
     png = out.with_name("xor.loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ck = checkpoint.load(out)
-    assert ck.net.sizes == (2, 4, 2) and ck.target_scaler is None
+    assert ck.net.sizes == (2, 4, 2) and ck.y_scaler is None
     assert ck.config["task"] == "classification" and ck.config["classes"] == [0, 1]
     assert ck.config["feature_names"] == ["a", "b"] and ck.config["settings"]["steps"] == 40
     assert list(ck.config["metrics"]) == ["train", "validation", "test"]
@@ -55,10 +55,10 @@ def test_train_prints_a_summary_and_writes_checkpoint_and_plot(xor_model):
 def test_scaler_is_fitted_on_the_training_rows_only(xor_model):
     ck = checkpoint.load(xor_model[0])
     train_x = data.partition(data.xor(seed=0), 0.1, 0.25, seed=0)["train"][0]
-    assert ck.scaler.kind == "standard"
-    np.testing.assert_array_equal(ck.scaler.offset, train_x.mean(0))
-    np.testing.assert_array_equal(ck.scaler.scale, train_x.std(0))
-    assert not np.allclose(ck.scaler.offset, data.xor(seed=0).x.mean(0), rtol=0, atol=1e-6)
+    assert ck.x_scaler.kind == "standard"
+    np.testing.assert_array_equal(ck.x_scaler.offset, train_x.mean(0))
+    np.testing.assert_array_equal(ck.x_scaler.scale, train_x.std(0))
+    assert not np.allclose(ck.x_scaler.offset, data.xor(seed=0).x.mean(0), rtol=0, atol=1e-6)
 
 
 def _probabilities(line: str) -> list[float]:
@@ -71,7 +71,7 @@ def test_predict_prints_class_and_probabilities_of_scaled_inputs(xor_model):
     lines = text.splitlines()
     assert len(lines) == 2 and lines[0].startswith("row 1: a xor b ")
     ck = checkpoint.load(xor_model[0])
-    logits = np.asarray(jn.forward(ck.net, ck.params, ck.scaler.transform([[0, 1], [1, 1]])))
+    logits = np.asarray(jn.forward(ck.net, ck.params, ck.x_scaler.transform([[0, 1], [1, 1]])))
     expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     for line, p in zip(lines, expected, strict=True):
         np.testing.assert_allclose(_probabilities(line), p, atol=6e-4)
@@ -129,7 +129,7 @@ def test_csv_regression_predicts_in_original_units(tmp_path):
     rc, text = _run([*argv, "--steps", "600", "--batch-size", "0", "--out", str(out)])
     assert rc == 0 and "regression of score" in text and "RMSE (score)" in text
     ck = checkpoint.load(out)
-    assert ck.config["task"] == "regression" and ck.target_scaler.kind == "standard"
+    assert ck.config["task"] == "regression" and ck.y_scaler.kind == "standard"
     rc, text = _run(["predict", str(out), "--input", "5,5", "--input", "1,9"])
     values = [float(line.split("score = ")[1]) for line in text.splitlines()]
     np.testing.assert_allclose(values, [55.0, 35.0], atol=1.5)
@@ -141,10 +141,10 @@ def test_tutorial_dataset_trains_on_all_three_rows_and_predicts(tmp_path):
     assert rc == 0 and "tutorial: 3 rows, 2 features, regression of score; train 3" in text
     assert "validation" not in text and "net 2-3-1 relu, mse" in text
     ck = checkpoint.load(out)
-    assert ck.scaler.kind == "max"
+    assert ck.x_scaler.kind == "max"
     rc, text = _run(["predict", str(out), "--input", "4,8"])
-    output = jn.forward(ck.net, ck.params, ck.scaler.transform([4.0, 8.0]))
-    expected = ck.target_scaler.inverse(np.asarray(output, np.float64))[0]
+    output = jn.forward(ck.net, ck.params, ck.x_scaler.transform([4.0, 8.0]))
+    expected = ck.y_scaler.inverse(np.asarray(output, np.float64))[0]
     assert rc == 0 and text == f"row 1: score = {expected:.6g}\n"
 
 
@@ -152,10 +152,12 @@ def test_tutorial_command_saves_a_checkpoint_predict_reads(tmp_path):
     out = tmp_path / "runs" / "tutorial.jaxnet"
     rc, _ = _run(["tutorial", "--steps", "20", "--out", str(out)])
     ck = checkpoint.load(out)
-    assert rc == 0 and ck.scaler.kind == "max"
+    assert rc == 0 and ck.x_scaler.kind == "max"
     rc, text = _run(["predict", str(out), "--input", "4,8"])
-    output = np.asarray(jn.forward(ck.net, ck.params, ck.scaler.transform([4.0, 8.0])), np.float64)
-    expected = output if ck.target_scaler is None else ck.target_scaler.inverse(output)
+    output = np.asarray(
+        jn.forward(ck.net, ck.params, ck.x_scaler.transform([4.0, 8.0])), np.float64
+    )
+    expected = output if ck.y_scaler is None else ck.y_scaler.inverse(output)
     assert rc == 0 and text.startswith("row 1: ") and text.endswith(f" = {expected[0]:.6g}\n")
 
 

@@ -116,7 +116,7 @@ def test_every_block_runs(name, tmp_path, monkeypatch):
                         rc, out = run_command(argv)
                         assert rc == 0, f"{where}: {shlex.join(argv)} exited {rc}:\n{out}"
                     else:
-                        cli.build_parser().parse_args(cli._join_negative_values(argv[1:]))
+                        cli.build_parser().parse_args(cli.join_negative_values(argv[1:]))
 
 
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")

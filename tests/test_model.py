@@ -227,7 +227,7 @@ def test_load_refuses_a_modified_file(classifier, tmp_path):
 def test_saved_file_is_a_plain_checkpoint(classifier):
     ck = checkpoint.load(classifier[0])
     assert ck.config["task"] == "classification" and ck.config["classes"] == ["w", "x", "y", "z"]
-    assert ck.target_scaler is None and ck.scaler.kind == "standard"
+    assert ck.y_scaler is None and ck.x_scaler.kind == "standard"
 
 
 def test_predict_out_errors_are_one_line(classifier, raw, tmp_path, capsys):

@@ -200,6 +200,24 @@ def test_ctrl_c_after_a_committed_group_is_one_line_and_exit_130(tmp_path, monke
     assert err == f"jaxnet sweep: interrupted, 1 groups stored in {db}, rerun to resume\n"
 
 
+def test_the_interrupt_message_counts_groups_and_is_0_without_a_usable_store(tmp_path):
+    from tests.test_store import fake_row
+
+    missing, junk, path = tmp_path / "no.sqlite", tmp_path / "junk.sqlite", tmp_path / "s.sqlite"
+    junk.write_bytes(b"not a database, half written " * 200)
+    assert store.stored_group_count(missing, "s") == 0 and not missing.exists()
+    assert store.stored_group_count(junk, "s") == 0
+    store.connect(path).close()
+    assert store.stored_group_count(path, "s") == 0
+    with store.opened(path) as conn:
+        sweep_id = store.add_sweep(conn, "s", "x", "h")
+        rows = [fake_row("a"), fake_row("b"), fake_row("c", group_id="g1")]
+        store.insert_runs(conn, sweep_id, rows)
+        store.insert_runs(conn, store.add_sweep(conn, "other", "y", "h"), [fake_row("d")])
+        assert store.group_count(conn, "s") == 2 and store.group_count(conn, "none") == 0
+    assert store.stored_group_count(path, "s") == 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "ready",

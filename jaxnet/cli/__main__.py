@@ -1,0 +1,7 @@
+"""``python -m jaxnet.cli``: the ``jaxnet`` command without its installed script."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""What the ``jaxnet`` subcommands share: the one-line error, value parsers and messages.
+
+Every helper here is plain Python and NumPy, so building the parser and checking arguments
+import no JAX. Left out: anything one subcommand alone needs (it lives in that command's file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+
+import numpy as np
+
+# Literal copies, so that building the parser imports no JAX; tests/test_cli_help.py checks
+# they equal jaxnet.train.OPTIMIZERS and jaxnet.sweep.METRICS.
+OPTIMIZER_NAMES = ("adam", "adamw", "momentum", "nesterov", "rmsprop", "sgd")
+METRIC_NAMES = (
+    "best_val_loss",
+    "best_val_accuracy",
+    "final_val_loss",
+    "final_val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "train_loss",
+    "train_accuracy",
+)
+
+RESIDUAL_HELP = "skip around every hidden layer as wide as its input: a + f(a @ w + b)"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``jaxnet CMD: error: ...`` and a pointer to --help."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# A value that starts with a minus, like "-1,2" or "-.5e3": argparse would take it for an option.
+_NEGATIVE_VALUES = re.compile(r"-[0-9.][0-9.,eE+-]*")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``["--input", "-1,2"]`` -> ``["--input=-1,2"]``, so --input needs no ``=``.
+
+    Args:
+      argv: the command line after ``jaxnet``.
+
+    Returns:
+      ``argv`` with each negative value after ``--input`` joined to it.
+    """
+    out = []
+    for arg in argv:
+        if out and out[-1] == "--input" and _NEGATIVE_VALUES.fullmatch(arg):
+            out[-1] = f"--input={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def int_list(text: str, argument: str) -> tuple[int, ...]:
+    """``"8,8"`` -> ``(8, 8)``; a one-line error for ``"2,,1"``, ``"0,3"`` or ``"a"``."""
+    parts = text.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise CliError(
+            f"{argument} must be comma-separated positive ints like 8,8; got {text!r}"
+        ) from None
+    if any(v <= 0 for v in values):
+        raise CliError(f"{argument} must be positive ints; got {text!r}")
+    return values
+
+
+def float_list(text: str, argument: str) -> np.ndarray:
+    """``"4,8"`` -> ``array([4., 8.])`` with a one-line error otherwise."""
+    try:
+        return np.array([float(p) for p in text.split(",")])
+    except ValueError:
+        raise CliError(
+            f"{argument} must be comma-separated numbers like 4,8; got {text!r}"
+        ) from None
+
+
+def positive_number(value: float, argument: str) -> float:
+    """``value`` if it is finite and > 0 (a learning rate), else a one-line error."""
+    if not (math.isfinite(value) and value > 0):
+        raise CliError(f"{argument} must be a positive finite number; got {value}")
+    return value
+
+
+def at_least(value: int, low: int, argument: str) -> int:
+    """``value`` if it is at least ``low``, else a one-line error naming the flag."""
+    if value < low:
+        expected = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
+        raise CliError(f"{argument} must be {expected}; got {value}")
+    return value
+
+
+def plain_arguments(args: argparse.Namespace) -> dict:
+    """The plain-valued arguments of an argparse namespace (for checkpoint metadata)."""
+    return {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool))}
+
+
+def check_residual(net) -> None:
+    """A residual flag that would change nothing is a mistake: say which sizes would skip.
+
+    Args:
+      net: the :class:`~jaxnet.MLP` a command built from its flags.
+
+    Raises:
+      CliError: ``--residual`` was given, but no hidden layer is as wide as its input.
+    """
+    if net.residual and not any(net.skips):
+        raise CliError(
+            "--residual needs a hidden layer as wide as its input (e.g. --hidden 64,64); "
+            f"layer sizes {'-'.join(map(str, net.sizes))} have none, so there is no skip"
+        )
+
+
+def residual_note(net) -> str:
+    """`` residual (2 skips)`` for a residual net, else nothing."""
+    return f" residual ({sum(net.skips)} skips)" if net.residual else ""
+
+
+def report_diverged(command: str, what: str, history) -> int:
+    """One line on stderr for a diverged run, naming what was (not) written.
+
+    Args:
+      command: the subcommand's name; what: the rest of the sentence, e.g. what was kept.
+      history: the run's :class:`~jaxnet.History` (its message says where it diverged).
+
+    Returns:
+      1, the command's exit status.
+    """
+    print(f"jaxnet {command}: error: {history.message}; {what}", file=sys.stderr)
+    return 1

@@ -1,0 +1,143 @@
+"""``jaxnet predict``: predictions of a saved model for ``--input`` rows or a CSV file.
+
+Prints one line a row (a classifier's label and class probabilities, a regressor's values in
+the target's units), or writes them as CSV with ``--out``, keeping the input's id column.
+Left out: the model itself (``jaxnet.model``: scaling and predicting live there).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import data
+from .args import CliError, float_list
+
+ID_COLUMNS = ("id", "index", "row", "row_id")  # copied to --out when not a feature (any case)
+
+
+def add_parser(sub) -> None:
+    """Add ``predict`` and its options to the ``jaxnet`` subparsers ``sub``."""
+    p = sub.add_parser("predict", help="predict with a model saved by `jaxnet train`")
+    p.add_argument("model", help="the checkpoint file, e.g. runs/digits.jaxnet")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--input",
+        action="append",
+        metavar="VALUES",
+        help="one example's features, e.g. 4,8 or -1,2 (repeatable)",
+    )
+    source.add_argument(
+        "--csv", metavar="FILE", help="rows to predict: a CSV file with the training's columns"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write a CSV instead of printing: the input's id/index column (if any), the "
+        "prediction, and one probability column per class for a classifier; - for stdout",
+    )
+    p.set_defaults(run=run)
+
+
+def _inputs(args, model) -> np.ndarray:
+    """``(rows, features)`` in original units, from ``--input`` or ``--csv``."""
+    n, names = model.net.sizes[0], model.config.get("feature_names")
+    if args.csv is not None:
+        unnamed = [c for c in data.csv_columns(args.csv) if c.lower() not in ID_COLUMNS][:n]
+        return data.read_features(args.csv, names or unnamed)
+    rows = [float_list(text, "--input") for text in args.input]
+    for text, row in zip(args.input, rows, strict=True):
+        if row.size != n:
+            listed = f" ({', '.join(names)})" if names and n <= 8 else ""
+            raise CliError(
+                f"{args.model} takes {n} features{listed}; --input {text!r} has {row.size}"
+            )
+    return np.stack(rows)
+
+
+def _check_finite_params(path: str, params) -> None:
+    """Refuse a checkpoint whose params hold NaN or inf: its predictions would be NaN."""
+    for i, layer in enumerate(params):
+        for name in sorted(layer):
+            if not np.all(np.isfinite(layer[name])):
+                raise CliError(
+                    f"{path} holds non-finite params (params[{i}][{name!r}]): the run that "
+                    "saved it diverged; retrain it"
+                )
+
+
+def _class_lines(model, x) -> list[str]:
+    """One line per row: the predicted label, its probability, every class's probability."""
+    lines, labels = [], model.predict(x)
+    for i, (label, p) in enumerate(zip(labels, model.predict_proba(x), strict=True), 1):
+        probs = " ".join(f"{c}:{q:.3f}" for c, q in zip(model.labels, p, strict=True))
+        lines.append(
+            f"row {i}: {model.config.get('target_name', 'class')} {label} "
+            f"(p={p.max():.3f})  probabilities {probs}"
+        )
+    return lines
+
+
+def _value_lines(model, x) -> list[str]:
+    """One line per row: the target's name and the predicted values in its units."""
+    name = model.config.get("target_name", "output")
+    return [
+        f"row {i}: {name} = {', '.join(f'{v:.6g}' for v in row)}"
+        for i, row in enumerate(model.predict(x), 1)
+    ]
+
+
+def _id_column(args, features) -> tuple[str, list[str]] | None:
+    """``(name, cells)`` of the ``--csv`` file's id/index column, or None."""
+    if args.csv is None:
+        return None
+    for name in data.csv_columns(args.csv):
+        if name.lower() in ID_COLUMNS and name not in features:
+            return name, data.read_column(args.csv, name)
+    return None
+
+
+def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:
+    """``(header, rows)`` of ``--out``: id column, prediction, class probabilities."""
+    target = model.config.get("target_name") or ("class" if model.is_classifier else "output")
+    features = model.config.get("feature_names") or []
+    ids = _id_column(args, features)
+    predicted = model.predict(x)
+    if model.is_classifier:
+        header = [target, *(f"p_{label}" for label in model.labels)]
+        columns = [list(predicted), *model.predict_proba(x).T]
+    else:
+        k = predicted.shape[-1]
+        header = [target] if k == 1 else [f"{target}_{j}" for j in range(k)]
+        columns = list(predicted.T)
+    if ids is not None:
+        header, columns = [ids[0], *header], [ids[1], *columns]
+    if len(set(header)) != len(header):
+        raise CliError(f"--out would repeat a column name: {header}")
+    return header, [list(row) for row in zip(*columns, strict=True)]
+
+
+def run(args) -> None:
+    """Load ``args.model`` and print (or write ``--out``) its predictions."""
+    if not Path(args.model).is_file():  # before importing the library: answers at once
+        why = "not a file" if Path(args.model).exists() else "no such file"
+        raise CliError(f"cannot read checkpoint {args.model}: {why}")
+
+    from .. import model
+
+    loaded = model.load(args.model)
+    _check_finite_params(args.model, loaded.params)
+    x = _inputs(args, loaded)
+    if args.out is not None:
+        header, rows = _prediction_table(args, loaded, x)
+        if args.out == "-":
+            data.write_csv(sys.stdout, header, rows)
+        else:
+            data.write_csv(args.out, header, rows)
+            print(f"wrote {len(rows)} predictions to {args.out}")
+    elif loaded.is_classifier:
+        print("\n".join(_class_lines(loaded, x)))
+    else:
+        print("\n".join(_value_lines(loaded, x)))

@@ -1,0 +1,41 @@
+"""``jaxnet report``: a sweep's figures and its report page, drawn from a results store.
+
+With ``--watch`` the page is rewritten as groups finish, until Ctrl-C. Left out: the figures
+and the page themselves (``jaxnet.sweep.page``).
+"""
+
+from __future__ import annotations
+
+from .args import METRIC_NAMES
+
+
+def add_parser(sub) -> None:
+    """Add ``report`` and its options to the ``jaxnet`` subparsers ``sub``."""
+    p = sub.add_parser("report", help="draw a sweep's figures and DIR/index.html from a store")
+    p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs and page")
+    p.add_argument("--sweep", help="whose PNGs go in DIR itself (others: DIR/sweepI-NAME/)")
+    p.add_argument("--metric", choices=METRIC_NAMES, help="default: the sweep's metric")
+    p.add_argument(
+        "--watch", action="store_true", help="rewrite the page as groups finish (Ctrl-C stops)"
+    )
+    p.add_argument("--interval", type=float, default=3.0, help="seconds between looks (--watch)")
+    p.set_defaults(run=run)
+
+
+def print_page(files) -> None:
+    """What :func:`jaxnet.sweep.page.write_report` wrote, and why any figures are missing."""
+    print("figures: " + ", ".join(str(p) for p in files.figures))
+    for note in files.notes:
+        print(f"no figures for {note}")
+    print(f"page: {files.page}")
+
+
+def run(args) -> None:
+    """Write the report once, or keep rewriting it with ``--watch``."""
+    from ..sweep import page
+
+    if args.watch:
+        page.watch(args.store, args.out, args.sweep, args.metric, args.interval)
+        return
+    print_page(page.write_report(args.store, args.out, args.sweep, args.metric))

@@ -1,0 +1,106 @@
+"""``jaxnet sweep``: train every config of a sweep file into a results store.
+
+Runs the sweep (resuming what the store already holds), prints its summary and the best
+configs, and with ``--report`` draws the report page. Ctrl-C stops with exit status 130 and
+says how many groups are stored. Left out: everything the sweep does (``jaxnet.sweep``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import store
+from .args import CliError, at_least
+from .report import print_page
+
+
+def add_parser(sub) -> None:
+    """Add ``sweep`` and its options to the ``jaxnet`` subparsers ``sub``."""
+    p = sub.add_parser(
+        "sweep",
+        help="train every config of a sweep file into a results store",
+        epilog="The sweep file format, every key and its default: docs/sweeps.md.",
+    )
+    p.add_argument("file", help="the sweep's TOML file, e.g. experiments/sweeps/demo.toml")
+    p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
+    p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
+    p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="JAX's compile cache folder, or 'off' (default: $JAXNET_CACHE_DIR, else "
+        "~/.cache/jaxnet/jax; delete the folder to clear it)",
+    )
+    _add_engine_options(p)
+    p.set_defaults(run=run)
+
+
+def _add_engine_options(p) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("in-process", "ray"),
+        default="in-process",
+        help="where groups train: here, one after another (default), or as Ray tasks",
+    )
+    p.add_argument("--address", help="with --engine ray: a Ray cluster to join (auto, HOST:PORT)")
+    p.add_argument(
+        "--gpus-per-group", type=float, help="with --engine ray: GPUs per group (default 0)"
+    )
+    p.add_argument(
+        "--cpus-per-group",
+        type=float,
+        help="with --engine ray: CPUs per group (default: a whole CPU node, or 1 with GPUs)",
+    )
+    p.add_argument("--retries", type=int, help="runs again of a failed group (default 0; 3 on Ray)")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds before another process may take over a dead process's group (60)",
+    )
+
+
+def _engine_options(args) -> dict:
+    """The keyword arguments of ``jaxnet.sweep.run`` that choose and tune the engine.
+
+    Raises:
+      CliError: a Ray-only flag without ``--engine ray``.
+    """
+    ray_only = {"address": args.address, "gpus_per_group": args.gpus_per_group}
+    ray_only["cpus_per_group"] = args.cpus_per_group
+    given = [k for k, v in ray_only.items() if v is not None]
+    if given and args.engine != "ray":
+        raise CliError(f"--{given[0].replace('_', '-')} goes with --engine ray")
+    options = {k: v for k, v in ray_only.items() if v is not None}
+    return {"engine": args.engine, "retries": args.retries, "lease": args.lease, **options}
+
+
+def run(args) -> int | None:
+    """Run the sweep file into its store; print the summary, the ranking, maybe the report.
+
+    Returns:
+      None (exit status 0), or 130 when interrupted.
+    """
+    from .. import sweep  # lazy: it imports JAX
+    from ..sweep import page
+
+    at_least(args.top, 1, "--top")
+    spec = sweep.load(args.file)
+    path = args.store or f"runs/{spec.name}.sqlite"
+    try:
+        summary = sweep.run(spec, path, cache_dir=args.cache_dir, **_engine_options(args))
+    except KeyboardInterrupt:
+        groups = store.stored_group_count(path, spec.name)
+        print(
+            f"jaxnet sweep: interrupted, {groups} groups stored in {path}, rerun to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(summary.describe())
+    with store.opened(path, must_exist=True) as conn:
+        rows = store.runs(conn, spec.name)
+    metric = sweep.default_metric(spec.settings)
+    print(f"\nbest of {spec.name} by {metric}:")
+    print("\n".join(sweep.ranked_table(rows, metric, args.top)))
+    if args.report:
+        print_page(page.write_report(path, args.report, spec.name))
