@@ -33,7 +33,7 @@ import numpy as np
 
 from . import __version__, _atomic, _validate
 from .data import Scaler
-from .mlp import MLP
+from .mlp import MLP, check_net
 
 FORMAT = "jaxnet-checkpoint"
 FORMAT_VERSION = 1
@@ -164,8 +164,7 @@ def save(path, net: MLP, params, *, x_scaler=None, y_scaler=None, config=None, *
       OSError: if the file cannot be written; any previous file at ``path`` is left intact.
     """
     x_scaler, y_scaler = _scaler_keywords(x_scaler, y_scaler, renamed)
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a jaxnet.MLP; got {type(net).__name__}")
+    check_net(net)
     _validate.params(net, params)
     for argument, s in (("x_scaler", x_scaler), ("y_scaler", y_scaler)):
         if s is not None and not isinstance(s, Scaler):

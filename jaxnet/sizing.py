@@ -5,7 +5,7 @@ refuses is a net a sweep refuses too, and a batch size means the same in both. P
 arithmetic on Python ints: no JAX is imported, so the command can check a size before
 starting JAX.
 
-Left out: the limit itself (``jaxnet.sweep.spec.MAX_GROUP_BYTES``) and measuring memory.
+The limit both apply is :data:`MAX_GROUP_BYTES`. Left out: measuring memory.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the attributes sizes and n_params are read: no JAX at import
     from .mlp import MLP
+
+# The most estimated memory one training run (a sweep's group, or `jaxnet train`'s net) may
+# need; raise it here if a machine can take more.
+MAX_GROUP_BYTES = 16 * 2**30
 
 
 def batch_rows(batch_size: int, n_rows: int) -> int | None:

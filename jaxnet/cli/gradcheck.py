@@ -2,7 +2,7 @@
 
 One net from the flags, printed as a table, or with ``--all`` the library's whole case matrix,
 one summary line a case. Exit status 0 when every comparison agrees, 1 otherwise. Left out:
-the checks themselves (``jaxnet.gradcheck``).
+the checks themselves (``jaxnet.verification``).
 """
 
 from __future__ import annotations
@@ -46,10 +46,9 @@ def run(args) -> int:
     Returns:
       0 if every gradient agrees, 1 if one does not.
     """
-    # Names, not `from .. import gradcheck`: the package's `gradcheck` is the function.
-    from ..gradcheck import gradcheck, output_activation_for, random_problem
     from ..losses import check_name
     from ..mlp import MLP
+    from ..verification import gradcheck, output_activation_for, random_problem
 
     if args.all:
         return run_matrix(args.dtype, args.seed)
@@ -81,7 +80,7 @@ def run_matrix(dtype: str, seed: int) -> int:
     Returns:
       0 if every case passed, 1 if one failed.
     """
-    from ..gradcheck import check_matrix
+    from ..verification import check_matrix
 
     print(
         f"backprop vs jax.grad vs finite differences (fd), {dtype}, seed {seed}: every activation "

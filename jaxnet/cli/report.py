@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 
 
 def print_page(files) -> None:
-    """What :func:`jaxnet.sweep.page.write_report` wrote, and why any figures are missing."""
+    """What :func:`jaxnet.sweep.page.write_page` wrote, and why any figures are missing."""
     print("figures: " + ", ".join(str(p) for p in files.figures))
     for note in files.notes:
         print(f"no figures for {note}")
@@ -38,4 +38,4 @@ def run(args) -> None:
     if args.watch:
         page.watch(args.store, args.out, args.sweep, args.metric, args.interval)
         return
-    print_page(page.write_report(args.store, args.out, args.sweep, args.metric))
+    print_page(page.write_page(args.store, args.out, args.sweep, args.metric))

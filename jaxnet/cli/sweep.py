@@ -103,4 +103,4 @@ def run(args) -> int | None:
     print(f"\nbest of {spec.name} by {metric}:")
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
     if args.report:
-        print_page(page.write_report(path, args.report, spec.name))
+        print_page(page.write_page(path, args.report, spec.name))

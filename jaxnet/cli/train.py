@@ -183,14 +183,12 @@ def _net_and_loss(args, dataset):
 
 def _check_size(args, net, rows: int) -> None:
     """Refuse, before allocating anything, a net too large to train (the sweeps' limit)."""
-    from ..sweep.spec import MAX_GROUP_BYTES
-
-    need = sizing.training_bytes(net, rows)
-    if need > MAX_GROUP_BYTES:
+    need, limit = sizing.training_bytes(net, rows), sizing.MAX_GROUP_BYTES
+    if need > limit:
         raise CliError(
             f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
-            f"{need / 2**30:,.1f} GiB to train; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB "
-            "(jaxnet.sweep.spec.MAX_GROUP_BYTES)"
+            f"{need / 2**30:,.1f} GiB to train; the limit is {limit / 2**30:g} GiB "
+            "(jaxnet.sizing.MAX_GROUP_BYTES)"
         )
 
 

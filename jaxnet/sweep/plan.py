@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..sizing import batch_rows
 from .spec import AXIS_DEFAULTS, MEMBER_KEYS, Sweep
 
 # --- configs ----------------------------------------------------------------------------------
@@ -106,9 +107,9 @@ def expand(sweep: Sweep, task: str) -> list[dict]:
 
 
 def effective_batch(config: dict, n_train: int) -> int | None:
-    """The batch size to train with: None (full batch) for 0 or at least the training rows."""
-    size = config["batch_size"]
-    return None if size == 0 or size >= n_train else size
+    """The batch size a config trains with (:func:`jaxnet.sizing.batch_rows`): None, the full
+    batch, for 0 or at least the training rows."""
+    return batch_rows(config["batch_size"], n_train)
 
 
 def shape_key(config: dict, n_train: int) -> str:

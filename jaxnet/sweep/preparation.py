@@ -17,9 +17,10 @@ import hashlib
 import jax
 
 from .. import _validate, data, mlp
+from ..sizing import MAX_GROUP_BYTES, training_bytes
 from .options import EngineOptions
 from .plan import expand, group, task_defaults
-from .spec import MAX_GROUP_BYTES, Sweep, SweepError
+from .spec import Sweep, SweepError
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -170,20 +171,14 @@ def _max_padding(sweep: Sweep) -> float:
 def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> int:
     """An estimate of the memory one group needs while it trains (float32: ``itemsize`` 4).
 
-    Per member: the params six times over (params, gradients, two optimizer moments, the
-    best and initial params kept by the loop) plus the activations, pre-activations and deltas
-    of every layer for the largest batch it runs (a minibatch, or a whole split to evaluate).
+    :func:`jaxnet.sizing.training_bytes` of the group's net, for its P members and the
+    largest split (a whole split is evaluated at once).
 
     Args:
       configs: one group's P configs (one shape); prepared: the sweep's data.
-
-    Returns:
-      Bytes, an estimate good to a small factor: a guard, not a measurement.
     """
-    net = net_for(configs[0], prepared)
     rows = max(len(y) for _, y in prepared.parts.values())
-    units = sum(net.sizes[1:])
-    return len(configs) * itemsize * (6 * net.n_params + 3 * rows * units)
+    return training_bytes(net_for(configs[0], prepared), rows, len(configs), itemsize)
 
 
 def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepared, loss: str):
@@ -191,7 +186,7 @@ def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepare
 
     Raises:
       SweepError: the loss does not fit the data (e.g. binary_cross_entropy on ten classes),
-        or a group would need more than :data:`~jaxnet.sweep.spec.MAX_GROUP_BYTES`.
+        or a group would need more than :data:`~jaxnet.sizing.MAX_GROUP_BYTES`.
     """
     try:
         checked_parts(prepared, net_for(groups[0][0], prepared), loss)
@@ -206,7 +201,7 @@ def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepare
             raise SweepError(
                 f"{sweep.name}: the group of {len(configs)} nets with hidden sizes "
                 f"{_short(c['hidden'])} would need about {need / 2**30:,.1f} GiB; the limit is "
-                f"{MAX_GROUP_BYTES / 2**30:g} GiB per group (jaxnet.sweep.spec.MAX_GROUP_BYTES): "
+                f"{MAX_GROUP_BYTES / 2**30:g} GiB per group (jaxnet.sizing.MAX_GROUP_BYTES): "
                 "use narrower or shallower nets, or fewer seeds and learning rates per shape"
             )
 

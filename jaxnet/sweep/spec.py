@@ -88,6 +88,7 @@ import re
 from pathlib import Path
 
 from .. import activations, data, losses, mlp, train
+from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
 
 try:
     import tomllib
@@ -146,7 +147,6 @@ DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "int_log_uniform")
 MAX_CONFIGS = 100_000
 MAX_DEPTH = 128
 MAX_STEPS = 2**31  # exclusive: a step count is an int32 inside the training loop
-MAX_GROUP_BYTES = 16 * 2**30
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
