@@ -65,9 +65,10 @@ def test_import_is_lazy_and_submodule_imports_do_not_shadow_the_functions():
 
 
 def _module_names(package: Path) -> set[str]:
-    """Every module and sub-package name under ``package``, at any depth."""
-    return {p.stem for p in package.rglob("*.py") if p.stem != "__init__"} | {
-        p.name for p in package.rglob("*") if (p / "__init__.py").is_file()
+    """The modules and sub-packages directly in ``package``: importing one binds its name on
+    the package, over whatever the package exported under that name."""
+    return {p.stem for p in package.glob("*.py") if p.stem != "__init__"} | {
+        p.name for p in package.iterdir() if (p / "__init__.py").is_file()
     }
 
 
@@ -76,8 +77,8 @@ def test_no_module_shares_its_name_with_a_function_or_class():
     # name that means both depends on import order.
     import jaxnet.sweep
 
-    modules = _module_names(ROOT / "jaxnet")
     for namespace in (jaxnet, jaxnet.sweep):
+        modules = _module_names(Path(namespace.__file__).parent)
         for name in namespace.__all__:
             value = getattr(namespace, name)
             if not isinstance(value, types.ModuleType):

@@ -143,6 +143,7 @@ def _full_after_connect(monkeypatch, spare: int = 0):
         return conn
 
     monkeypatch.setattr(store, "connect", full)
+    monkeypatch.setattr(store.connection, "connect", full)  # what store.opened calls
 
 
 def test_a_full_disk_keeps_committed_groups_and_says_so(tmp_path, monkeypatch):

@@ -1,0 +1,120 @@
+"""Claims with leases and data-file identities: what lets several processes share one store.
+
+A claim names the process training a group and when its lease ends; a data identity records
+which file a sweep's rows were trained on. Both tables are created on first use, so stores
+written before they existed keep working unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .schema import now
+
+_CLAIMS = """CREATE TABLE IF NOT EXISTS claims (
+  sweep TEXT NOT NULL, shape TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
+  PRIMARY KEY (sweep, shape))"""
+_DATA_FILES = """CREATE TABLE IF NOT EXISTS data_files (
+  sweep TEXT PRIMARY KEY, identity TEXT NOT NULL, created TEXT NOT NULL)"""
+
+
+def claim(
+    conn: sqlite3.Connection, sweep: str, shape: str, holder: str, lease: float, now: float
+) -> bool:
+    """Claim a group (``shape``) of ``sweep`` for ``holder`` until ``now + lease`` (Unix time).
+
+    One statement, so two processes can never both win: the claim is taken when nobody holds
+    it, when ``holder`` already does, or when its holder's lease expired (it was killed).
+
+    Returns:
+      True when ``holder`` now holds the claim.
+    """
+    with conn:
+        conn.execute(_CLAIMS)
+        before = conn.total_changes
+        conn.execute(
+            "INSERT INTO claims (sweep, shape, holder, expires) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sweep, shape) DO UPDATE SET holder = excluded.holder, "
+            "expires = excluded.expires WHERE claims.holder = excluded.holder "
+            "OR claims.expires < ?",
+            (sweep, shape, holder, now + lease, now),
+        )
+        return conn.total_changes > before
+
+
+def claim_holder(conn: sqlite3.Connection, sweep: str, shape: str) -> str | None:
+    """Who holds the claim on a group, or None."""
+    conn.execute(_CLAIMS)
+    row = conn.execute(
+        "SELECT holder FROM claims WHERE sweep = ? AND shape = ?", (sweep, shape)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def take_over_claim(
+    conn: sqlite3.Connection, sweep: str, shape: str, dead: str, holder: str, expires: float
+) -> bool:
+    """Move a claim from ``dead`` (known not to run any more) to ``holder``, unless it moved."""
+    with conn:
+        return (
+            conn.execute(
+                "UPDATE claims SET holder = ?, expires = ? "
+                "WHERE sweep = ? AND shape = ? AND holder = ?",
+                (holder, expires, sweep, shape, dead),
+            ).rowcount
+            == 1
+        )
+
+
+def renew_claims(conn: sqlite3.Connection, holder: str, expires: float) -> int:
+    """Extend every claim ``holder`` still holds to ``expires``; returns how many it holds."""
+    with conn:
+        conn.execute(_CLAIMS)
+        return conn.execute(
+            "UPDATE claims SET expires = ? WHERE holder = ?", (expires, holder)
+        ).rowcount
+
+
+def release_claim(conn: sqlite3.Connection, sweep: str, shape: str, holder: str) -> None:
+    """Drop ``holder``'s claim on a group (a claim someone else took over is left alone)."""
+    with conn:
+        conn.execute(_CLAIMS)
+        conn.execute(
+            "DELETE FROM claims WHERE sweep = ? AND shape = ? AND holder = ?",
+            (sweep, shape, holder),
+        )
+
+
+def release_claims(conn: sqlite3.Connection, holder: str) -> None:
+    """Drop every claim ``holder`` holds (a process that stops, normally or on an error)."""
+    with conn:
+        conn.execute(_CLAIMS)
+        conn.execute("DELETE FROM claims WHERE holder = ?", (holder,))
+
+
+def check_data_identity(conn: sqlite3.Connection, sweep: str, identity: str) -> str | None:
+    """Record the identity of a sweep's data file, or return the one recorded before.
+
+    Args:
+      sweep: the sweep name; identity: text naming the file's content (its SHA-256) and how
+        it is read.
+
+    Returns:
+      None when ``identity`` is new, the same as the recorded one, or the sweep has no stored
+      run yet (then it replaces the recorded one); otherwise the recorded identity, which the
+      caller reports: the data changed under a sweep with stored rows.
+    """
+    stored = conn.execute(
+        "SELECT 1 FROM runs r JOIN sweeps s ON r.sweep_id = s.id WHERE s.name = ? LIMIT 1",
+        (sweep,),
+    ).fetchone()
+    keep = "DO NOTHING" if stored else "DO UPDATE SET identity = excluded.identity"
+    with conn:
+        conn.execute(_DATA_FILES)
+        conn.execute(
+            "INSERT INTO data_files (sweep, identity, created) VALUES (?, ?, ?) "
+            f"ON CONFLICT (sweep) {keep}",
+            (sweep, identity, now()),
+        )
+    row = conn.execute("SELECT identity FROM data_files WHERE sweep = ?", (sweep,)).fetchone()
+    return None if row[0] == identity else row[0]
