@@ -215,8 +215,8 @@ def test_bad_engine_options_are_refused_naming_the_option(tmp_path, options, nam
 @pytest.mark.parametrize(
     "flags, named",
     [
-        (["--address", "auto"], "--address goes with --engine ray"),
-        (["--cpus-per-group", "2"], "--cpus-per-group goes with --engine ray"),
+        (["--address", "auto"], "engine 'in-process' takes no address"),
+        (["--cpus-per-group", "2"], "engine 'in-process' takes no cpus_per_group"),
         (["--engine", "ray", "--gpus-per-group", "-1"], "gpus_per_group must be a number >= 0"),
         (["--engine", "ray", "--cpus-per-group", "0"], "cpus_per_group must be a positive"),
         (["--engine", "ray", "--retries", "-2"], "retries must be an int >= 0"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from .. import store
-from .args import CliError, at_least
+from .args import at_least
 from .report import print_page
 
 
@@ -61,18 +61,10 @@ def _add_engine_options(p) -> None:
 
 
 def _engine_options(args) -> dict:
-    """The keyword arguments of ``jaxnet.sweep.run`` that choose and tune the engine.
-
-    Raises:
-      CliError: a Ray-only flag without ``--engine ray``.
-    """
-    ray_only = {"address": args.address, "gpus_per_group": args.gpus_per_group}
-    ray_only["cpus_per_group"] = args.cpus_per_group
-    given = [k for k, v in ray_only.items() if v is not None]
-    if given and args.engine != "ray":
-        raise CliError(f"--{given[0].replace('_', '-')} goes with --engine ray")
-    options = {k: v for k, v in ray_only.items() if v is not None}
-    return {"engine": args.engine, "retries": args.retries, "lease": args.lease, **options}
+    """The keyword arguments of ``jaxnet.sweep.run`` that choose and tune the engine (checked
+    there, once: :class:`jaxnet.sweep.EngineOptions`)."""
+    names = ("engine", "address", "gpus_per_group", "cpus_per_group", "retries", "lease")
+    return {name: getattr(args, name) for name in names}
 
 
 def run(args) -> int | None:
