@@ -13,18 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import blobs
 
 import jaxnet as jn
 from jaxnet import _validate, population, store, sweep, train
 from jaxnet.sweep import plan
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _blobs(n=48, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    return rng.normal(size=(n, 4)) + 3.0 * np.eye(3, 4)[y], y
 
 
 def _max_diff(a, b) -> float:
@@ -47,7 +42,7 @@ CASES = [
 
 @pytest.mark.parametrize("activation, grads, bias", CASES)
 def test_each_bucket_member_is_exactly_its_own_net_trained_alone(x64, activation, grads, bias):
-    x, y = _blobs()
+    x, y = blobs(n=48)
     nets = [jn.MLP((4, *h, 3), activation=activation, bias=bias) for h in ((5, 2), (2, 6))]
     keys = jax.random.split(jax.random.key(3), 2)
     lrs = np.array([0.05, 0.2])
@@ -79,7 +74,7 @@ def test_each_bucket_member_is_exactly_its_own_net_trained_alone(x64, activation
 
 
 def test_bucket_nets_that_cannot_share_a_program_are_refused():
-    x, y = _blobs()
+    x, y = blobs(n=48)
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=2, learning_rates=[0.1, 0.1])
     keys = jax.random.split(jax.random.key(0), 2)
     bad = [
@@ -210,7 +205,7 @@ def _guarded_fit(net, params, x, y, steps, eval_every, tx):
 
 @pytest.mark.parametrize("lr", [1e-3, 40.0])  # converging, diverging in the second chunk
 def test_fit_unguarded_chunks_return_exactly_the_guarded_loops_params_and_step(lr):
-    x, y = _blobs(16)
+    x, y = blobs(16)
     target = jnp.asarray(20.0 * x[:, :3], jnp.float32)
     net = jn.MLP((4, 6, 3), activation="tanh")
     params = jn.init(net, jax.random.key(1))

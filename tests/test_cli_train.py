@@ -1,10 +1,8 @@
 """`jaxnet train` and `jaxnet predict`, called in-process through ``jaxnet.cli.main``."""
 
-import contextlib
-import io
-
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import jaxnet as jn
 from jaxnet import checkpoint, data
@@ -13,18 +11,11 @@ from jaxnet.cli import main
 TINY = ["--hidden", "4", "--steps", "40", "--eval-every", "20"]
 
 
-def _run(argv) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = main(argv)
-    return rc, out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def xor_model(tmp_path_factory):
     """One small XOR classifier trained by the CLI, shared by the predict tests."""
     out = tmp_path_factory.mktemp("xor") / "models" / "xor.jaxnet"
-    rc, text = _run(["train", "--dataset", "xor", *TINY, "--out", str(out)])
+    rc, text = run_cli(["train", "--dataset", "xor", *TINY, "--out", str(out)])
     return out, rc, text
 
 
@@ -66,7 +57,7 @@ def _probabilities(line: str) -> list[float]:
 
 
 def test_predict_prints_class_and_probabilities_of_scaled_inputs(xor_model):
-    rc, text = _run(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
+    rc, text = run_cli(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
     assert rc == 0
     lines = text.splitlines()
     assert len(lines) == 2 and lines[0].startswith("row 1: a xor b ")
@@ -81,8 +72,8 @@ def test_predict_prints_class_and_probabilities_of_scaled_inputs(xor_model):
 def test_predict_from_csv_matches_input_whatever_the_column_order(xor_model, tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("b,label,a\n1,x,0\n1,y,1\n")
-    rc, from_csv = _run(["predict", str(xor_model[0]), "--csv", str(path)])
-    _, from_input = _run(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
+    rc, from_csv = run_cli(["predict", str(xor_model[0]), "--csv", str(path)])
+    _, from_input = run_cli(["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1"])
     assert rc == 0 and from_csv == from_input
 
 
@@ -126,23 +117,23 @@ def test_csv_regression_predicts_in_original_units(tmp_path):
     csv = _linear_csv(tmp_path / "scores.csv")
     out = tmp_path / "scores.jaxnet"
     argv = ["train", "--csv", str(csv), "--target", "score", "--hidden", "16", "--lr", "1e-2"]
-    rc, text = _run([*argv, "--steps", "600", "--batch-size", "0", "--out", str(out)])
+    rc, text = run_cli([*argv, "--steps", "600", "--batch-size", "0", "--out", str(out)])
     assert rc == 0 and "regression of score" in text and "RMSE (score)" in text
     ck = checkpoint.load(out)
     assert ck.config["task"] == "regression" and ck.y_scaler.kind == "standard"
-    rc, text = _run(["predict", str(out), "--input", "5,5", "--input", "1,9"])
+    rc, text = run_cli(["predict", str(out), "--input", "5,5", "--input", "1,9"])
     values = [float(line.split("score = ")[1]) for line in text.splitlines()]
     np.testing.assert_allclose(values, [55.0, 35.0], atol=1.5)
 
 
 def test_tutorial_dataset_trains_on_all_three_rows_and_predicts(tmp_path):
     out = tmp_path / "t.jaxnet"
-    rc, text = _run(["train", "--dataset", "tutorial", "--steps", "30", "--out", str(out)])
+    rc, text = run_cli(["train", "--dataset", "tutorial", "--steps", "30", "--out", str(out)])
     assert rc == 0 and "tutorial: 3 rows, 2 features, regression of score; train 3" in text
     assert "validation" not in text and "net 2-3-1 relu, mse" in text
     ck = checkpoint.load(out)
     assert ck.x_scaler.kind == "max"
-    rc, text = _run(["predict", str(out), "--input", "4,8"])
+    rc, text = run_cli(["predict", str(out), "--input", "4,8"])
     output = jn.forward(ck.net, ck.params, ck.x_scaler.transform([4.0, 8.0]))
     expected = ck.y_scaler.inverse(np.asarray(output, np.float64))[0]
     assert rc == 0 and text == f"row 1: score = {expected:.6g}\n"
@@ -150,10 +141,10 @@ def test_tutorial_dataset_trains_on_all_three_rows_and_predicts(tmp_path):
 
 def test_tutorial_command_saves_a_checkpoint_predict_reads(tmp_path):
     out = tmp_path / "runs" / "tutorial.jaxnet"
-    rc, _ = _run(["tutorial", "--steps", "20", "--out", str(out)])
+    rc, _ = run_cli(["tutorial", "--steps", "20", "--out", str(out)])
     ck = checkpoint.load(out)
     assert rc == 0 and ck.x_scaler.kind == "max"
-    rc, text = _run(["predict", str(out), "--input", "4,8"])
+    rc, text = run_cli(["predict", str(out), "--input", "4,8"])
     output = np.asarray(
         jn.forward(ck.net, ck.params, ck.x_scaler.transform([4.0, 8.0])), np.float64
     )
@@ -209,7 +200,7 @@ def test_dataset_choices_match_the_library():
 
 def _test_accuracy(tmp_path, argv) -> float:
     out = tmp_path / "m.jaxnet"
-    rc, _ = _run(["train", *argv, "--out", str(out)])
+    rc, _ = run_cli(["train", *argv, "--out", str(out)])
     assert rc == 0
     return checkpoint.load(out).config["metrics"]["test"][1]
 
@@ -232,7 +223,7 @@ def test_jn_load_of_a_trained_checkpoint_predicts_what_predict_prints(xor_model)
     model = jn.load(xor_model[0])
     assert model.labels == (0, 1) and model.config["feature_names"] == ["a", "b"]
     x = np.array([[0.0, 1.0], [1.0, 1.0], [-1.5, 2.0]])
-    rc, text = _run(
+    rc, text = run_cli(
         ["predict", str(xor_model[0]), "--input", "0,1", "--input", "1,1", "--input", "-1.5,2"]
     )
     lines = text.splitlines()

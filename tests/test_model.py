@@ -1,25 +1,18 @@
 """jn.save / jn.load / Model: predictions in original units, the same as `jaxnet predict`."""
 
-import contextlib
 import csv
 import io
 
 import jax
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import jaxnet as jn
 from jaxnet import checkpoint
 from jaxnet.cli import main
 
 FEATURES = ["a", "b", "c"]
-
-
-def _run(argv) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = main(argv)
-    return rc, out.getvalue()
 
 
 def _rows(path_or_text) -> list[dict]:
@@ -74,7 +67,7 @@ def test_classifier_round_trip_equals_jaxnet_predict(classifier, raw, tmp_path):
     np.testing.assert_allclose(model.predict_proba(raw), expected, rtol=1e-12)
     np.testing.assert_array_equal(model.predict(raw), np.array(list("wxyz"))[logits.argmax(1)])
     out = tmp_path / "preds.csv"
-    rc, text = _run(
+    rc, text = run_cli(
         ["predict", str(path), "--csv", str(_csv_input(tmp_path, raw)), "--out", str(out)]
     )
     assert rc == 0 and "wrote 7 predictions" in text
@@ -93,7 +86,7 @@ def test_regressor_round_trip_in_original_units(regressor, raw, tmp_path):
     assert model.labels is None and not model.is_classifier
     z = np.asarray(jn.forward(net, params, jn.Scaler.fit(raw, "minmax").transform(raw)), np.float64)
     np.testing.assert_allclose(model.predict(raw), z * [20.0, 0.5] + [100.0, -3.0], rtol=1e-12)
-    rc, text = _run(
+    rc, text = run_cli(
         [
             "predict",
             str(path),
@@ -107,7 +100,7 @@ def test_regressor_round_trip_in_original_units(regressor, raw, tmp_path):
     assert rc == 0 and list(rows[0]) == ["index", "output_0", "output_1"]
     got = np.array([[float(r["output_0"]), float(r["output_1"])] for r in rows])
     np.testing.assert_array_equal(got, model.predict(raw))
-    rc, text = _run(
+    rc, text = run_cli(
         [
             "predict",
             str(path),
@@ -245,7 +238,7 @@ def test_predict_out_errors_are_one_line(classifier, raw, tmp_path, capsys):
 def test_predict_out_replaces_an_old_file_whole(classifier, raw, tmp_path):
     out = tmp_path / "p.csv"
     out.write_text("old,contents\n" * 1000)
-    rc, _ = _run(["predict", str(classifier[0]), "--input", "1,2,3", "--out", str(out)])
+    rc, _ = run_cli(["predict", str(classifier[0]), "--input", "1,2,3", "--out", str(out)])
     rows = _rows(out)
     assert rc == 0 and len(rows) == 1 and list(rows[0]) == ["kind", "p_w", "p_x", "p_y", "p_z"]
 

@@ -19,9 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from test_report import SPEC as SYNTHETIC_SPEC
-from test_report import _synthetic_rows
-from test_store import fake_row
+from helpers import SYNTHETIC_SPEC, fake_row, synthetic_rows
 
 from jaxnet import store, sweep
 from jaxnet.cli import main
@@ -93,7 +91,7 @@ def site(tmp_path_factory):
             'dataset = "digits"', f'description = "{XSS}"\ndataset = "digits"'
         )
         sweep_id = store.add_sweep(conn, "synthetic", spec, "h1")
-        store.insert_runs(conn, sweep_id, _synthetic_rows())
+        store.insert_runs(conn, sweep_id, synthetic_rows())
         sweep_id = store.add_sweep(conn, HOSTILE_NAME, HOSTILE_SPEC, "h2")
         store.insert_runs(conn, sweep_id, _hostile_rows())
     return db, root / "report"
@@ -529,14 +527,14 @@ def test_a_watched_page_reloads_itself_and_keeps_its_filter(browser, tmp_path, m
     db, out = tmp_path / "w.sqlite", tmp_path / "out"
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h")
-        store.insert_runs(conn, sweep_id, _synthetic_rows()[:24])
+        store.insert_runs(conn, sweep_id, synthetic_rows()[:24])
     page.write_page(db, out, watching=True)
     browser.get((out / "index.html").as_uri())
     box = browser.find_element("css selector", "input.filter")
     box.send_keys("tanh")
     assert len(_row_ids(_section(browser, 0))) == 12
     with store.opened(db) as conn:
-        store.insert_runs(conn, sweep_id, _synthetic_rows()[24:])
+        store.insert_runs(conn, sweep_id, synthetic_rows()[24:])
     page.write_page(db, out, watching=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

@@ -8,16 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import tree_max_rel_err
+from helpers import blobs
 
 import jaxnet as jn
 from jaxnet import population as pop
-
-
-def _blobs(n=96, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    return rng.normal(size=(n, 4)) + 3.0 * np.eye(3, 4)[y], y
-
 
 NET = jn.MLP((4, 8, 3), activation="tanh")
 
@@ -27,7 +21,7 @@ def _member(params, i):
 
 
 def test_each_member_equals_fit_alone(x64):
-    x, y = _blobs()
+    x, y = blobs(n=96)
     keys = jax.random.split(jax.random.key(7), 3)
     lrs = np.array([0.05, 0.2, 0.5])
     scales = np.array([1.0, 0.5, 2.0])
@@ -45,7 +39,7 @@ def test_each_member_equals_fit_alone(x64):
 
 
 def test_a_diverging_member_is_frozen_and_the_others_are_untouched():
-    x, y = _blobs()
+    x, y = blobs(n=96)
     keys = jax.random.split(jax.random.key(1), 4)
     kw = dict(loss="mse", optimizer="sgd", steps=200, eval_every=50)
     target = 50.0 * x[:, :3]
@@ -65,7 +59,7 @@ def test_a_diverging_member_is_frozen_and_the_others_are_untouched():
 
 
 def test_seeds_and_learning_rates_do_not_recompile():
-    x, y = _blobs()
+    x, y = blobs(n=96)
     kw = dict(loss="cross_entropy", optimizer="adam", steps=40, batch_size=16, eval_every=40)
     pop.fit_population(
         NET, jax.random.split(jax.random.key(0), 4), x, y, learning_rates=[1e-3] * 4, **kw
@@ -93,7 +87,7 @@ def test_seeds_and_learning_rates_do_not_recompile():
 
 
 def test_bad_population_arguments():
-    x, y = _blobs()
+    x, y = blobs(n=96)
     keys = jax.random.split(jax.random.key(0), 3)
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=5)
     with pytest.raises(

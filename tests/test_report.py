@@ -1,82 +1,28 @@
 """Reports: pooling over seeds, the ranking, the figures drawn from a store alone, the CLI."""
 
-import itertools
 import json
 
 import numpy as np
 import pytest
+from helpers import SYNTHETIC_SPEC, fake_row, made_up_accuracy, synthetic_rows
 from matplotlib.image import imread
-from test_store import fake_row
 
 from jaxnet import store, sweep
 from jaxnet.cli import main
 from jaxnet.sweep import fields
-
-SPEC = """
-name = "synthetic"
-dataset = "digits"
-metric = "best_val_accuracy"
-[grid]
-depth = [1, 2]
-width = [8, 16]
-activation = ["relu", "tanh"]
-learning_rate = [0.01, 0.1]
-seed = [0, 1, 2]
-"""
-
-
-def _accuracy(depth, width, activation, lr, seed) -> float:
-    """Made-up but structured: wider and deeper is better, tanh a little worse, seeds jitter."""
-    base = 0.5 + 0.1 * depth + width / 100 - 0.05 * (activation == "tanh") + 0.1 * (lr == 0.1)
-    return base + 0.01 * (seed - 1)
-
-
-def _synthetic_rows() -> list[dict]:
-    rows = []
-    grid = itertools.product([1, 2], [8, 16], ["relu", "tanh"], [0.01, 0.1], [0, 1, 2])
-    for depth, width, activation, lr, seed in grid:
-        config = {
-            "hidden": [width] * depth,
-            "activation": activation,
-            "learning_rate": lr,
-            "seed": seed,
-            "loss": "cross_entropy",
-            "steps": 50,
-        }
-        curve = np.geomspace(2.0, 0.05 * (3 - depth) + 0.01 * seed, 10)
-        rows.append(
-            fake_row(
-                sweep.config_id("synthetic", config),
-                config=sweep.canonical(config),
-                depth=depth,
-                width=width,
-                hidden=f"{width}" if depth == 1 else f"{width}-{width}",
-                activation=activation,
-                learning_rate=lr,
-                seed=seed,
-                n_params=(64 + 10) * width + (depth - 1) * width * width,
-                best_val_accuracy=_accuracy(depth, width, activation, lr, seed),
-                status="diverged"
-                if (depth, width, activation, lr, seed) == (1, 8, "relu", 0.1, 2)
-                else "completed",
-                curve=store.encode_floats(curve),
-                curve_stride=5,
-            )
-        )
-    return rows
 
 
 @pytest.fixture(scope="module")
 def synthetic_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "synthetic.sqlite"
     with store.opened(path) as conn:
-        sweep_id = store.add_sweep(conn, "synthetic", SPEC, "h")
-        store.insert_runs(conn, sweep_id, _synthetic_rows())
+        sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h")
+        store.insert_runs(conn, sweep_id, synthetic_rows())
     return path
 
 
 def test_settings_pool_seeds_and_rank_best_first():
-    settings = sweep.settings_of(_synthetic_rows(), "best_val_accuracy")
+    settings = sweep.settings_of(synthetic_rows(), "best_val_accuracy")
     assert len(settings) == 16 and all(len(s["rows"]) == 3 for s in settings)
     best = settings[0]
     assert (best["depth"], best["width"], best["activation"], best["learning_rate"]) == (
@@ -85,19 +31,21 @@ def test_settings_pool_seeds_and_rank_best_first():
         "relu",
         0.1,
     )
-    assert best["mean"] == pytest.approx(_accuracy(2, 16, "relu", 0.1, 1))
+    assert best["mean"] == pytest.approx(made_up_accuracy(2, 16, "relu", 0.1, 1))
     assert best["std"] == pytest.approx(np.std([-0.01, 0.0, 0.01]))
     assert sum(s["diverged"] for s in settings) == 1
-    losses = sweep.settings_of(_synthetic_rows(), "best_val_loss")
+    losses = sweep.settings_of(synthetic_rows(), "best_val_loss")
     assert [s["mean"] for s in losses] == sorted(s["mean"] for s in losses)  # low first
 
 
 def test_the_heatmap_holds_the_best_seed_mean_of_each_cell():
-    settings = sweep.settings_of(_synthetic_rows(), "best_val_accuracy")
+    settings = sweep.settings_of(synthetic_rows(), "best_val_accuracy")
     values, depths, widths, acts = sweep.heatmap_arrays(settings, "best_val_accuracy")
     assert (depths, widths) == ([1, 2], [8, 16]) and set(acts) == {"relu", "tanh"}
     tanh = acts.index("tanh")
-    assert values[tanh, 0, 1] == pytest.approx(100 * _accuracy(1, 16, "tanh", 0.1, 1))  # in %
+    assert values[tanh, 0, 1] == pytest.approx(
+        100 * made_up_accuracy(1, 16, "tanh", 0.1, 1)
+    )  # in %
 
 
 def test_metric_labels_carry_units():
@@ -109,7 +57,7 @@ def test_metric_labels_carry_units():
 
 
 def test_the_ranked_table_lists_the_best_setting_first():
-    lines = sweep.ranked_table(_synthetic_rows(), "best_val_accuracy", top=3)
+    lines = sweep.ranked_table(synthetic_rows(), "best_val_accuracy", top=3)
     assert len(lines) == 4 and "best_val_accuracy" in lines[0]
     assert lines[1].split()[:3] == ["1", "16-16", "relu"] and "%" in lines[1]
 
@@ -131,10 +79,10 @@ def test_report_draws_every_figure_from_the_store_alone(synthetic_store, tmp_pat
 
 
 def test_a_sweep_with_one_learning_rate_skips_the_sensitivity_figure(tmp_path):
-    rows = [r for r in _synthetic_rows() if r["learning_rate"] == 0.1]
+    rows = [r for r in synthetic_rows() if r["learning_rate"] == 0.1]
     path = tmp_path / "one.sqlite"
     with store.opened(path) as conn:
-        store.insert_runs(conn, store.add_sweep(conn, "synthetic", SPEC, "h"), rows)
+        store.insert_runs(conn, store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h"), rows)
     names = [p.name for p in sweep.draw_figures(path, tmp_path / "out")]
     assert "lr_sensitivity.png" not in names and "heatmap.png" in names
 
@@ -143,7 +91,7 @@ def test_report_asks_which_sweep_when_the_store_holds_several(synthetic_store, t
     path = tmp_path / "two.sqlite"
     with store.opened(path) as conn:
         for name in ("a", "b"):
-            sweep_id = store.add_sweep(conn, name, SPEC.replace("synthetic", name), name)
+            sweep_id = store.add_sweep(conn, name, SYNTHETIC_SPEC.replace("synthetic", name), name)
             store.insert_runs(conn, sweep_id, [fake_row(name + "1")])
     with pytest.raises(sweep.SweepError, match="holds a, b; choose one with --sweep"):
         sweep.draw_figures(path, tmp_path / "out")
@@ -155,7 +103,7 @@ def test_the_old_name_report_warns_and_draws_the_figures(tmp_path):
     path = tmp_path / "two.sqlite"
     with store.opened(path) as conn:
         for name in ("a", "b"):
-            store.add_sweep(conn, name, SPEC.replace("synthetic", name), name)
+            store.add_sweep(conn, name, SYNTHETIC_SPEC.replace("synthetic", name), name)
     with pytest.warns(DeprecationWarning, match="renamed jaxnet.sweep.draw_figures"):
         with pytest.raises(sweep.SweepError, match="holds a, b; choose one with --sweep"):
             sweep.report(path, tmp_path / "out")  # reaches draw_figures: the same checks

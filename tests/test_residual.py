@@ -1,9 +1,7 @@
 """Residual MLPs: the skip rule, forward written out, manual == jax.grad on the depth 1-12 matrix,
 and residual nets through checkpoints, populations, sweeps and the CLI."""
 
-import contextlib
 import dataclasses
-import io
 import itertools
 
 import jax
@@ -11,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import tree_max_rel_err
+from helpers import blobs, run_cli
 
 import jaxnet as jn
 from jaxnet import activations, checkpoint, losses, sweep
@@ -214,15 +213,9 @@ def test_a_checkpoint_with_a_bad_residual_value_is_refused(tmp_path, monkeypatch
         checkpoint.load(path)
 
 
-def _blobs(n=64, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    return rng.normal(size=(n, 4)) + 3.0 * np.eye(3, 4)[y], y
-
-
 def test_population_member_equals_residual_net_fit_alone(x64):
     net = jn.MLP((4, 5, 5, 3), activation="tanh", residual=True)
-    x, y = _blobs()
+    x, y = blobs(n=64)
     keys = jax.random.split(jax.random.key(2), 2)
     lrs = np.array([0.05, 0.2])
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=30, batch_size=16, eval_every=30)
@@ -261,18 +254,11 @@ def test_sweep_residual_axis_takes_only_booleans(values):
         _sweep(residual=values)
 
 
-def _run(argv) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = main(argv)
-    return rc, out.getvalue()
-
-
 @pytest.mark.slow
 def test_cli_train_residual_saves_a_residual_net(tmp_path):
     out = tmp_path / "xor.jaxnet"
     argv = ["train", "--dataset", "xor", "--hidden", "4,4", "--steps", "20", "--residual"]
-    rc, text = _run([*argv, "--eval-every", "20", "--out", str(out)])
+    rc, text = run_cli([*argv, "--eval-every", "20", "--out", str(out)])
     assert rc == 0 and "net 2-4-4-2 relu residual (1 skips)" in text
     ck = checkpoint.load(out)
     assert ck.net.residual is True and ck.net.skips == (False, True, False)
@@ -280,7 +266,7 @@ def test_cli_train_residual_saves_a_residual_net(tmp_path):
 
 def test_cli_tutorial_residual(tmp_path):
     out = tmp_path / "t.jaxnet"
-    rc, text = _run(
+    rc, text = run_cli(
         ["tutorial", "--hidden", "3,3", "--residual", "--steps", "50", "--out", str(out)]
     )
     assert rc == 0 and "net 2-3-3-1 sigmoid residual (1 skips)" in text

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import fake_row
 
 import jaxnet as jn
 from jaxnet import _atomic, checkpoint, plots, store, sweep
@@ -67,8 +68,6 @@ def _read_only(*paths: Path):
 
 
 def _fake_store(path: Path) -> None:
-    from tests.test_store import fake_row
-
     with store.opened(path) as conn:
         sweep_id = store.add_sweep(conn, "s", 'name = "s"\ndataset = "xor"\n[grid]\n', "h")
         store.insert_runs(conn, sweep_id, [fake_row("a"), fake_row("b", train_loss=0.05)])
@@ -147,8 +146,6 @@ def _full_after_connect(monkeypatch, spare: int = 0):
 
 
 def test_a_full_disk_keeps_committed_groups_and_says_so(tmp_path, monkeypatch):
-    from tests.test_store import fake_row
-
     path = tmp_path / "r.sqlite"
     store.connect(path).close()
     _full_after_connect(monkeypatch, spare=12)
@@ -202,8 +199,6 @@ def test_ctrl_c_after_a_committed_group_is_one_line_and_exit_130(tmp_path, monke
 
 
 def test_the_interrupt_message_counts_groups_and_is_0_without_a_usable_store(tmp_path):
-    from tests.test_store import fake_row
-
     missing, junk, path = tmp_path / "no.sqlite", tmp_path / "junk.sqlite", tmp_path / "s.sqlite"
     junk.write_bytes(b"not a database, half written " * 200)
     assert store.stored_group_count(missing, "s") == 0 and not missing.exists()

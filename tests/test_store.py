@@ -8,57 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from helpers import fake_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxnet import store
-
-
-def fake_row(config_id: str, **overrides) -> dict:
-    """A complete ``runs`` row with made-up values (no training needed)."""
-    curve, stride = store.downsample(np.linspace(2.0, 0.1, 50), 10)
-    row = {
-        "config_id": config_id,
-        "group_id": "g0",
-        "config": '{"hidden":[8],"seed":0}',
-        "dataset": "xor",
-        "depth": 1,
-        "width": 8,
-        "hidden": "8",
-        "activation": "tanh",
-        "bias": 1,
-        "optimizer": "adam",
-        "learning_rate": 0.01,
-        "batch_size": 32,
-        "steps": 50,
-        "seed": 0,
-        "init_scale": 1.0,
-        "n_params": 42,
-        "status": "completed",
-        "steps_done": 50,
-        "train_loss": 0.1,
-        "train_accuracy": 0.9,
-        "final_val_loss": 0.2,
-        "final_val_accuracy": 0.85,
-        "best_val_loss": 0.15,
-        "best_val_accuracy": 0.9,
-        "best_step": 40,
-        "test_loss": 0.25,
-        "test_accuracy": 0.8,
-        "group_size": 1,
-        "group_seconds": 1.5,
-        "train_seconds": 1.0,
-        "compile_seconds": 0.5,
-        "curve": store.encode_floats(curve),
-        "curve_stride": stride,
-        "val_curve": store.encode_floats([0.3, 0.2]),
-        "eval_every": 25,
-        "jaxnet_version": "0.1.0",
-        "jax_version": "0.0",
-        "device_kind": "cpu x2",
-        "created": store.now(),
-    }
-    return {**row, **overrides}
 
 
 def test_a_new_store_has_its_schema_version_and_is_in_wal_mode(tmp_path):

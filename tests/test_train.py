@@ -3,23 +3,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from conftest import tree_allclose
+from helpers import blobs
 
 import jaxnet as jn
 from jaxnet import train
-
-
-def _blobs(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.normal(size=(n, 4)) + 4.0 * np.eye(3, 4)[y]
-    return x, y
-
 
 NET = jn.MLP((4, 16, 3), activation="tanh")
 
 
 def test_loss_falls_full_batch_and_minibatch():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     params = jn.init(NET, jax.random.key(0))
     for batch_size in (None, 16):
         _, h = jn.fit(
@@ -38,7 +31,7 @@ def test_loss_falls_full_batch_and_minibatch():
 
 
 def test_manual_and_auto_training_agree(x64):
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     params = jn.init(NET, jax.random.key(0), jnp.float64)
     runs = [
         jn.fit(
@@ -72,7 +65,7 @@ def test_minibatches_are_shuffled_epochs_without_replacement():
 
 
 def test_chunk_length_does_not_change_the_result():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     params = jn.init(NET, jax.random.key(0))
     kw = dict(loss="cross_entropy", optimizer="adam", learning_rate=1e-2, steps=90, batch_size=16)
     a, _ = jn.fit(NET, params, x, y, eval_every=90, **kw)
@@ -81,13 +74,13 @@ def test_chunk_length_does_not_change_the_result():
 
 
 def test_no_recompile_across_seeds_learning_rates_and_data():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=50, batch_size=20, eval_every=50)
     jn.fit(
         NET, jn.init(NET, jax.random.key(0)), x, y, learning_rate=0.1, key=jax.random.key(0), **kw
     )
     before = train.run_chunk._cache_size()
-    x2, y2 = _blobs(seed=1)
+    x2, y2 = blobs(n=120, seed=1, spread=4.0)
     for seed, lr in [(1, 0.05), (2, 0.3)]:
         jn.fit(
             NET,
@@ -102,7 +95,7 @@ def test_no_recompile_across_seeds_learning_rates_and_data():
 
 
 def test_learning_rate_is_really_used():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     params = jn.init(NET, jax.random.key(0))
     kw = dict(loss="cross_entropy", optimizer="sgd", steps=20)
     a, _ = jn.fit(NET, params, x, y, learning_rate=0.01, **kw)
@@ -111,7 +104,7 @@ def test_learning_rate_is_really_used():
 
 
 def test_divergence_stops_and_returns_last_finite_params():
-    x, _ = _blobs()
+    x, _ = blobs(n=120, spread=4.0)
     net = jn.MLP((4, 16, 3), activation="relu")
     params = jn.init(net, jax.random.key(0))
     kw = dict(loss="mse", optimizer="sgd", learning_rate=10.0, eval_every=100)
@@ -155,7 +148,7 @@ def test_early_stopping_returns_the_best_params():
 
 
 def test_validation_history_has_accuracy_for_classifiers():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     _, h = jn.fit(
         NET,
         jn.init(NET, jax.random.key(0)),
@@ -173,7 +166,7 @@ def test_validation_history_has_accuracy_for_classifiers():
 
 
 def test_a_user_optax_transformation_and_schedule_work():
-    x, y = _blobs()
+    x, y = blobs(n=120, spread=4.0)
     schedule = optax.exponential_decay(0.1, transition_steps=50, decay_rate=0.5)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(schedule, momentum=0.9))
     _, h = jn.fit(
