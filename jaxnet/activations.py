@@ -25,7 +25,7 @@ is written so that ``jax.grad(f)`` equals ``prime`` at every point, kinks includ
 ``jnp.maximum``/``jnp.minimum``, whose derivative at a tie is 1/2. So the hand-written backward
 pass and ``jax.grad`` agree exactly even where a pre-activation is exactly 0 (zero inputs, a
 zero bias under a dead layer). Finite differences cannot see a one-sided derivative: a step
-across a kink measures the mean of both slopes, which is why ``jaxnet.gradcheck`` does not
+across a kink measures the mean of both slopes, which is why ``jaxnet.verification`` does not
 hold them there.
 
 This module leaves out anything with parameters (PReLU, learnable slopes): an activation

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from jaxnet.sweep.prepare import group_bytes
+from jaxnet.sweep.preparation import group_bytes
 
 import jaxnet as jn
 from jaxnet import sizing, sweep
