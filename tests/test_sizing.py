@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
-from jaxnet.sweep.preparation import group_bytes
 
 import jaxnet as jn
 from jaxnet import sizing, sweep
 from jaxnet.sweep import plan
+from jaxnet.sweep.preparation import group_bytes
 
 
 @pytest.mark.parametrize(
