@@ -52,6 +52,7 @@ _SUBMODULES = {
     "population",
     "store",
     "sweep",
+    "tiers",
     "train",
     "verification",
 }

@@ -15,7 +15,9 @@ Where it lives, in order of precedence:
 
 Clearing it is deleting the folder. :func:`stats` counts the programs loaded from it and
 written to it; :func:`compile_clock` and :func:`xla_compiles` count the seconds and programs
-this process spent compiling, so a sweep can say where its wall time went. Left out: size
+this process spent compiling, so a sweep can say where its wall time went, and
+:func:`background_clock` the seconds of the background compile thread (:mod:`jaxnet.tiers`).
+Left out: size
 limits (JAX's own ``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 ENV = "JAXNET_CACHE_DIR"
@@ -138,33 +141,60 @@ _COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
     "/jax/core/compile/backend_compile_duration",  # includes loading from the cache
 )
-_clock = {"seconds": 0.0, "programs": 0}  # since the duration listener began
+BACKGROUND = "jaxnet-compile"  # the name prefix of jaxnet's background compile thread
+# Seconds and programs since the duration listener began: "main" is every thread but the
+# background compiler (with the time spent waiting for it), "background" is that thread.
+_clock = {"main": 0.0, "background": 0.0, "waited": 0.0, "programs": 0}
 _timing: list = []  # [True] once the duration listener is registered
+
+
+def _in_background() -> bool:
+    return threading.current_thread().name.startswith(BACKGROUND)
 
 
 def _count_compile(event: str, duration: float, **_) -> None:
     if event in _COMPILE_EVENTS:
-        _clock["seconds"] += duration
+        _clock["background" if _in_background() else "main"] += duration
     if event == "/jax/core/compile/backend_compile_duration":
         _clock["programs"] += 1
 
 
-def compile_clock() -> float:
-    """Seconds this process has spent lowering and compiling JAX programs since first asked.
-
-    Counts every program, the eager operations' small ones included (``jax.monitoring``
-    events); tracing is left out because nested traces would be counted twice.
-    """
+def _start_clock() -> None:
     if not _timing:
         import jax.monitoring
 
         jax.monitoring.register_event_duration_secs_listener(_count_compile)
         _timing.append(True)
-    return _clock["seconds"]
+
+
+def compile_clock() -> float:
+    """Seconds this process's own threads have spent lowering and compiling JAX programs, or
+    waiting for the background compiler to finish one they need, since first asked.
+
+    Counts every program, the eager operations' small ones included (``jax.monitoring``
+    events); tracing is left out because nested traces would be counted twice. The background
+    compiler's own seconds are :func:`background_clock`'s.
+    """
+    _start_clock()
+    return _clock["main"] + _clock["waited"]
+
+
+def background_clock() -> float:
+    """Seconds jaxnet's background compile thread has spent lowering and compiling (tier-2
+    programs, and programs compiled ahead) since :func:`compile_clock` was first asked."""
+    _start_clock()
+    return _clock["background"]
+
+
+def note_wait(seconds: float) -> None:
+    """Count ``seconds`` a thread waited for a program the background thread was compiling."""
+    _start_clock()
+    if not _in_background():
+        _clock["waited"] += seconds
 
 
 def xla_compiles() -> int:
     """XLA programs requested in this process since :func:`compile_clock` was first asked:
-    compiled, or loaded from the persistent compilation cache."""
-    compile_clock()
+    compiled, or loaded from the persistent compilation cache (either thread)."""
+    _start_clock()
     return _clock["programs"]

@@ -53,6 +53,7 @@ from .optimizers import (
     set_hyperparams,
     set_learning_rate,
 )
+from .tiers import Ladder, chunks_after, enabled, training_flops
 
 __all__ = [  # fit's own names, then the ones re-exported from chunks, metrics and optimizers
     "History",
@@ -103,6 +104,7 @@ class History:
       best_step: step of the best validation loss, or None without validation.
       message: one line saying how it ended.
       seconds: wall time of the whole fit, compiles included.
+      chunk_tiers: the compile tier (:mod:`jaxnet.tiers`) of the program each chunk ran on.
     """
 
     loss: np.ndarray
@@ -114,6 +116,7 @@ class History:
     best_step: int | None
     message: str
     seconds: float
+    chunk_tiers: tuple = ()
 
 
 def _positive_int(value, argument: str) -> int:
@@ -125,6 +128,7 @@ def _positive_int(value, argument: str) -> int:
 def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
     """Validate the scalar arguments shared by ``fit`` and ``fit_population``."""
     check_net(net)
+    enabled()  # a bad $JAXNET_TIERS is refused here, before anything is traced
     _positive_int(steps, "steps")
     _positive_int(eval_every, "eval_every")
     if grads not in GRAD_FNS:
@@ -225,16 +229,53 @@ def fit(
     if hyperparams:
         state = state._replace(opt_state=set_hyperparams(state.opt_state, hyperparams))
     static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
-    run = checked_chunk
+    w = None
     if weights is not None:
         x, y, w = pad_rows(x, y, check_weights(weights, x.shape[0]), batch_size)
-
-        def run(state, x, y, total, done, **static):
-            return run_chunk_weighted(state, x, y, w, np.int32(total), **static)
-
+    run = _Chunks(static, batch_size or x.shape[0], w)
     return _fit_loop(
         state, x, y, val, steps, eval_every, patience, progress, static, start, run, restore_best
     )
+
+
+class _Chunks:
+    """fit's chunk programs, each a :class:`~jaxnet.tiers.Ladder` (tier 1 first, tier 2 when
+    it pays): unguarded while the chunk ends within the run, rerun guarded only when it went
+    non-finite (as :func:`checked_chunk`); with row weights, the weighted chunk.
+
+    Args:
+      static: the chunk's static arguments but its length; rows: rows a step reads;
+      weights: the padded row weights, or None.
+    """
+
+    def __init__(self, static: dict, rows: int, weights=None):
+        self._static, self._rows, self._weights = static, rows, weights
+        self._ladders: dict = {}
+        self.tiers: list = []  # the tier each chunk ran on
+
+    def _run(self, kind: str, fn, args: tuple, length: int, left: int):
+        if kind not in self._ladders:
+            static = dict(self._static, length=length)
+            flops = training_flops(static["net"].n_params, self._rows, length)
+            self._ladders[kind] = Ladder(f"fit_{kind}", fn, args, static, flops=flops)
+        ladder = self._ladders[kind]
+        out = ladder(*args, chunks_left=left)
+        self.tiers.append(ladder.tier)
+        return out
+
+    def __call__(self, state, x, y, total: int, done: int, *, length: int, **_):
+        """One chunk from step ``done`` of ``total``; returns ``(state, losses)``."""
+        left = chunks_after(done, length, total)
+        if self._weights is not None:
+            args = (state, x, y, self._weights, np.int32(total))
+            return self._run("weighted", train_chunk_weighted, args, length, left)
+        if done + length <= total:
+            new, values, finite = self._run("fast", fast_chunk, (state, x, y), length, left)
+            if bool(finite):
+                return new, values
+            self.tiers.pop()  # rerun guarded: only the guarded chunk counts
+        args = (state, x, y, np.int32(total))
+        return self._run("guarded", train_chunk, args, length, left)
 
 
 def check_weights(weights, n: int) -> np.ndarray:
@@ -329,5 +370,6 @@ def _fit_loop(
         best_step=best[2],
         message=message,
         seconds=time.perf_counter() - start,
+        chunk_tiers=tuple(run.tiers),
     )
     return params, history

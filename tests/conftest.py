@@ -20,6 +20,17 @@ def x64():
         yield
 
 
+@pytest.fixture
+def tiers_off():
+    """Compile every program at tier 2 (XLA's defaults, as ``jax.jit`` does), for results
+    compared bit for bit with jitted functions; tiers differ by the compiler's reassociation."""
+    from jaxnet import tiers
+
+    tiers.use_tiers(False)
+    yield
+    tiers.use_tiers(None)
+
+
 def tree_max_rel_err(a, b) -> float:
     """max over leaves of max|a - b| / max|b| (a floor of 1e-300 keeps zeros finite)."""
     errs = jax.tree.map(

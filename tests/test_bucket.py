@@ -204,7 +204,7 @@ def _guarded_fit(net, params, x, y, steps, eval_every, tx):
 
 
 @pytest.mark.parametrize("lr", [1e-3, 40.0])  # converging, diverging in the second chunk
-def test_fit_unguarded_chunks_return_exactly_the_guarded_loops_params_and_step(lr):
+def test_fit_unguarded_chunks_return_exactly_the_guarded_loops_params_and_step(lr, tiers_off):
     x, y = blobs(16)
     target = jnp.asarray(20.0 * x[:, :3], jnp.float32)
     net = jn.MLP((4, 6, 3), activation="tanh")

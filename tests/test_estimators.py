@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import estimator_checks as ec  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
-from jaxnet import estimators, population, train  # noqa: E402
+from jaxnet import estimators, population, tiers  # noqa: E402
 from jaxnet.backward import backprop_batch_weighted  # noqa: E402
 from jaxnet.estimators import MLPClassifier, MLPRegressor, PopulationSearchCV  # noqa: E402
 from jaxnet.grads import autodiff_batch, autodiff_batch_weighted  # noqa: E402
@@ -220,17 +220,17 @@ def test_same_random_state_same_model_and_different_seeds_differ(data):
     assert not np.allclose(a, c)
 
 
-def test_cross_val_score_compiles_training_once_across_folds_of_different_sizes(data):
+def test_cross_val_score_compiles_training_once_across_folds_of_different_sizes(data, tiers_off):
     x, y = data
     x, y = x[:143], y[:143]  # 5 folds of 114 or 115 training rows
     est = MLPClassifier(**SMALL, learning_rate_init=0.05)  # rows padded to 128, as below
-    before = train.run_chunk_weighted._cache_size()
+    before = tiers.compile_count()
     scores = cross_val_score(est, x, y, cv=5)
-    assert train.run_chunk_weighted._cache_size() - before == 1
+    assert tiers.compile_count() - before == 1  # the weighted chunk, at one tier
     assert np.mean(scores) > 0.5
     # a different row count in the same bucket, and other learning rates: still no compile
     clone(est).set_params(learning_rate_init=0.01, alpha=0.1).fit(x[:113], y[:113])
-    assert train.run_chunk_weighted._cache_size() - before == 1
+    assert tiers.compile_count() - before == 1
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,9 @@ def test_a_failed_task_runs_again_and_a_group_reported_twice_is_stored_once(tmp_
     toml, db, lines = _write(tmp_path), tmp_path / "f.sqlite", []
     summary = sweep.run(sweep.load(toml), db, log=lines.append, retries=1)
     assert (summary.trained, summary.groups, summary.elsewhere) == (8, 2, 0)
-    assert flaky[0].submitted == [0, 0, 1]  # group 0 twice: once failed, once retried
+    # group 0 twice: once failed, once retried (group 1 may be claimed in between: the
+    # in-process engine holds one group ahead to compile its programs)
+    assert sorted(flaky[0].submitted) == [0, 0, 1]
     assert sum("running it again" in line for line in lines) == 1
     assert len(_rows(db)) == 8
     with sqlite3.connect(db) as conn:  # a finished process leaves no claim behind

@@ -31,6 +31,13 @@ def add_parser(sub) -> None:
         help="JAX's compile cache folder, or 'off' (default: $JAXNET_CACHE_DIR, else "
         "~/.cache/jaxnet/jax; delete the folder to clear it)",
     )
+    p.add_argument(
+        "--tiers",
+        choices=("on", "off"),
+        help="tiered compilation: groups start on cheaply compiled programs, the optimized ones "
+        "compile in the background and take over when they pay, the next group compiles ahead "
+        "(default on, or $JAXNET_TIERS)",
+    )
     _add_engine_options(p)
     p.set_defaults(run=run)
 
@@ -80,7 +87,9 @@ def run(args) -> int | None:
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:
-        summary = sweep.run(spec, path, cache_dir=args.cache_dir, **_engine_options(args))
+        summary = sweep.run(
+            spec, path, cache_dir=args.cache_dir, tiers=args.tiers, **_engine_options(args)
+        )
     except KeyboardInterrupt:
         groups = store.stored_group_count(path, spec.name)
         print(

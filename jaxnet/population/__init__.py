@@ -3,9 +3,12 @@
 One file per concept: :mod:`.training` (:func:`fit_population`, :func:`fit_bucket`: the checks,
 the initial states, the evaluation), :mod:`.loop` (the chunks the host runs and the
 :class:`PopulationHistory`), :mod:`.programs` (the vmapped programs and their compile
-cache) and :mod:`.buckets` (width buckets: nets padded to the widest, each member exact).
+cache), :mod:`.buckets` (width buckets: nets padded to the widest, each member exact) and
+:mod:`.ahead` (a population's programs compiled on the background thread before it trains).
 """
 
+from .ahead import compile_ahead as compile_ahead
+from .ahead import compile_bucket_ahead as compile_bucket_ahead
 from .buckets import bucket_net as bucket_net
 from .buckets import member_params as member_params
 from .loop import PopulationHistory as PopulationHistory
@@ -25,5 +28,7 @@ __all__ = [
     "member_params",
     "bucket_net",
     "compile_count",
+    "compile_ahead",
+    "compile_bucket_ahead",
     "PopulationHistory",
 ]

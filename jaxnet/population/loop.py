@@ -14,8 +14,9 @@ import dataclasses
 
 import numpy as np
 
+from ..tiers import Ladder, training_flops
 from ..train import chunking, progress_bar
-from .programs import compiled, fast_members, guarded_members, weighted_members
+from .programs import fast_members, guarded_members, weighted_members
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,7 @@ class PopulationHistory:
       seconds: wall time of the whole call; compile_seconds: of it, compiling.
       evaluated: ``{name: (loss, accuracy)}``, each ``(P,)`` float64, of the final params on
         the ``evaluate`` parts (empty without them).
+      chunk_tiers: the compile tier (:mod:`jaxnet.tiers`) of the program each chunk ran on.
     """
 
     loss: np.ndarray
@@ -42,11 +44,13 @@ class PopulationHistory:
     seconds: float
     compile_seconds: float
     evaluated: dict = dataclasses.field(default_factory=dict)
+    chunk_tiers: tuple = ()
 
 
 class _Programs:
-    """The loop's chunk programs, compiled on first use for the first chunk's arguments
-    (later states may carry equivalent shardings that would not match a new signature)."""
+    """The loop's chunk programs, each a :class:`~jaxnet.tiers.Ladder` (tier 1 first, tier 2
+    when it pays), made on first use for the first chunk's arguments (later states may carry
+    equivalent shardings that would not match a new signature)."""
 
     def __init__(self, states, masks, data, total, static):
         x, y, val, weights = data
@@ -56,14 +60,21 @@ class _Programs:
             "guarded": (guarded_members, (*shapes, total)),
             "weighted": (weighted_members, (states, weights, x, y, val, total)),
         }
-        self._static, self._programs, self.seconds = static, {}, 0.0
+        rows = static["batch_size"] or x.shape[0]
+        members = states.step.shape[0]
+        self._flops = training_flops(static["net"].n_params, rows, static["length"], members)
+        self._static, self._programs = static, {}
 
-    def __getitem__(self, kind: str):
+    def __getitem__(self, kind: str) -> Ladder:
         if kind not in self._programs:
             fn, args = self._args[kind]
-            self._programs[kind], seconds = compiled(kind, fn, args, self._static)
-            self.seconds += seconds
+            self._programs[kind] = Ladder(kind, fn, args, self._static, flops=self._flops)
         return self._programs[kind]
+
+    @property
+    def seconds(self) -> float:
+        """Compile seconds the ladders cost this thread."""
+        return sum(ladder.seconds for ladder in self._programs.values())
 
 
 def train_members(states, masks, data, n: int, steps: int, eval_every: int, static, progress):
@@ -80,18 +91,22 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
     n_chunks, length = chunking(steps, eval_every)
     total = np.int32(steps)
     programs = _Programs(states, masks, data, total, dict(static, length=length))
-    chunks, evals, done, live = [], [], 0, True
+    chunks, evals, done, live, chunk_tiers = [], [], 0, True, []
     with progress_bar(steps, progress, f"population of {n}") as bar:
-        for _ in range(n_chunks):
-            new = None
+        for i in range(n_chunks):
+            new, left = None, n_chunks - 1 - i
             if weights is not None:  # row weights: one guarded program (masks are all ones)
-                new = programs["weighted"](states, weights, x, y, val, total)
+                kind = "weighted"
+                new = programs[kind](states, weights, x, y, val, total, chunks_left=left)
             elif live and done + length <= steps:
-                new = programs["fast"](states, masks, x, y, val)
+                kind = "fast"
+                new = programs[kind](states, masks, x, y, val, chunks_left=left)
                 if not np.all(np.asarray(new[3])):
                     new = None  # some member went non-finite: rerun this chunk guarded
             if new is None:
-                new = programs["guarded"](states, masks, x, y, val, total)
+                kind = "guarded"
+                new = programs[kind](states, masks, x, y, val, total, chunks_left=left)
+            chunk_tiers.append(programs[kind].tier)
             states, values, (vl, va), _ = new
             chunks.append(np.asarray(values)[:n])
             step = np.asarray(states.step)[:n]
@@ -111,5 +126,6 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
         steps=step.astype(np.int64),
         seconds=0.0,
         compile_seconds=programs.seconds,
+        chunk_tiers=tuple(chunk_tiers),
     )
     return states, history

@@ -4,51 +4,35 @@ Each program is the per-model code of :mod:`jaxnet.chunks` (or :mod:`jaxnet.metr
 with ``vmap`` over a leading member axis: the initial states, a training chunk (unguarded,
 guarded, or with row weights) with the members' validation metrics fused in, and the final
 evaluation. :func:`compiled` compiles a program ahead of time for the shapes, dtypes and
-shardings of its arguments and keeps it for the life of the process, so a second population of
-the same shapes compiles nothing.
+shardings of its arguments, at a tier of :mod:`jaxnet.tiers`, and keeps it for the life of the
+process, so a second population of the same shapes compiles nothing.
 """
 
 from __future__ import annotations
 
-import time
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 
-from .. import chunks, metrics
+from .. import chunks, metrics, tiers
 from ..mlp import MLP, init
 from .buckets import bucket_init, bucket_mask
 
-_COMPILED: dict = {}
-
 
 def compile_count() -> int:
-    """How many population programs have been compiled in this process."""
-    return len(_COMPILED)
+    """How many programs (a tier of a shape each) this process has compiled for populations
+    and fits (:func:`jaxnet.tiers.compile_count`)."""
+    return tiers.compile_count()
 
 
-def compiled(name: str, fn, args: tuple, static: dict, out_shardings=None):
-    """``fn(*args, **static)`` compiled ahead of time for these shapes, and its compile seconds.
+def compiled(name: str, fn, args: tuple, static: dict, out_shardings=None, tier: int = 2):
+    """``fn(*args, **static)`` compiled ahead of time for these shapes at ``tier``, and its
+    compile seconds (:func:`jaxnet.tiers.compiled`).
 
     The cache key is the static arguments and every array's shape, dtype and sharding, so a
-    second population of the same shapes reuses the program (0 seconds).
+    second population of the same shapes reuses the program (0 seconds). A program run once
+    passes ``tier=tiers.once_tier()``; a loop's programs go through :class:`jaxnet.tiers.Ladder`.
     """
-    leaves = jax.tree.leaves(args)
-    signature = (
-        name,
-        out_shardings,
-        tuple(sorted(static.items())),
-        jax.tree.structure(args),
-        tuple((leaf.shape, leaf.dtype, getattr(leaf, "sharding", None)) for leaf in leaves),
-    )
-    if signature in _COMPILED:
-        return _COMPILED[signature], 0.0
-    start = time.perf_counter()
-    jitted = jax.jit(partial(fn, **static), out_shardings=out_shardings)
-    program = jitted.lower(*args).compile()
-    _COMPILED[signature] = program
-    return program, time.perf_counter() - start
+    return tiers.compiled(name, fn, args, static, out_shardings, tier)
 
 
 def member_keys(key):

@@ -29,6 +29,7 @@ from jax.sharding import PartitionSpec as P
 from .. import _validate, optimizers, train
 from .._devices import use_all_cpu_cores
 from ..mlp import MLP, check_net, init
+from ..tiers import once_tier
 from .buckets import bucket_net, layer_scales
 from .loop import train_members
 from .programs import compiled, evaluate_parts, initial_states, member_keys
@@ -207,16 +208,46 @@ def _checked(net, bucket, keys, x, y, o: Options, dtype) -> _Checked:
     return _Checked(keys, n, xb, yb, val, parts, lrs, scales, tx)
 
 
-def _fit(net, bucket, keys, x, y, o: Options):
-    """:func:`fit_population` and :func:`fit_bucket` (``bucket``: own sizes and init scales)."""
-    start = time.perf_counter()
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """A population checked on the host and placed on the devices: what the shapes of its
+    programs follow from (:func:`layout`).
+
+    Attributes:
+      checked: the host-checked arguments; mesh: the devices the member axis is sharded over;
+      take: ``(padded P,)`` the member each (device-padded) slot copies; init: ``(args,
+      static)`` of the initial-states program; static: the chunk programs' static arguments,
+      all but the chunk length.
+    """
+
+    checked: _Checked
+    mesh: Mesh
+    take: np.ndarray
+    init: tuple
+    static: dict
+
+
+def layout(net, bucket, keys, x, y, o: Options) -> Layout:
+    """Check a population's arguments and place it (``bucket``: own sizes and init scales of
+    a width bucket, or None); raises the one-line errors of :func:`fit_population`."""
     dtype = jnp.dtype(o.dtype)
     c = _checked(net, bucket, keys, x, y, o, dtype)
     mesh = _mesh(c.n, o.devices)
     take = np.zeros(-(-c.n // mesh.size) * mesh.size, np.int32)  # members padded to the devices
     take[: c.n] = np.arange(c.n)  # are copies of member 0, dropped from the results
+    static = dict(net=net, loss=o.loss, tx=c.tx, grads=o.grads, batch_size=o.batch_size)
+    init = (_init_args(bucket, c, take, dtype), dict(net=net, tx=c.tx, dtype=dtype))
+    return Layout(c, mesh, take, init, static)
+
+
+def _fit(net, bucket, keys, x, y, o: Options):
+    """:func:`fit_population` and :func:`fit_bucket` (``bucket``: own sizes and init scales)."""
+    start = time.perf_counter()
+    lay = layout(net, bucket, keys, x, y, o)
+    c, mesh, take = lay.checked, lay.mesh, lay.take
     sharded = NamedSharding(mesh, P("models"))  # made sharded: no resharding ops after
-    states, masks, init_seconds = _initial(net, bucket, c, take, sharded, dtype)
+    program, init_seconds = compiled("init", initial_states, *lay.init, sharded, once_tier())
+    states, masks = program(*lay.init[0])
     if o.hyperparams:
         states = _with_hyperparams(states, o.hyperparams, c.n, take)
     xb, yb, w = c.x, c.y, None
@@ -224,9 +255,8 @@ def _fit(net, bucket, keys, x, y, o: Options):
         xb, yb, w = _member_weights(xb, yb, o.weights, c.n, o.batch_size)
         w = jax.device_put(w[take], sharded)
     data = jax.device_put((xb, yb, c.val, c.parts), NamedSharding(mesh, P()))
-    static = dict(net=net, loss=o.loss, tx=c.tx, grads=o.grads, batch_size=o.batch_size)
     states, history = train_members(
-        states, masks, (*data[:3], w), c.n, o.steps, o.eval_every, static, o.progress
+        states, masks, (*data[:3], w), c.n, o.steps, o.eval_every, lay.static, o.progress
     )
     evaluated, eval_seconds = _evaluated(states.params, data[3], net, o.loss, c.n)
     params = states.params
@@ -241,10 +271,10 @@ def _fit(net, bucket, keys, x, y, o: Options):
     return params, history
 
 
-def _initial(net, bucket, c: _Checked, take, sharded, dtype):
-    """``(states, masks, compile_seconds)`` of every (device-padded) member, made sharded."""
+def _init_args(bucket, c: _Checked, take, dtype) -> tuple:
+    """The initial-states program's array arguments for every (device-padded) member."""
     traced = isinstance(c.keys, jax.Array)
-    args = (
+    return (
         c.keys if traced else np.asarray(c.keys)[take],
         take if traced else np.arange(len(take)),
         _padded(c.lrs, take, dtype),
@@ -252,10 +282,6 @@ def _initial(net, bucket, c: _Checked, take, sharded, dtype):
         None if bucket is None else bucket[0][take],
         None if bucket is None else bucket[1][take].astype(dtype),
     )
-    static = dict(net=net, tx=c.tx, dtype=dtype)
-    program, seconds = compiled("init", initial_states, args, static, sharded)
-    states, masks = program(*args)
-    return states, masks, seconds
 
 
 def _evaluated(params, parts, net, loss, n: int):
@@ -263,9 +289,8 @@ def _evaluated(params, parts, net, loss, n: int):
     parts."""
     if not parts:
         return {}, 0.0
-    program, seconds = compiled(
-        "evaluate", evaluate_parts, (params, parts), dict(net=net, loss=loss)
-    )
+    args, static = (params, parts), dict(net=net, loss=loss)
+    program, seconds = compiled("evaluate", evaluate_parts, args, static, None, once_tier())
     out = program(params, parts)
     return {k: tuple(np.asarray(v, np.float64)[:n] for v in out[k]) for k in parts}, seconds
 

@@ -113,6 +113,15 @@ class Tally:
     compile_seconds: float = 0.0
     elsewhere: int = 0
     retried: int = 0
+    tiers: dict = dataclasses.field(default_factory=lambda: {1: 0, 2: 0})
+    switches: int = 0
+
+
+def tier_note(result) -> str:
+    """``programs at tier 1: 2, tier 2: 1 (1 switched)``: what a group's programs ran as."""
+    n1, n2 = result.tiers.get(1, 0), result.tiers.get(2, 0)
+    switched = f" ({result.switches} switched)" if result.switches else ""
+    return f"programs at tier 1: {n1}, tier 2: {n2}{switched}"
 
 
 def group_label(configs: list[dict]) -> str:
@@ -250,6 +259,8 @@ class _Loop:
         )
         t.group_seconds += result.seconds
         t.compile_seconds += result.compiling
+        t.tiers = {k: t.tiers[k] + result.tiers.get(k, 0) for k in t.tiers}
+        t.switches += result.switches
         t.elsewhere += len(self.groups[i]) - len(configs)
         self.bar.update(len(self.groups[i]))
         n = len(self.committed)
@@ -257,7 +268,7 @@ class _Loop:
         with self.bar.external_write_mode():
             self.log(
                 f"[{n}/{len(self.groups)}] {group_label(configs)}: {result.seconds:.1f} s, "
-                f"of which compiling {result.compiling:.1f} s"
+                f"of which compiling {result.compiling:.1f} s; {tier_note(result)}"
             )
 
 

@@ -9,7 +9,7 @@ The interface, three methods and one property::
 
     engine.submit(index, configs)   # start (or queue) the task of group `index`
     engine.wait(timeout)            # -> [(index, GroupResult | Exception)] of finished tasks
-    engine.slots                    # how many tasks can run at once (the driver claims no more)
+    engine.slots                    # how many tasks it holds at once (the driver claims no more)
     engine.close()                  # stop what this engine started
 
 :class:`InProcess` (the default) trains the groups one after another in this process;
@@ -19,40 +19,61 @@ of our own (which node trains which group is Ray's business).
 
 from __future__ import annotations
 
+from .. import tiers
 from .options import ENGINES, EngineOptions
 from .preparation import Prepared
 from .ray_engine import RayEngine
-from .task import train_group
+from .task import compile_group_ahead, train_group
 
 __all__ = ["ENGINES", "InProcess", "make_engine"]
 
 
 class InProcess:
-    """Train the groups one after another in this process (the default engine)."""
+    """Train the groups one after another in this process (the default engine).
+
+    With tiered compilation on (:mod:`jaxnet.tiers`) it holds one group ahead: while a group
+    trains, the next one's programs compile on the background thread (``slots`` is 2, so the
+    driver claims and submits the next group before this one ends). Memory stays bounded:
+    programs of one group ahead, no arrays.
+    """
 
     name = "in-process"
-    slots = 1
 
     def __init__(self, sweep_name: str, prepared: Prepared, curve_points: int):
         self._task = (sweep_name, prepared, curve_points)
         self._queue: list = []
+        self._ahead: set = set()  # groups whose programs were queued for compiling
+        self.slots = 2 if tiers.enabled() else 1
 
     def submit(self, index: int, configs: list[dict]) -> None:
         self._queue.append((index, configs))
 
     def wait(self, timeout: float | None = None) -> list:
-        """Run the oldest queued task now; ``[(index, result or exception)]``."""
+        """Run the oldest queued task now, the next one's programs compiling meanwhile;
+        ``[(index, result or exception)]``."""
         if not self._queue:
             return []
         index, configs = self._queue.pop(0)
         name, prepared, curve_points = self._task
+        if self._queue and self.slots > 1:
+            self._compile_ahead(*self._queue[0])
         try:
             return [(index, train_group(name, configs, prepared, curve_points))]
         except Exception as e:  # the driver decides: retry, or stop with this error
             return [(index, e)]
 
+    def _compile_ahead(self, index: int, configs: list[dict]) -> None:
+        if index in self._ahead:
+            return
+        self._ahead.add(index)
+        try:
+            compile_group_ahead(configs, self._task[1])
+        except Exception:  # only a head start: the group reports its own errors when it trains
+            pass
+
     def close(self) -> None:
         self._queue.clear()
+        tiers.cancel_pending()
 
 
 def make_engine(options: EngineOptions, sweep_name: str, prepared: Prepared, curve_points: int):

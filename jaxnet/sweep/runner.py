@@ -15,6 +15,7 @@ import time
 from tqdm.auto import tqdm
 
 from .. import compile_cache, store
+from ..tiers import enabled, parse_switch, switched
 from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
 from .options import EngineOptions
@@ -36,6 +37,7 @@ def run(
     retries: int | None = None,
     lease: float = 60.0,
     cache_dir=None,
+    tiers=None,
 ) -> SweepSummary:
     """Train every config of ``sweep`` that ``store_path`` does not hold yet.
 
@@ -53,16 +55,19 @@ def run(
         (see :class:`~.options.EngineOptions`).
       cache_dir: JAX's persistent compilation cache folder, or ``"off"``; None: the
         default of :func:`jaxnet.compile_cache.enable` (on, in a per-user folder).
+      tiers: ``"on"`` / True or ``"off"`` / False: tiered compilation and compile-ahead
+        (:mod:`jaxnet.tiers`) for this run; None: ``$JAXNET_TIERS`` (default on).
 
     Returns:
       A :class:`SweepSummary`; ``trained`` counts only what this call trained.
     """
     options = EngineOptions(engine, address, gpus_per_group, cpus_per_group, retries, lease)
+    tiered = enabled() if tiers is None else parse_switch(tiers, "tiers")  # checks $JAXNET_TIERS
     start = time.perf_counter()
     compile_cache.enable(cache_dir)
     counts = _compile_counts()
     plan = preflight(sweep, options)  # every check against the data, before any write
-    with store.opened(store_path) as conn:
+    with switched(tiered), store.opened(store_path) as conn:
         opened = open_sweep(conn, plan)
         log(
             f"sweep {sweep.name}: {sweep.dataset}, {len(plan.configs)} configs; "
@@ -98,13 +103,15 @@ def _progress_bar(total: int, progress: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="member", disable=not enabled, leave=False)
 
 
-def _compile_counts() -> tuple[int, int]:
-    """``(XLA programs requested, persistent-cache hits)`` in this process so far."""
-    return compile_cache.xla_compiles(), compile_cache.stats()["hits"]
+def _compile_counts() -> tuple:
+    """``(XLA programs requested, persistent-cache hits, background compile seconds)`` in this
+    process so far."""
+    hits = compile_cache.stats()["hits"]
+    return compile_cache.xla_compiles(), hits, compile_cache.background_clock()
 
 
 def _summary(plan, store_path, opened, tally, seconds, startup, counts) -> SweepSummary:
-    programs, hits = (now - before for now, before in zip(_compile_counts(), counts))
+    programs, hits, background = (now - was for now, was in zip(_compile_counts(), counts))
     ends = (plan.prepared.n_features, plan.prepared.n_outputs)
     return SweepSummary(
         plan.sweep.name,
@@ -123,6 +130,9 @@ def _summary(plan, store_path, opened, tally, seconds, startup, counts) -> Sweep
         programs=programs - hits,
         cache_hits=hits,
         padding=padding_overhead(opened.groups, ends) if opened.groups else 0.0,
+        tier_programs=dict(tally.tiers),
+        switches=tally.switches,
+        background_seconds=background,
     )
 
 
@@ -143,6 +153,10 @@ class SweepSummary:
       programs: XLA programs compiled now, every one (eager operations' too), cache hits not
         included; cache_hits: programs loaded from the persistent compilation cache instead.
       padding: extra training FLOPs of width buckets over the members' own (0.25: +25 %).
+      tier_programs: ``{1: n, 2: m}`` programs the groups ran at each compile tier
+        (:mod:`jaxnet.tiers`); switches: training programs that moved to tier 2 mid-group.
+      background_seconds: seconds the background thread spent compiling (tier-2 programs and
+        the next group's), beside ``compile_seconds`` on the main thread.
     """
 
     name: str
@@ -161,6 +175,9 @@ class SweepSummary:
     programs: int = 0
     cache_hits: int = 0
     padding: float = 0.0
+    tier_programs: dict = dataclasses.field(default_factory=lambda: {1: 0, 2: 0})
+    switches: int = 0
+    background_seconds: float = 0.0
 
     @property
     def train_fraction(self) -> float:
@@ -187,9 +204,17 @@ class SweepSummary:
         return (
             f"{self.name}: trained {self.trained} configs in {self.groups} groups "
             f"(padding +{100 * self.padding:.0f}% FLOPs; {self.programs} programs compiled, "
-            f"{self.cache_hits} loaded from the compile cache) in {self.seconds:.1f} s: "
-            f"{100 * self.train_fraction:.0f}% running compiled programs, "
-            f"{share * self.compile_seconds:.0f}% compiling, "
+            f"{self.cache_hits} loaded from the compile cache; {self.tier_note()}) in "
+            f"{self.seconds:.1f} s: {100 * self.train_fraction:.0f}% running compiled programs, "
+            f"{share * self.compile_seconds:.0f}% compiling on the main thread, "
             f"{share * (self.seconds - self.group_seconds):.0f}% data, store and Python; "
+            f"the background thread compiled for {self.background_seconds:.1f} s "
+            f"({share * self.background_seconds:.0f}% of the wall time); "
             f"{self.skipped} were already stored{others}"
         )
+
+    def tier_note(self) -> str:
+        """``programs at tier 1: n, tier 2: m (k switched)``."""
+        t = self.tier_programs
+        switched = f" ({self.switches} switched)" if self.switches else ""
+        return f"programs at tier 1: {t.get(1, 0)}, tier 2: {t.get(2, 0)}{switched}"

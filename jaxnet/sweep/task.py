@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from .. import __version__, compile_cache, population, store
+from .. import __version__, compile_cache, population, store, tiers
 from .fields import COPIED_KEYS
 from .plan import canonical, config_id, effective_batch
 from .preparation import Prepared, net_for
@@ -28,14 +28,19 @@ class GroupResult:
 
     Attributes:
       rows: the members' store rows (:func:`member_rows`), plain values only.
-      seconds: the task's wall time; compiling: of it, lowering and compiling JAX programs;
+      seconds: the task's wall time; compiling: of it, lowering and compiling JAX programs (or
+        waiting for the background thread to finish one);
       compiles: population programs compiled by the task (0 when its worker had them cached).
+      tiers: ``{1: n, 2: m}`` programs the group ran at each compile tier (:mod:`jaxnet.tiers`);
+      switches: of its training programs, those that moved from tier 1 to tier 2 mid-run.
     """
 
     rows: list
     seconds: float
     compiling: float
     compiles: int
+    tiers: dict = dataclasses.field(default_factory=lambda: {1: 0, 2: 0})
+    switches: int = 0
 
 
 def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_points: int):
@@ -50,9 +55,11 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
     """
     start = time.perf_counter()
     compiled, compiles = compile_cache.compile_clock(), population.compile_count()
+    used, switches = tiers.used(), tiers.switches()
     net, history, evaluated = fit_group(configs, prepared)
     seconds = time.perf_counter() - start
     compiling = compile_cache.compile_clock() - compiled
+    ran = {t: n - used[t] for t, n in tiers.used().items()}
     timing = {
         "group_seconds": seconds,
         "train_seconds": seconds - compiling,
@@ -60,7 +67,8 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
         **environment(),
     }
     rows = member_rows(sweep_name, configs, net, history, evaluated, timing, curve_points)
-    return GroupResult(rows, seconds, compiling, population.compile_count() - compiles)
+    compiles = population.compile_count() - compiles
+    return GroupResult(rows, seconds, compiling, compiles, ran, tiers.switches() - switches)
 
 
 def fit_group(configs: list[dict], prepared: Prepared):
@@ -79,6 +87,28 @@ def fit_group(configs: list[dict], prepared: Prepared):
       :class:`~jaxnet.PopulationHistory`, and ``{"train": (loss, accuracy), "test": ...}`` of
       the final params, each ``(P,)`` NumPy.
     """
+    nets, keys, kwargs = group_arguments(configs, prepared)
+    if len({n.sizes for n in nets}) == 1:
+        net = nets[0]
+        _, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
+    else:
+        net = population.bucket_net(nets)
+        _, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
+    return net, history, history.evaluated
+
+
+def compile_group_ahead(configs: list[dict], prepared: Prepared) -> list:
+    """Queue the programs of :func:`fit_group` for these configs on the background compile
+    thread (:func:`jaxnet.population.compile_ahead`), so that they are ready when the group
+    trains; returns their Futures."""
+    nets, keys, kwargs = group_arguments(configs, prepared)
+    if len({n.sizes for n in nets}) == 1:
+        return population.compile_ahead(nets[0], keys, *prepared.parts["train"], **kwargs)
+    return population.compile_bucket_ahead(nets, keys, *prepared.parts["train"], **kwargs)
+
+
+def group_arguments(configs: list[dict], prepared: Prepared) -> tuple:
+    """``(nets, keys, keyword arguments)`` of the population that trains ``configs``."""
     first = configs[0]
     nets = [net_for(c, prepared) for c in configs]
     kwargs = dict(
@@ -95,14 +125,7 @@ def fit_group(configs: list[dict], prepared: Prepared):
         eval_every=first["eval_every"],
         progress=False,
     )
-    keys = seed_keys([c["seed"] for c in configs])
-    if len({n.sizes for n in nets}) == 1:
-        net = nets[0]
-        _, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
-    else:
-        net = population.bucket_net(nets)
-        _, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
-    return net, history, history.evaluated
+    return nets, seed_keys([c["seed"] for c in configs]), kwargs
 
 
 def seed_keys(seeds) -> np.ndarray:
