@@ -8,7 +8,8 @@ compiler options. :func:`take` returns a kept program, waits for one the backgro
 compiling (the wait counts as compile time of the caller, :func:`jaxnet.compile_cache.note_wait`),
 or compiles it on the calling thread. :func:`submit` and :func:`compile_ahead` queue work on the
 background thread: one ``ThreadPoolExecutor`` worker named ``jaxnet-compile``, so at most one
-compile runs beside the caller's work (XLA's compile releases the GIL).
+compile runs beside the caller's work (XLA's compile releases the GIL), taking the most urgent
+job first: a program a running loop is waiting for before the work queued ahead.
 
 Which options a program gets, and when the optimized one is worth compiling, is
 :mod:`jaxnet.tiers`' business. Left out: evicting programs (a sweep compiles a few per group).
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
+import itertools
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -157,17 +160,47 @@ def set_executor(executor) -> None:
         _executor[:] = [] if executor is None else [executor]
 
 
-def submit(k: tuple, job) -> Future | None:
+NOW, AHEAD = 0, 1  # priorities: a program a running loop waits for first, then ahead work
+_queue: list = []  # heap of (priority, order, Future, job) not started yet
+_order = itertools.count()
+
+
+def _run_next() -> None:
+    """One job of the background thread: the most urgent one queued (each submitted job
+    queues one of these, so every job runs; a cancelled one is skipped)."""
+    with _lock:
+        while _queue:
+            _, _, future, job = heapq.heappop(_queue)
+            if not (future.running() or future.done()):  # else a job queued again, done
+                break
+        else:
+            return
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(job())
+    except BaseException as e:  # handed to whoever takes the program: it compiles it again
+        future.set_exception(e)
+
+
+def submit(k: tuple, job, priority: int = AHEAD) -> Future | None:
     """Run ``job() -> Entry`` on the background thread and keep its entry under ``k``, unless
-    ``k`` is kept (None) or already queued (that Future)."""
+    ``k`` is kept (None) or already queued (that Future). Jobs of :data:`NOW` priority run
+    before those of :data:`AHEAD`, in the order they came."""
     executor = _background()
     with _lock:
         if k in _programs:
             return None
-        if k in _pending:
-            return _pending[k]
-        future = executor.submit(job)
+        if k in _pending:  # queued: made more urgent if need be (it runs once either way)
+            future = _pending[k]
+            queued = [q for q in _queue if q[2] is future]
+            if priority < min((q[0] for q in queued), default=priority):
+                heapq.heappush(_queue, (priority, next(_order), future, queued[0][3]))
+                executor.submit(_run_next)
+            return future
+        future = Future()
         _pending[k] = future
+        heapq.heappush(_queue, (priority, next(_order), future, job))
 
     def done(f: Future) -> None:
         with _lock:
@@ -177,6 +210,7 @@ def submit(k: tuple, job) -> Future | None:
                 del _pending[k]
 
     future.add_done_callback(done)
+    executor.submit(_run_next)
     return future
 
 

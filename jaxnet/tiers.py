@@ -20,9 +20,11 @@ tier 1 (:func:`once_tier`). A loop of chunks runs through a :class:`Ladder`: it 
 1, and once the tier-1 time this program has run (in this process) and will still run exceeds
 :data:`PAYBACK` estimated tier-2 compiles (:func:`pays`), the tier-2 program is compiled on the
 background thread (:mod:`jaxnet.program_cache`); the ladder switches at the first chunk
-boundary where it is ready. A chunk's state is the next chunk's input whatever compiled it, so
-a switch changes results only by the compiler's reassociation of sums. Both tiers are entries of
-JAX's persistent compilation cache (the compiler options are part of its key).
+boundary where it is ready. Before the first chunk the time to run is predicted from the work
+(FLOPs) at the speed of the last tier-1 chunk measured; after it, from its measured time. A
+chunk's state is the next chunk's input whatever compiled it, so a switch changes results only
+by the compiler's reassociation of sums. Both tiers are entries of JAX's persistent compilation
+cache (the compiler options are part of its key).
 
 ``JAXNET_TIERS=off`` in the environment, ``use_tiers(False)`` or ``jaxnet sweep --tiers off``
 compiles every program with XLA's defaults on the calling thread, as ``jax.jit`` does and as
@@ -45,11 +47,13 @@ ENV = "JAXNET_TIERS"
 CHEAP = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 OPTIMIZED = {"cpu": {"xla_backend_optimization_level": 2}}  # by platform; others: XLA's defaults
 COMPILE_RATIO = 1.6  # tier-2 / tier-1 compile seconds of a training chunk (CPU, measured)
-PAYBACK = 2.0  # ask for tier 2 once tier-1 time exceeds this many tier-2 compiles
+PAYBACK = 1.0  # ask for tier 2 once tier-1 time exceeds this many tier-2 compiles
 # A run of one chunk has no boundary to switch at: it starts on tier 1 only when its work is
 # below this many FLOPs (about 0.1 s optimized on one laptop core, less than the compile time
 # tier 1 saves), and on tier 2 above.
 ONE_CHUNK_FLOPS = 2e9
+# Tier-1 training speed before a chunk is measured: about 20 GFLOP/s (CPU, small MLPs).
+TIER1_SECONDS_PER_FLOP = 5e-11
 
 
 def parse_switch(value, name: str) -> bool:
@@ -106,6 +110,7 @@ def compiler_options(tier: int) -> dict:
 
 _used: collections.Counter = collections.Counter()  # tier -> programs handed out to run
 _hot: collections.Counter = collections.Counter()  # signature -> tier-1 seconds run so far
+_rate: dict = {}  # {1: seconds per FLOP of the last tier-1 chunk measured}
 _switches = [0]
 
 
@@ -155,6 +160,53 @@ def compile_ahead(name: str, fn, args: tuple, static: dict, out_shardings=None, 
     return program_cache.compile_ahead(sig, options, fn, args, static, out_shardings, tier == 1)
 
 
+def compile_loop_ahead(name: str, fn, args: tuple, static: dict, flops: float, chunks: int):
+    """:func:`compile_ahead` for the program of a loop of ``chunks`` chunks of ``flops`` each
+    (what its :class:`Ladder` will take): at its first tier, then, once that is compiled, tier 2
+    too if the run is predicted to pay for it (:func:`promote`). Its Future, or None."""
+    tier = first_tier(chunks - 1, flops)
+    future = compile_ahead(name, fn, args, static, None, tier)
+    if future is None or tier == 2:
+        return future
+    sig = program_cache.signature(name, args, static)
+
+    def then(done) -> None:
+        if not done.cancelled() and done.exception() is None:
+            promote(sig, predicted(flops * chunks), program_cache.AHEAD)
+
+    future.add_done_callback(then)
+    return future
+
+
+def predicted(flops: float) -> float:
+    """Seconds ``flops`` of training take at tier 1: at the rate the last tier-1 chunk of this
+    process ran, or :data:`TIER1_SECONDS_PER_FLOP` before any did."""
+    return flops * _rate.get(1, TIER1_SECONDS_PER_FLOP)
+
+
+def promote(sig: tuple, left_seconds: float, priority: int = program_cache.NOW) -> bool:
+    """Ask the background thread for the tier-2 program of ``sig`` if :func:`pays` says so,
+    given the tier-1 seconds it has run (this process) and ``left_seconds`` still to run;
+    whether it was asked (or is not needed: tiers off, or no tier-1 program to start from).
+    ``priority``: :data:`~jaxnet.program_cache.NOW` for a loop that runs, else ``AHEAD``."""
+    if not enabled():
+        return True
+    tier1 = program_cache.get(_key(sig, 1))
+    if tier1 is None or tier1.lowered is None:
+        return tier1 is not None  # no Lowered left: tier 2 was compiled already
+    if not pays(_hot[sig], left_seconds, tier1.seconds):
+        return False
+    lowered, options = tier1.lowered, compiler_options(2)
+
+    def job():
+        entry = program_cache.build(lowered, options, False, time.perf_counter())
+        tier1.lowered = None  # kept only to compile tier 2 without tracing again
+        return entry
+
+    program_cache.submit(_key(sig, 2), job, priority)
+    return True
+
+
 def first_tier(chunks_left: int, flops: float | None) -> int:
     """The tier a loop starts on before any chunk is measured: 1, but 2 with tiers off or for
     a run of one chunk (nowhere to switch) whose work exceeds :data:`ONE_CHUNK_FLOPS`.
@@ -170,10 +222,13 @@ def first_tier(chunks_left: int, flops: float | None) -> int:
 
 
 def pays(run_seconds: float, left_seconds: float, tier1_compile: float) -> bool:
-    """The ladder's rule: tier-1 seconds run and still to run exceed :data:`PAYBACK` estimated
-    tier-2 compiles (:data:`COMPILE_RATIO` times the tier-1 compile). Tier 2 runs about twice
-    as fast, so after a compile of ``c`` seconds the rest of ``r`` tier-1 seconds saves about
-    ``(r - c) / 2``: more than the background CPU it spent once ``r`` exceeds ``2 c``."""
+    """The rule for asking for tier 2: tier-1 seconds run and still to run exceed
+    :data:`PAYBACK` estimated tier-2 compiles (:data:`COMPILE_RATIO` times the tier-1 compile).
+
+    The tier-2 program compiles on the background thread while tier 1 runs; tier 2 runs about
+    twice as fast, so whatever tier-1 time is left once it is ready is halved. With less tier-1
+    time left than the compile takes, tier 2 would arrive after the run ended.
+    """
     return run_seconds + left_seconds > PAYBACK * COMPILE_RATIO * tier1_compile
 
 
@@ -222,6 +277,8 @@ class Ladder:
         entry, self.seconds = program_cache.take(k, *self._build, keep_lowered=tier == 1)
         self._program, self.tier = entry.program, tier
         _used[tier] += 1
+        if tier == 1 and self.flops:  # a run predicted long asks before its first chunk
+            self._asked = promote(self.sig, predicted(self.flops * (chunks_left + 1)))
 
     def _switch(self) -> None:
         entry = program_cache.get(_key(self.sig, 2))
@@ -251,21 +308,10 @@ class Ladder:
 
     def _ran(self, seconds: float, chunks_left: int) -> None:
         _hot[self.sig] += seconds
-        if self._asked or not enabled():
-            return
-        tier1 = program_cache.get(_key(self.sig, 1))
-        if tier1 is None or tier1.lowered is None:
-            return
-        if pays(_hot[self.sig], seconds * chunks_left, tier1.seconds):
-            self._asked = True
-            lowered, options = tier1.lowered, compiler_options(2)
-
-            def job():
-                entry = program_cache.build(lowered, options, False, time.perf_counter())
-                tier1.lowered = None  # kept only to compile tier 2 without tracing again
-                return entry
-
-            program_cache.submit(_key(self.sig, 2), job)
+        if self.flops:
+            _rate[1] = seconds / self.flops
+        if not self._asked:
+            self._asked = promote(self.sig, seconds * chunks_left)
 
 
 def settle(timeout: float | None = None) -> None:
@@ -278,6 +324,7 @@ def forget() -> None:
     first compile again); queued background work is finished first."""
     program_cache.forget()
     _hot.clear()
+    _rate.clear()
 
 
 def compile_count() -> int:

@@ -291,3 +291,12 @@ def test_a_bad_tiers_switch_is_refused_in_one_line(tmp_path, monkeypatch, value,
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1
     assert err[0].startswith("jaxnet sweep: error: argument --tiers: invalid choice")
+
+
+def test_a_run_predicted_long_asks_for_tier_2_before_its_first_chunk(monkeypatch, at_once):
+    monkeypatch.setattr(tiers, "predicted", lambda flops: 1e6)  # a million tier-1 seconds
+    net = jn.MLP((4, 31, 3), activation="tanh")
+    x, y = blobs(n=32, seed=9)
+    kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
+    _, hist = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=20, eval_every=10, **kw)
+    assert hist.chunk_tiers == (1, 2)  # tier 1 started it; tier 2 was ready for chunk 2

@@ -68,11 +68,9 @@ def _ahead(net, bucket, keys, x, y, options: dict) -> list:
     n_chunks, length = chunking(o.steps, o.eval_every)
     rows = o.batch_size or xb.shape[0]
     flops = tiers.training_flops(net.n_params, rows, length, len(lay.take))
-    first = tiers.first_tier(n_chunks - 1, flops)
     static = dict(lay.static, length=length)
-    futures.append(
-        tiers.compile_ahead("fast", fast_members, (states, masks, xb, yb, val), static, None, first)
-    )
+    args = (states, masks, xb, yb, val)
+    futures.append(tiers.compile_loop_ahead("fast", fast_members, args, static, flops, n_chunks))
     if parts:
         args, static = (states.params, parts), dict(net=net, loss=o.loss)
         futures.append(tiers.compile_ahead("evaluate", evaluate_parts, args, static, None, once))
