@@ -31,6 +31,7 @@ from pathlib import Path
 ENV = "JAXNET_CACHE_DIR"
 _OFF = ("off", "none", "0", "false", "no")
 _counts = {"hits": 0, "misses": 0}
+_thread_hits = threading.local()  # hits counted in each thread (one compile's own, read twice)
 _listening = False
 _enabled: list = []  # the folder jaxnet turned the cache on in, once it has
 
@@ -118,6 +119,7 @@ def _enable_at_start(path) -> str | None:
 def _count(event: str, **_) -> None:
     if event == "/jax/compilation_cache/cache_hits":
         _counts["hits"] += 1
+        _thread_hits.n = getattr(_thread_hits, "n", 0) + 1
     elif event == "/jax/compilation_cache/cache_misses":
         _counts["misses"] += 1
 
@@ -129,6 +131,13 @@ def _listen() -> None:
 
         jax.monitoring.register_event_listener(_count)
         _listening = True
+
+
+def thread_hits() -> int:
+    """Programs this thread has loaded from the persistent cache (read before and after a
+    compile to tell a load from a compile, whatever other threads compile meanwhile)."""
+    _listen()
+    return getattr(_thread_hits, "n", 0)
 
 
 def stats() -> dict:

@@ -34,11 +34,13 @@ from . import compile_cache
 @dataclasses.dataclass
 class Entry:
     """A compiled program, the seconds its lowering and compiling took (on whichever thread),
-    and its Lowered module while someone may compile it again with other options."""
+    whether XLA's part was a load from the persistent cache, and its Lowered module while
+    someone may compile it again with other options."""
 
     program: object
     seconds: float
     lowered: object = None
+    cached: bool = False
 
 
 _lock = threading.Lock()
@@ -101,8 +103,11 @@ def lower(fn, args: tuple, static: dict, out_shardings=None):
 
 def build(lowered, options: dict, keep_lowered: bool, start: float) -> Entry:
     """Compile ``lowered`` with ``options``; an :class:`Entry` timed from ``start``."""
+    hits = compile_cache.thread_hits()
     program = lowered.compile(dict(options)) if options else lowered.compile()
-    return Entry(program, time.perf_counter() - start, lowered if keep_lowered else None)
+    cached = compile_cache.thread_hits() > hits
+    seconds = time.perf_counter() - start
+    return Entry(program, seconds, lowered if keep_lowered else None, cached)
 
 
 def get(k: tuple) -> Entry | None:

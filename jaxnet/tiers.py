@@ -54,6 +54,10 @@ PAYBACK = 1.0  # ask for tier 2 once tier-1 time exceeds this many tier-2 compil
 ONE_CHUNK_FLOPS = 2e9
 # Tier-1 training speed before a chunk is measured: about 20 GFLOP/s (CPU, small MLPs).
 TIER1_SECONDS_PER_FLOP = 5e-11
+# A tier-1 compile of a small population's chunk on a laptop core, for a program whose tier 1
+# came from the persistent cache (its load time says nothing of what tier 2 costs to compile)
+# until this process has compiled one.
+TIER1_COMPILE_SECONDS = 1.0
 
 
 def parse_switch(value, name: str) -> bool:
@@ -110,7 +114,7 @@ def compiler_options(tier: int) -> dict:
 
 _used: collections.Counter = collections.Counter()  # tier -> programs handed out to run
 _hot: collections.Counter = collections.Counter()  # signature -> tier-1 seconds run so far
-_rate: dict = {}  # {1: seconds per FLOP of the last tier-1 chunk measured}
+_rate: dict = {}  # 1: seconds per FLOP of the last tier-1 chunk; "compile": last tier-1 compile
 _switches = [0]
 
 
@@ -194,7 +198,10 @@ def promote(sig: tuple, left_seconds: float, priority: int = program_cache.NOW) 
     tier1 = program_cache.get(_key(sig, 1))
     if tier1 is None or tier1.lowered is None:
         return tier1 is not None  # no Lowered left: tier 2 was compiled already
-    if not pays(_hot[sig], left_seconds, tier1.seconds):
+    if not tier1.cached:
+        _rate["compile"] = tier1.seconds
+    compile_seconds = _rate.get("compile", TIER1_COMPILE_SECONDS) if tier1.cached else tier1.seconds
+    if not pays(_hot[sig], left_seconds, compile_seconds):
         return False
     lowered, options = tier1.lowered, compiler_options(2)
 

@@ -40,6 +40,14 @@ class Config:
     sklearn_search_epochs: int = 100
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+    tiers_steps: int = 1500  # issue 20: the widths sweep's steps
+    tiers_long_steps: int = 20_000  # the long sweep's
+    tiers_demo: bool = True  # the whole demo sweep (False: a 4-config cut of it)
+    tiers_chunk_steps: int = 2000  # the chunk timed beside background compiles
+    tiers_repeats: int = 5
+    tiers_fit_steps: int = 2000  # the longer first fit
+    sklearn_sweep_rows: int = 4000  # issue 20: a cold sweep vs GridSearchCV on these rows
+    sklearn_sweep_epochs: int = 20
 
 
 FULL = Config()
@@ -63,6 +71,14 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    tiers_steps=300,
+    tiers_long_steps=3000,
+    tiers_demo=False,
+    tiers_chunk_steps=500,
+    tiers_repeats=3,
+    tiers_fit_steps=1000,
+    sklearn_sweep_rows=1000,
+    sklearn_sweep_epochs=5,
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(
