@@ -193,19 +193,23 @@ def submit(k: tuple, job, priority: int = AHEAD) -> Future | None:
     ``k`` is kept (None) or already queued (that Future). Jobs of :data:`NOW` priority run
     before those of :data:`AHEAD`, in the order they came."""
     executor = _background()
-    with _lock:
+    with _lock:  # nothing that may run a callback (and take the lock) happens under it
         if k in _programs:
             return None
-        if k in _pending:  # queued: made more urgent if need be (it runs once either way)
-            future = _pending[k]
+        future, new, bumped = _pending.get(k), False, False
+        if future is not None:  # queued: made more urgent if need be (it runs once either way)
             queued = [q for q in _queue if q[2] is future]
-            if priority < min((q[0] for q in queued), default=priority):
+            bumped = priority < min((q[0] for q in queued), default=priority)
+            if bumped:
                 heapq.heappush(_queue, (priority, next(_order), future, queued[0][3]))
-                executor.submit(_run_next)
-            return future
-        future = Future()
-        _pending[k] = future
-        heapq.heappush(_queue, (priority, next(_order), future, job))
+        else:
+            future, new = Future(), True
+            _pending[k] = future
+            heapq.heappush(_queue, (priority, next(_order), future, job))
+    if not new:
+        if bumped:
+            executor.submit(_run_next)
+        return future
 
     def done(f: Future) -> None:
         with _lock:
@@ -251,7 +255,8 @@ def settle(timeout: float | None = None) -> None:
 def cancel_pending() -> int:
     """Cancel the queued background compiles not started yet; how many were."""
     with _lock:
-        return sum(f.cancel() for f in list(_pending.values()))
+        futures = list(_pending.values())
+    return sum(f.cancel() for f in futures)  # outside the lock: cancelling runs `done`
 
 
 def forget() -> None:

@@ -300,3 +300,42 @@ def test_a_run_predicted_long_asks_for_tier_2_before_its_first_chunk(monkeypatch
     kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
     _, hist = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=20, eval_every=10, **kw)
     assert hist.chunk_tiers == (1, 2)  # tier 1 started it; tier 2 was ready for chunk 2
+
+
+def test_the_background_thread_runs_the_urgent_job_first_and_cancels_without_deadlock():
+    started, release, ran = threading.Event(), threading.Event(), []
+
+    def job(name):
+        def run():
+            if name.startswith("blocker"):
+                started.set()
+                release.wait(10)
+            ran.append(name)
+            return program_cache.Entry(program=name, seconds=0.0)
+
+        return run
+
+    def key(name):
+        return program_cache.key(("order-test", name), {})
+
+    program_cache.submit(key("blocker"), job("blocker"))  # holds the one worker
+    started.wait(10)
+    program_cache.submit(key("a"), job("a"))  # ahead work, queued first
+    program_cache.submit(key("b"), job("b"), program_cache.NOW)  # a running loop's: first
+    program_cache.submit(key("c"), job("c"))
+    program_cache.submit(key("c"), job("c"), program_cache.NOW)  # asked again, now urgent
+    program_cache.submit(key("d"), job("d"))
+    release.set()
+    program_cache.settle(10)
+    assert ran == ["blocker", "b", "c", "a", "d"]
+    assert program_cache.get(key("c")).program == "c"
+    started.clear(), release.clear()
+    program_cache.submit(key("blocker2"), job("blocker2"))
+    started.wait(10)
+    program_cache.submit(key("e"), job("e"))
+    program_cache.submit(key("f"), job("f"), program_cache.NOW)
+    assert program_cache.cancel_pending() == 2  # e and f; the running one goes on
+    release.set()
+    program_cache.settle(10)
+    assert ran[-1] == "blocker2" and not program_cache.pending(key("e"))
+    assert program_cache.get(key("e")) is None and program_cache.get(key("f")) is None
