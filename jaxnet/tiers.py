@@ -48,10 +48,10 @@ CHEAP = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes
 OPTIMIZED = {"cpu": {"xla_backend_optimization_level": 2}}  # by platform; others: XLA's defaults
 COMPILE_RATIO = 1.6  # tier-2 / tier-1 compile seconds of a training chunk (CPU, measured)
 PAYBACK = 1.0  # ask for tier 2 once tier-1 time exceeds this many tier-2 compiles
-# A run of one chunk has no boundary to switch at: it starts on tier 1 only when its work is
-# below this many FLOPs (about 0.1 s optimized on one laptop core, less than the compile time
-# tier 1 saves), and on tier 2 above.
-ONE_CHUNK_FLOPS = 2e9
+# A run of one chunk has no boundary to switch at: it starts on tier 1 only when it is
+# predicted to run at most this long there (the extra run time is then below what tier 1's
+# cheaper compile saves, 0.5-1 s on a laptop core), and on tier 2 above.
+ONE_CHUNK_SECONDS = 0.5
 # Tier-1 training speed before a chunk is measured: about 20 GFLOP/s (CPU, small MLPs).
 TIER1_SECONDS_PER_FLOP = 5e-11
 # A tier-1 compile of a small population's chunk on a laptop core, for a program whose tier 1
@@ -216,14 +216,15 @@ def promote(sig: tuple, left_seconds: float, priority: int = program_cache.NOW) 
 
 def first_tier(chunks_left: int, flops: float | None) -> int:
     """The tier a loop starts on before any chunk is measured: 1, but 2 with tiers off or for
-    a run of one chunk (nowhere to switch) whose work exceeds :data:`ONE_CHUNK_FLOPS`.
+    a run of one chunk (nowhere to switch) predicted to run longer than
+    :data:`ONE_CHUNK_SECONDS` at tier 1.
 
     Args:
       chunks_left: chunks after the first; flops: one chunk's work, or None when unknown.
     """
     if not enabled():
         return 2
-    if chunks_left == 0 and flops is not None and flops > ONE_CHUNK_FLOPS:
+    if chunks_left == 0 and flops is not None and predicted(flops) > ONE_CHUNK_SECONDS:
         return 2
     return 1
 

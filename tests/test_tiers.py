@@ -110,19 +110,15 @@ def test_the_payback_rule_at_its_edges():
     assert not tiers.pays(0.0, 0.0, 0.0)
     assert [tiers.chunks_after(d, 10, 35) for d in (0, 10, 20, 30)] == [3, 2, 1, 0]
     assert tiers.chunks_after(0, 40, 35) == 0
-    # a run of one chunk cannot switch: big work starts on tier 2
-    big, small = tiers.ONE_CHUNK_FLOPS * 2, tiers.ONE_CHUNK_FLOPS
-    assert (tiers.first_tier(0, big), tiers.first_tier(0, small), tiers.first_tier(1, big)) == (
-        2,
-        1,
-        1,
-    )
-    assert tiers.first_tier(0, None) == 1
+    # a run of one chunk cannot switch: one predicted long at tier 1 starts on tier 2
+    small = tiers.ONE_CHUNK_SECONDS / tiers.predicted(1.0)  # FLOPs of exactly the bound
+    assert (tiers.first_tier(0, 2 * small), tiers.first_tier(0, small)) == (2, 1)
+    assert tiers.first_tier(1, 2 * small) == 1 and tiers.first_tier(0, None) == 1
     assert tiers.training_flops(10, 4, 3, 2) == 6 * 10 * 4 * 3 * 2
 
 
 def test_a_long_single_chunk_fit_starts_optimized(monkeypatch):
-    monkeypatch.setattr(tiers, "ONE_CHUNK_FLOPS", 1.0)  # any real work is "big"
+    monkeypatch.setattr(tiers, "ONE_CHUNK_SECONDS", 0.0)  # any real work is "long"
     net = jn.MLP((4, 5, 3))
     x, y = blobs(n=32, seed=2)
     kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
