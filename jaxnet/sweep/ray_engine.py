@@ -20,6 +20,7 @@ import logging
 import os
 import time
 
+from .. import tiers
 from .options import EngineOptions
 from .preparation import Prepared
 from .task import train_group
@@ -97,6 +98,7 @@ class RayEngine:
                 options.gpus_per_group or 0, options.cpus_per_group
             )
             env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={max(1, int(self._cpus))}"}
+            env[tiers.ENV] = "on" if tiers.enabled() else "off"  # the driver's --tiers
             if not self._gpus:
                 env["JAX_PLATFORMS"] = "cpu"  # a CPU task on a GPU node leaves its GPUs alone
             elif self._gpus < 1:  # tasks share a GPU: none may take most of its memory up front
