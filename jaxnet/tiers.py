@@ -16,12 +16,14 @@ compiling is mostly autotuning and PTX assembly, the same flags are expected to 
 was not measured.
 
 A program that runs once (a population's initial states, its final scores) is compiled at
-tier 1 (:func:`once_tier`). A loop of chunks runs through a :class:`Ladder`: it starts on tier
-1, and once the tier-1 time this program has run (in this process) and will still run exceeds
-:data:`PAYBACK` estimated tier-2 compiles (:func:`pays`), the tier-2 program is compiled on the
-background thread (:mod:`jaxnet.program_cache`); the ladder switches at the first chunk
-boundary where it is ready. Before the first chunk the time to run is predicted from the work
-(FLOPs) at the speed of the last tier-1 chunk measured; after it, from its measured time. A
+tier 1 (:func:`once_tier`). A loop of chunks runs through a :class:`Ladder`. One rule,
+:func:`pays`, decides: tier 2 is worth its compile once the tier-1 time this program has run
+(in this process) and will still run exceeds :data:`PAYBACK` estimated tier-2 compiles. A run
+predicted to pay from the start (its FLOPs at the speed of the last tier-1 chunk measured)
+starts on tier 2 (:func:`first_tier`: tier 1 is slower by more than tier 2's compile costs
+extra). Any other starts on tier 1; once its measured chunks say it pays, the tier-2 program
+compiles on the background thread (:mod:`jaxnet.program_cache`) and the ladder switches at the
+first chunk boundary where it is ready. A
 chunk's state is the next chunk's input whatever compiled it, so a switch changes results only
 by the compiler's reassociation of sums. Both tiers are entries of JAX's persistent compilation
 cache (the compiler options are part of its key).
@@ -48,10 +50,6 @@ CHEAP = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes
 OPTIMIZED = {"cpu": {"xla_backend_optimization_level": 2}}  # by platform; others: XLA's defaults
 COMPILE_RATIO = 1.6  # tier-2 / tier-1 compile seconds of a training chunk (CPU, measured)
 PAYBACK = 1.0  # ask for tier 2 once tier-1 time exceeds this many tier-2 compiles
-# A run of one chunk has no boundary to switch at: it starts on tier 1 only when it is
-# predicted to run at most this long there (the extra run time is then below what tier 1's
-# cheaper compile saves, 0.5-1 s on a laptop core), and on tier 2 above.
-ONE_CHUNK_SECONDS = 0.5
 # Tier-1 training speed before a chunk is measured: about 20 GFLOP/s (CPU, small MLPs).
 TIER1_SECONDS_PER_FLOP = 5e-11
 # A tier-1 compile of a small population's chunk on a laptop core, for a program whose tier 1
@@ -198,9 +196,8 @@ def promote(sig: tuple, left_seconds: float, priority: int = program_cache.NOW) 
     tier1 = program_cache.get(_key(sig, 1))
     if tier1 is None or tier1.lowered is None:
         return tier1 is not None  # no Lowered left: tier 2 was compiled already
-    if not tier1.cached:
-        _rate["compile"] = tier1.seconds
-    compile_seconds = _rate.get("compile", TIER1_COMPILE_SECONDS) if tier1.cached else tier1.seconds
+    learn_compile(tier1)
+    compile_seconds = compile_estimate() if tier1.cached else tier1.seconds
     if not pays(_hot[sig], left_seconds, compile_seconds):
         return False
     lowered, options = tier1.lowered, compiler_options(2)
@@ -215,18 +212,32 @@ def promote(sig: tuple, left_seconds: float, priority: int = program_cache.NOW) 
 
 
 def first_tier(chunks_left: int, flops: float | None) -> int:
-    """The tier a loop starts on before any chunk is measured: 1, but 2 with tiers off or for
-    a run of one chunk (nowhere to switch) predicted to run longer than
-    :data:`ONE_CHUNK_SECONDS` at tier 1.
+    """The tier a loop starts on before any chunk is measured: 2 with tiers off, or when the
+    whole run is predicted to pay for the optimized compile (:func:`pays` with nothing run
+    yet: then compiling tier 2 at once beats a tier-1 start, since tier 1 runs slower than
+    tier 2 by more than tier 2's compile costs over tier 1's); else 1, and the run is promoted
+    if it turns out long.
 
     Args:
       chunks_left: chunks after the first; flops: one chunk's work, or None when unknown.
     """
     if not enabled():
         return 2
-    if chunks_left == 0 and flops is not None and predicted(flops) > ONE_CHUNK_SECONDS:
+    if flops is not None and pays(0.0, predicted(flops * (chunks_left + 1)), compile_estimate()):
         return 2
     return 1
+
+
+def compile_estimate() -> float:
+    """A tier-1 compile's seconds before this program's is known: the last real one of this
+    process, else :data:`TIER1_COMPILE_SECONDS`."""
+    return _rate.get("compile", TIER1_COMPILE_SECONDS)
+
+
+def learn_compile(entry) -> None:
+    """Remember a tier-1 program's compile seconds (unless it was loaded from the cache)."""
+    if not entry.cached:
+        _rate["compile"] = entry.seconds
 
 
 def pays(run_seconds: float, left_seconds: float, tier1_compile: float) -> bool:
@@ -275,9 +286,11 @@ class Ladder:
         if not enabled() or program_cache.get(_key(self.sig, 2)) is not None:
             return 2
         k = _key(self.sig, 1)
-        if program_cache.get(k) is not None or program_cache.pending(k):
-            return 1  # paid for (or on its way): the run promotes it when it is hot
-        return first_tier(chunks_left, self.flops)
+        if program_cache.get(k) is not None:
+            return 1  # paid for: the run promotes it when it is hot
+        if program_cache.pending(_key(self.sig, 2)):
+            return 2  # compiled ahead because the run pays for it: the rest is waited for
+        return 1 if program_cache.pending(k) else first_tier(chunks_left, self.flops)
 
     def _start(self, chunks_left: int) -> None:
         tier = self._first_tier(chunks_left)
@@ -285,6 +298,8 @@ class Ladder:
         entry, self.seconds = program_cache.take(k, *self._build, keep_lowered=tier == 1)
         self._program, self.tier = entry.program, tier
         _used[tier] += 1
+        if tier == 1:
+            learn_compile(entry)
         if tier == 1 and self.flops:  # a run predicted long asks before its first chunk
             self._asked = promote(self.sig, predicted(self.flops * (chunks_left + 1)))
 

@@ -62,6 +62,7 @@ def _population(net, dtype, steps=200, eval_every=20, members=3):
 def _three_ways(monkeypatch, net, dtype):
     """The same population on tier 1 only, switched after its first chunk, and on tier 2 only
     (in that order: a kept tier-2 program would start the first two on tier 2)."""
+    monkeypatch.setattr(tiers, "predicted", lambda flops: 0.0)  # start cheap; measure, then ask
     monkeypatch.setattr(tiers, "PAYBACK", math.inf)
     only1 = _population(net, dtype)
     monkeypatch.setattr(tiers, "PAYBACK", 0.0)  # every tier-1 second pays
@@ -110,21 +111,28 @@ def test_the_payback_rule_at_its_edges():
     assert not tiers.pays(0.0, 0.0, 0.0)
     assert [tiers.chunks_after(d, 10, 35) for d in (0, 10, 20, 30)] == [3, 2, 1, 0]
     assert tiers.chunks_after(0, 40, 35) == 0
-    # a run of one chunk cannot switch: one predicted long at tier 1 starts on tier 2
-    small = tiers.ONE_CHUNK_SECONDS / tiers.predicted(1.0)  # FLOPs of exactly the bound
-    assert (tiers.first_tier(0, 2 * small), tiers.first_tier(0, small)) == (2, 1)
-    assert tiers.first_tier(1, 2 * small) == 1 and tiers.first_tier(0, None) == 1
+
     assert tiers.training_flops(10, 4, 3, 2) == 6 * 10 * 4 * 3 * 2
 
 
-def test_a_long_single_chunk_fit_starts_optimized(monkeypatch):
-    monkeypatch.setattr(tiers, "ONE_CHUNK_SECONDS", 0.0)  # any real work is "long"
+def test_a_run_predicted_to_pay_for_the_optimized_compile_starts_on_it(monkeypatch):
+    monkeypatch.setattr(tiers, "predicted", lambda flops: flops)  # a second per FLOP
+    bound = tiers.PAYBACK * tiers.COMPILE_RATIO * tiers.compile_estimate()
+    assert (tiers.first_tier(0, bound), tiers.first_tier(0, bound * 1.01)) == (1, 2)
+    assert tiers.first_tier(1, bound / 2 * 1.01) == 2  # two chunks: the whole run counts
+    assert tiers.first_tier(3, None) == 1  # unknown work: the cheap start
+    with tiers.switched(False):
+        assert tiers.first_tier(0, 0.0) == 2
     net = jn.MLP((4, 5, 3))
     x, y = blobs(n=32, seed=2)
     kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
     _, one = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=30, eval_every=30, **kw)
     _, two = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=30, eval_every=15, **kw)
-    assert one.chunk_tiers == (2,) and two.chunk_tiers == (1, 1)
+    assert one.chunk_tiers == (2,) and two.chunk_tiers == (2, 2)  # a second a FLOP: long
+    monkeypatch.setattr(tiers, "predicted", lambda flops: 0.0)
+    net = jn.MLP((4, 6, 3))  # a new shape: nothing kept at either tier
+    _, short = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=30, eval_every=15, **kw)
+    assert short.chunk_tiers == (1, 1)
 
 
 def test_compiled_ahead_a_population_compiles_nothing_when_it_trains(tmp_path):
@@ -190,6 +198,7 @@ def test_waiting_for_the_background_is_main_thread_compile_time():
 
 
 def test_both_tiers_go_into_the_persistent_cache(tmp_path, monkeypatch, at_once):
+    monkeypatch.setattr(tiers, "predicted", lambda flops: 0.0)  # start cheap; measure, then ask
     monkeypatch.setattr(tiers, "PAYBACK", 0.0)
     before = jax.config.jax_compilation_cache_dir
     try:
@@ -288,15 +297,6 @@ def test_a_bad_tiers_switch_is_refused_in_one_line(tmp_path, monkeypatch, value,
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1
     assert err[0].startswith("jaxnet sweep: error: argument --tiers: invalid choice")
-
-
-def test_a_run_predicted_long_asks_for_tier_2_before_its_first_chunk(monkeypatch, at_once):
-    monkeypatch.setattr(tiers, "predicted", lambda flops: 1e6)  # a million tier-1 seconds
-    net = jn.MLP((4, 31, 3), activation="tanh")
-    x, y = blobs(n=32, seed=9)
-    kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
-    _, hist = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=20, eval_every=10, **kw)
-    assert hist.chunk_tiers == (1, 2)  # tier 1 started it; tier 2 was ready for chunk 2
 
 
 def test_the_background_thread_runs_the_urgent_job_first_and_cancels_without_deadlock():
