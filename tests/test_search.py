@@ -710,9 +710,9 @@ batch_size = [32]
 """
 
 
-def _slow_spec(tmp_path, name, search_text, steps=1080) -> Path:
+def _slow_spec(tmp_path, name, search_text, steps=1080, extra="") -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(SLOW.format(name=name, search=search_text, steps=steps))
+    path.write_text(extra + SLOW.format(name=name, search=search_text, steps=steps))
     return path
 
 
@@ -769,7 +769,9 @@ def test_a_search_killed_with_sigkill_mid_run_and_rerun_ends_with_the_uninterrup
 
 @pytest.mark.slow
 def test_two_processes_on_one_halving_search_train_no_config_past_a_rung_twice(tmp_path):
-    toml = _slow_spec(tmp_path, "pair", 'method = "halving"\nmin_steps = 40\nfactor = 3')
+    # no width buckets: three groups at rung 0, so the two processes have groups to share
+    search_text = 'method = "halving"\nmin_steps = 40\nfactor = 3'
+    toml = _slow_spec(tmp_path, "pair", search_text, extra="max_padding = 1\n")
     db = tmp_path / "pair.sqlite"
     procs = [_sweep_process(toml, db, "--lease", "3") for _ in range(2)]
     try:
