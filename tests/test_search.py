@@ -195,13 +195,23 @@ def test_a_search_that_is_not_a_table_is_refused():
             'method = "pbt"\ninterval = 20',
             "search.interval (20) must be below every config's steps; the fewest steps are 20",
         ),
+        (
+            'method = "halving"\nmin_steps = 1\nfactor = 1.01',
+            "search.min_steps 1 and factor 1.01 make 342 rungs in 30 steps; at most 64",
+        ),
+        (
+            'method = "pbt"\ninterval = 1\n[grid]\nsteps = [20000]',
+            "search.interval 1 makes 20,000 rounds in 20,000 steps; at most 10,000",
+        ),
     ],
 )
 def test_search_keys_against_the_configs_are_refused_before_any_store_is_made(
     tmp_path, search_text, named
 ):
     steps = "steps = [30, 20]" if "pbt" in search_text else "steps = [30]"
-    spec = sweep.parse(GOOD.replace("steps = [30]", steps) + "[search]\n" + search_text, "t.toml")
+    search_text, _, grid = search_text.partition("[grid]\n")
+    text = GOOD.replace("steps = [30]", grid.strip() or steps) + "[search]\n" + search_text
+    spec = sweep.parse(text, "t.toml")
     with pytest.raises(sweep.SweepError, match=named.replace("(", r"\(").replace(")", r"\)")):
         _quiet(spec, tmp_path / "s.sqlite")
     assert not (tmp_path / "s.sqlite").exists()
@@ -238,12 +248,33 @@ def test_a_grid_spec_is_unchanged_by_the_search_table_and_its_config_ids_too():
 # --- rung decisions on planted populations (no training) ----------------------------------------
 
 
+def test_keep_models_takes_all_none_or_k_and_a_k_past_any_sweep_is_all():
+    from jaxnet.sweep.models import check_keep
+
+    assert [check_keep(k) for k in ("all", None, "none", 0, "0", " 7 ", 3)] == [
+        None,
+        None,
+        0,
+        0,
+        0,
+        7,
+        3,
+    ]
+    assert check_keep(10**30) is None and check_keep(str(2**70)) is None  # no SQLite overflow
+    for bad in (-1, "-1", 2.5, "1e3", True, "", [3]):
+        with pytest.raises(ValueError, match="keep_models must be 'all', 'none' or an int >= 0"):
+            check_keep(bad)
+
+
 def test_rung_steps_round_dedupe_and_end_at_the_configs_steps():
     assert search.rung_steps(12, 3, 36) == [12, 36]
     assert search.rung_steps(10, 3, 1000) == [10, 30, 90, 270, 810, 1000]
     assert search.rung_steps(1, 1.5, 6) == [1, 2, 3, 5, 6]  # 1, 1.5->2, 2.25->2 (dropped), 3.4->3
     assert search.rung_steps(5, 2, 6) == [5, 6]
     assert search.rung_steps(1, 1000, 2**31 - 1) == [1, 1000, 10**6, 10**9, 2**31 - 1]
+    assert search.rung_steps(2, 1e308, 100) == [2, 100]  # 2e308 overflows to inf: no rung
+    with pytest.raises(ValueError, match="make more than 64 rungs below 1000000 steps"):
+        search.rung_steps(1, 1.0000001, 10**6)  # refused at once, not 10**8 loops
 
 
 def test_promote_keeps_the_best_floor_n_over_factor_ties_to_the_first_nan_last():
@@ -309,6 +340,10 @@ def test_halving_decides_sweep_wide_on_a_planted_population():
     assert [(t.rung, t.start, t.until) for t in plan.tasks] == [(2, 20, 40)]
     assert [sweep.config_id("planted", c) for c in plan.tasks[0].configs] == [ids[3]]
 
+    all_diverged = {i: [(float("nan"), False)] for i in range(6)}
+    plan = method.plan(_planted_state(configs, "planted", all_diverged))
+    assert plan.done and set(plan.finished.values()) == {"diverged"} and len(plan.finished) == 6
+
     done = {**rung1, 3: [(0.3, True), (0.05, True), (0.04, True)]}
     plan = method.plan(_planted_state(configs, "planted", done))
     assert plan.done and not plan.tasks and plan.finished[ids[3]] == "completed"
@@ -335,6 +370,9 @@ def test_pbt_exploit_copies_the_best_quarter_into_the_worst_and_perturbs():
     assert two == ([0, 0], [1.0, 2.0], [(1, 0)])  # one of two rounds to one copy
     acc = search.exploit(["a", "b"], [0.1, 0.2], [1.0, 3.0], 0.5, [1.0], rng, "final_val_accuracy")
     assert acc[2] == [(0, 1)]  # accuracy: higher is better
+    huge = search.exploit(["a", "b"], [0.1, 0.2], [1e29, 1.0], 0.5, [1e300], rng, "best_val_loss")
+    tiny = search.exploit(["a", "b"], [0.1, 0.2], [1e-29, 1.0], 0.5, [1e-300], rng, "best_val_loss")
+    assert huge[1][1] == 1e30 and tiny[1][1] == 1e-30  # float32 holds every learning rate
 
 
 def test_value_at_reads_best_or_final_validation_and_nan_without_any():
@@ -522,6 +560,45 @@ def test_the_same_configs_as_a_grid_keep_their_ids_and_train_every_step(halved, 
         _quiet(spec, tmp_path / "g.sqlite")  # a search on top of a grid's rows would mix them
     with pytest.raises(sweep.SweepError, match="ran as a halving search"):
         _quiet(grid, db)
+
+
+def test_a_stored_search_refuses_other_settings_or_other_configs_before_training(halved):
+    spec, db, _ = halved
+    with store.opened(db) as conn:
+        before = store.steps_trained(conn, "halving")
+    for changed, named in [
+        (spec.source.replace("factor = 3", "factor = 2"), 'other settings, {"factor":3.0'),
+        (spec.source.replace("seed = [0, 1]", "seed = [0, 1, 2]"), "other configs"),
+    ]:
+        with pytest.raises(sweep.SweepError, match=named) as info:
+            _quiet(sweep.parse(changed, "h.toml"), db)
+        assert "give the sweep a new name or a new store" in str(info.value)
+    with store.opened(db) as conn:
+        assert store.steps_trained(conn, "halving") == before
+
+
+def test_a_damaged_state_or_model_is_refused_in_one_line(halved, tmp_path, monkeypatch):
+    spec, db, _ = halved
+    target = tmp_path / "d.sqlite"
+    monkeypatch.setattr(store, "save_segment", _crashing_after(store.save_segment, 1))
+    with pytest.raises(KeyboardInterrupt):
+        _quiet(spec, target)
+    monkeypatch.undo()
+    with sqlite3.connect(target) as conn:  # a state cut short on disk
+        conn.execute("UPDATE member_states SET state = substr(state, 1, 10)")
+        n = conn.execute("SELECT count(*) FROM rung_results").fetchone()[0]
+    with pytest.raises(store.StoreError, match="its arrays need .* the stored blob has 10") as info:
+        _quiet(spec, target)
+    assert "\n" not in str(info.value)
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT count(*) FROM rung_results").fetchone()[0] == n
+    damaged = tmp_path / "m.sqlite"
+    damaged.write_bytes(Path(db).read_bytes())
+    best = sweep.best_config_id(damaged)
+    with sqlite3.connect(damaged) as conn:
+        conn.execute("UPDATE models SET params = x'00' WHERE config_id = ?", (best,))
+    with pytest.raises(ValueError, match=f"the kept model of {best} is damaged"):
+        sweep.load_model(damaged, best)
 
 
 def test_a_pbt_sweep_stores_lineage_that_explains_every_members_learning_rate(pbt_run):

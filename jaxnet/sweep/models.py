@@ -21,7 +21,7 @@ from .. import __version__, mlp, store
 from ..data import Scaler
 from ..model import Model
 from .plan import default_metric
-from .spec import spec_from_source
+from .spec import MAX_CONFIGS, spec_from_source
 
 DEFAULT_KEEP = 10  # the best ten configs of a sweep keep their params
 
@@ -29,7 +29,8 @@ DEFAULT_KEEP = 10  # the best ten configs of a sweep keep their params
 def check_keep(keep, argument: str = "keep_models") -> int | None:
     """``keep_models`` as the store takes it: None (all), 0 (none) or K >= 1.
 
-    Accepts ``"all"``, ``"none"``, an int, or the text of one (the CLI's ``--keep-models``).
+    Accepts ``"all"``, ``"none"``, an int, or the text of one (the CLI's ``--keep-models``);
+    a K above any sweep's size (:data:`~jaxnet.sweep.spec.MAX_CONFIGS`) keeps all.
 
     Raises:
       ValueError: naming ``argument`` and what came.
@@ -42,7 +43,7 @@ def check_keep(keep, argument: str = "keep_models") -> int | None:
         keep = int(keep)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
         raise ValueError(f"{argument} must be 'all', 'none' or an int >= 0; got {keep!r}")
-    return keep
+    return None if keep >= MAX_CONFIGS else keep  # more than a sweep can have: all
 
 
 def _spec(net: mlp.MLP) -> str:

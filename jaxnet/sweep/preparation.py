@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 
 import jax
 import numpy as np
@@ -22,6 +23,10 @@ from ..sizing import MAX_GROUP_BYTES, training_bytes
 from .options import EngineOptions
 from .plan import expand, group, task_defaults
 from .spec import Sweep, SweepError
+
+# The most rungs (halving) and rounds (PBT) a search may make of one config's steps.
+MAX_RUNGS = 64
+MAX_ROUNDS = 10_000
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -207,17 +212,37 @@ def _max_padding(sweep: Sweep) -> float:
     return sweep.settings["max_padding"]
 
 
+def rung_count(min_steps: int, factor: float, steps: int) -> int:
+    """How many ``min_steps * factor**k`` lie below ``steps``."""
+    if min_steps >= steps:
+        return 0
+    return math.ceil(math.log(steps / min_steps) / math.log(factor))
+
+
 def _check_search(sweep: Sweep, configs: list[dict]) -> None:
     """A search's keys against the configs: halving's first rung below every config's steps,
     PBT's interval too (a round as long as the run exchanges nothing)."""
     key = {"halving": "min_steps", "pbt": "interval"}.get(sweep.search["method"])
     if key is None:
         return
-    fewest = min(c["steps"] for c in configs)
+    fewest, most = min(c["steps"] for c in configs), max(c["steps"] for c in configs)
     if sweep.search[key] >= fewest:
         raise SweepError(
             f"{sweep.name}: search.{key} ({sweep.search[key]}) must be below every config's "
             f"steps; the fewest steps are {fewest}"
+        )
+    s = sweep.search
+    if key == "min_steps":
+        count, limit, made = rung_count(s["min_steps"], s["factor"], most), MAX_RUNGS, "rungs"
+        cause = f"min_steps {s['min_steps']} and factor {s['factor']!r} make"
+        fix = "raise search.min_steps or search.factor"
+    else:
+        count, limit, made = most // s["interval"], MAX_ROUNDS, "rounds"
+        cause, fix = f"interval {s['interval']} makes", "raise search.interval"
+    if count > limit:
+        raise SweepError(
+            f"{sweep.name}: search.{cause} {count:,} {made} in {most:,} steps; at most "
+            f"{limit:,} (each is a store transaction per group): {fix}"
         )
 
 

@@ -9,6 +9,8 @@ time went (:class:`SweepSummary`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import sys
 import time
 
@@ -19,7 +21,7 @@ from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
 from .models import DEFAULT_KEEP, Keeper, check_keep
 from .options import EngineOptions
-from .plan import canonical, padding_overhead
+from .plan import canonical, config_id, padding_overhead
 from .preparation import Preflight, preflight
 from .search import drive_search, method_for
 from .spec import Sweep, SweepError
@@ -108,11 +110,18 @@ def _check_search_record(conn, plan: Preflight, store_path) -> None:
             f"sweep {sweep.name!r} in {store_path} has rows of a grid sweep; a "
             f"{search['method']} search would mix with them: give it a new name or a new store"
         )
-    before = store.record_search(conn, sweep.name, search["method"], canonical(search))
+    # The configs too: a search decides over a fixed set (a rung ranks all who reached it).
+    ids = sorted(config_id(sweep.name, c) for c in plan.configs)
+    configs = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+    settings = canonical({**search, "configs": configs})
+    before = store.record_search(conn, sweep.name, search["method"], settings)
     if before is not None:
+        stored = json.loads(before[1])
+        what = "its configs" if stored.pop("configs", None) != configs else canonical(stored)
         raise SweepError(
-            f"sweep {sweep.name!r} in {store_path} ran its search with {before[1]}; this file "
-            f"asks for {canonical(search)}: give the sweep a new name or use a new store"
+            f"sweep {sweep.name!r} in {store_path} began its search with other "
+            f"{'configs' if what == 'its configs' else 'settings, ' + what}; a search decides "
+            "over a fixed set of configs and settings: give the sweep a new name or a new store"
         )
 
 

@@ -50,6 +50,11 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP); a
                                  # net with none trains as the plain one, stored apart
 
+    [search]                     # optional: which configs go on, and how far
+    method = "halving"           # grid (the default: all to the end), halving or pbt;
+    min_steps = 100              # see jaxnet.sweep.search_table for every method's keys
+    factor = 3
+
     [random]                     # n draws, each crossed with every grid combination
     n = 20
     seed = 0                     # seed of the draws (the `seed` axis itself goes in [grid])
@@ -74,8 +79,8 @@ A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_c
 file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
 key, with examples.
 
-Left out: several datasets in one sweep, early stopping, and splitting a very large group
-into several populations.
+Left out: several datasets in one sweep, early stopping (a ``[search]`` stops configs at
+rungs instead), and splitting a very large group into several populations.
 """
 
 from __future__ import annotations

@@ -21,17 +21,28 @@ from __future__ import annotations
 import math
 
 from ..plan import config_id, group
+from ..preparation import MAX_RUNGS, rung_count
 from .state import Plan, SearchState, Task, ranked, task_key, value_at
 
 
 def rung_steps(min_steps: int, factor: float, steps: int) -> list[int]:
-    """A config's rungs: ``round(min_steps * factor**k)`` below ``steps``, then ``steps``."""
+    """A config's rungs: ``round(min_steps * factor**k)`` below ``steps``, then ``steps``.
+
+    Raises:
+      ValueError: more than :data:`MAX_RUNGS` rungs (the preflight refuses such a file first).
+    """
+    if rung_count(min_steps, factor, steps) > MAX_RUNGS:
+        raise ValueError(
+            f"min_steps {min_steps} and factor {factor!r} make more than {MAX_RUNGS} rungs "
+            f"below {steps} steps"
+        )
     rungs: list[int] = []
-    k = 0
-    while (r := int(round(min_steps * factor**k))) < steps:
-        if not rungs or r > rungs[-1]:
+    value = float(min_steps)
+    while value < steps:  # a float: a huge factor overflows to inf, which ends the loop
+        r = int(round(value))
+        if r < steps and (not rungs or r > rungs[-1]):
             rungs.append(r)
-        k += 1
+        value *= factor
     return rungs + [steps]
 
 

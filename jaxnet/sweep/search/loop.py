@@ -105,6 +105,14 @@ class _Search:
         states = {}
         if task.start > 0:
             states = store.member_states(self.conn, self.name, self._ids(task))
+            for cid in self._ids(task):  # a missing or damaged state stops here, in one line
+                if cid not in states:
+                    raise store.StoreError(
+                        f"{self.name}: config {cid} has no stored state at step {task.start}; "
+                        "the store was changed by hand: rerun the sweep into a new store"
+                    )
+                record = states[cid]
+                store.decode_arrays(record["layout"], record["state"], f"state of config {cid}")
         index, self.next_index = self.next_index, self.next_index + 1
         self.running[index] = task
         self.engine.submit_call(index, train_segment, (self.name, task, states))

@@ -18,12 +18,14 @@ own last one only. :func:`exploit` is one round's decision on its own.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from ..plan import config_id
 from .state import Plan, SearchState, Task, ranked, task_key, value_at
+
+# A perturbed learning rate stays within these (float32 holds them; a long run of copies
+# multiplied by 1.25 would otherwise overflow).
+LR_BOUNDS = (1e-30, 1e30)
 
 
 def exploit(ids, values, learning_rates, fraction: float, perturb, rng, metric: str):
@@ -37,7 +39,8 @@ def exploit(ids, values, learning_rates, fraction: float, perturb, rng, metric: 
 
     Returns:
       ``(sources, learning_rates, copies)``: per member, whose state it takes (its own index
-      when it does not copy) and its learning rate from now on; ``copies`` lists
+      when it does not copy) and its learning rate from now on (within :data:`LR_BOUNDS`);
+      ``copies`` lists
       ``(member index, source index)`` pairs.
     """
     n = len(ids)
@@ -48,7 +51,8 @@ def exploit(ids, values, learning_rates, fraction: float, perturb, rng, metric: 
     for member in worst:
         source = best[int(rng.integers(len(best)))]
         factor = perturb[int(rng.integers(len(perturb)))]
-        sources[member], lrs[member] = source, float(learning_rates[source]) * factor
+        rate = min(max(float(learning_rates[source]) * factor, LR_BOUNDS[0]), LR_BOUNDS[1])
+        sources[member], lrs[member] = source, rate
         copies.append((member, source))
     return sources, lrs, copies
 
@@ -112,9 +116,3 @@ class PBT:
                 for m, s in copies
             )
         return Task(key, r, tuple(members), start, ends[r], tuple(sources), tuple(lrs), lineage)
-
-
-def group_key(sweep: str, members) -> str:
-    """A population's name in messages: a hash of its config ids (16 hex digits)."""
-    ids = " ".join(config_id(sweep, c) for c in members)
-    return hashlib.sha256(ids.encode()).hexdigest()[:16]

@@ -17,8 +17,13 @@ from ..spec import SweepError, spec_from_source
 
 
 def _settings(conn, name: str) -> dict | None:
+    """The search's settings as the sweep file gave them (without the config-set hash)."""
     found = store.search_of(conn, name)
-    return None if found is None else json.loads(found[1])
+    if found is None:
+        return None
+    settings = json.loads(found[1])
+    settings.pop("configs", None)
+    return settings
 
 
 def _described(search: dict) -> str:
