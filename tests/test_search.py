@@ -924,3 +924,16 @@ def test_a_pbt_member_equals_fit_replayed_with_its_lineage_to_1e_10_in_float64(x
     for i in range(8):
         for a, b in zip(jax.tree.leaves(replay[i]), jax.tree.leaves(states[i].params)):
             np.testing.assert_allclose(np.asarray(a), b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_a_halving_search_on_ray_stores_the_rows_of_the_in_process_engine(halved, tmp_path):
+    pytest.importorskip("ray")
+    spec, db, _ = halved
+    summary = _quiet(spec, tmp_path / "ray.sqlite", engine="ray", keep_models="all")
+    assert summary.engine == "ray" and summary.steps == (240, 432)
+    expected, got = _rows(db), _rows(tmp_path / "ray.sqlite")
+    assert expected.keys() == got.keys()
+    for cid, row in expected.items():
+        assert got[cid][:2] == row[:2]
+        np.testing.assert_allclose(got[cid][2:6], row[2:6], rtol=1e-5)

@@ -24,10 +24,8 @@ Left out: row weights (cross-validation folds), members at different steps in on
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,18 +44,14 @@ from .programs import (
     initial_states,
     member_keys,
 )
-
-
-class MemberState(NamedTuple):
-    """What one member carries from one segment to the next (NumPy leaves on the host).
-
-    Its minibatch key is not here: it follows from the member's own key every segment.
-    """
-
-    params: list
-    opt_state: object
-    step: np.ndarray  # int32 scalar: updates applied so far
-    alive: np.ndarray  # bool scalar: False once a step diverged
+from .states import (
+    MemberState,
+    check_state,
+    member_state,
+    optimizer_of,
+    padded_state,
+    state_template,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,66 +95,6 @@ def segment_chunks(span: int, eval_every: int) -> tuple[int, int]:
         if span % n == 0:
             return n, span // n
     return fewest, math.ceil(span / fewest)
-
-
-def state_template(net: MLP, optimizer, dtype=jnp.float32) -> MemberState:
-    """One member's :class:`MemberState` as shapes and dtypes (nothing is computed).
-
-    Args:
-      net: the member's own net; optimizer: a name or an ``inject_hyperparams`` optax
-        optimizer; dtype: the params' dtype.
-    """
-    return _template(net, _optimizer(optimizer), jnp.dtype(dtype))
-
-
-@functools.cache
-def _template(net: MLP, tx, dtype) -> MemberState:
-    def one():
-        params = init(net, jax.random.key(0), dtype)
-        return MemberState(params, tx.init(params), jnp.int32(0), jnp.bool_(True))
-
-    return jax.eval_shape(one)
-
-
-def _optimizer(optimizer):
-    """The optax optimizer a name stands for (one object per name), or the one given."""
-    if isinstance(optimizer, str):
-        return optimizers.named_optimizer(optimizer)
-    tx, _ = optimizers.resolve_optimizer(optimizer, None)
-    return tx
-
-
-def _cut(leaf, shape) -> np.ndarray:
-    return np.asarray(leaf)[tuple(slice(0, s) for s in shape)]
-
-
-def _pad(leaf, shape) -> np.ndarray:
-    leaf = np.asarray(leaf)
-    if leaf.shape == tuple(shape):
-        return leaf
-    return np.pad(leaf, [(0, t - s) for s, t in zip(leaf.shape, shape)])
-
-
-def check_state(state, template: MemberState, argument: str) -> MemberState:
-    """``state`` as NumPy leaves, refused unless its structure, shapes and dtypes are the
-    template's (one line naming the first leaf that differs, e.g. ``states[0].params[0]['b']``)."""
-    expected, treedef = jax.tree.flatten(template)
-    try:
-        if jax.tree.structure(state) != treedef:
-            raise ValueError(f"{argument} is not a MemberState of this net and optimizer")
-    except TypeError:
-        raise TypeError(f"{argument} must be a MemberState; got {type(state).__name__}") from None
-    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(template)[0]]
-    out = []
-    for path, leaf, want in zip(paths, jax.tree.leaves(state), expected):
-        leaf = np.asarray(leaf)
-        if leaf.shape != want.shape or leaf.dtype != want.dtype:
-            raise ValueError(
-                f"{argument}{path} has {leaf.dtype}{list(leaf.shape)}; this net and optimizer "
-                f"need {np.dtype(want.dtype)}{list(want.shape)}"
-            )
-        out.append(leaf)
-    return jax.tree.unflatten(treedef, out)
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -243,7 +177,7 @@ def _checked(nets, keys, x, y, until, lrs, o: dict) -> _Run:
     probe = jax.eval_shape(lambda k: init(net, k, dtype), jax.random.key(0))
     xb, yb = _validate.batch(net, probe, x, y, o["loss"])
     train.check_fit_args(net, until, o["batch_size"], o["grads"], o["eval_every"], len(xb))
-    tx = _optimizer(o["optimizer"])
+    tx = optimizer_of(o["optimizer"])
     optimizers.check_injected_learning_rate(tx, probe, "learning_rates")
     val = _pair(net, probe, o["validation"], o["loss"], "validation")
     if o["evaluate"] is not None and not isinstance(o["evaluate"], dict):
@@ -384,12 +318,11 @@ def _stacked(run: _Run, states) -> MemberState:
     if not isinstance(states, (list, tuple)) or len(states) != run.n:
         raise ValueError(f"states must be a list of {run.n} MemberState, one per member")
     tx = run.static["tx"]
-    shapes = [leaf.shape for leaf in jax.tree.leaves(_template(run.net, tx, run.dtype))]
-    out = []
-    for i, (state, net) in enumerate(zip(states, run.nets)):
-        own = check_state(state, _template(net, tx, run.dtype), f"states[{i}]")
-        leaves, treedef = jax.tree.flatten(own)
-        out.append(jax.tree.unflatten(treedef, [_pad(a, s) for a, s in zip(leaves, shapes)]))
+    padded = state_template(run.net, tx, run.dtype)
+    out = [
+        padded_state(check_state(state, state_template(net, tx, run.dtype), f"states[{i}]"), padded)
+        for i, (state, net) in enumerate(zip(states, run.nets))
+    ]
     return jax.tree.map(lambda *a: np.stack(a), *out)
 
 
@@ -433,7 +366,10 @@ def _finish(run: _Run, states, masks, start: int, until: int, start_time: float,
         seconds += eval_seconds
     host = jax.device_get(MemberState(states.params, states.opt_state, states.step, states.alive))
     host = jax.tree.map(lambda a: np.asarray(a)[: run.n], host)
-    own = [_own_state(host, i, net, run) for i, net in enumerate(run.nets)]
+    tx = run.static["tx"]
+    own = [
+        member_state(host, i, state_template(net, tx, run.dtype)) for i, net in enumerate(run.nets)
+    ]
     losses, evals = record
     history = SegmentHistory(
         start=start,
@@ -449,13 +385,6 @@ def _finish(run: _Run, states, masks, start: int, until: int, start_time: float,
         compile_seconds=seconds + train_seconds,
     )
     return own, history
-
-
-def _own_state(host: MemberState, i: int, net: MLP, run: _Run) -> MemberState:
-    template = _template(net, run.static["tx"], run.dtype)
-    leaves, treedef = jax.tree.flatten(host)
-    shapes = [t.shape for t in jax.tree.leaves(template)]
-    return jax.tree.unflatten(treedef, [_cut(a[i], s) for a, s in zip(leaves, shapes)])
 
 
 class _Programs:

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from ... import compile_cache, population, store
-from ...population.segments import MemberState, resume_segment, start_segment, state_template
+from ...population import MemberState, resume_segment, start_segment, state_template
 from ..plan import config_id, effective_batch
 from ..preparation import Prepared, net_for
 from ..task import environment, finite_or_none, seed_keys
