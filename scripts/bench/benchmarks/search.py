@@ -113,6 +113,11 @@ def _facts(t: dict) -> dict:
     return out
 
 
+def _renamed(text: str, name: str) -> str:
+    """The sweep file under another name: the same configs, other config ids (a new store)."""
+    return text.replace('name = "', f'name = "{name}_', 1)
+
+
 def bench_halving(cfg: Config, folder: Path) -> dict:
     """Halving vs the full grid of the same random configs."""
     n, steps, min_steps = (24, 540, 60) if cfg.search_quick else (108, 2700, 100)
@@ -124,11 +129,9 @@ def bench_halving(cfg: Config, folder: Path) -> dict:
         "grid, cold cache": sweep_process(grid, folder, "grid"),
         "halving, cold cache": sweep_process(halving, folder, "halving"),
         # the same configs again under a new name (a new store): every program from the cache
-        "grid, warm cache": sweep_process(
-            grid.replace('"grid"', '"grid2"'), folder, "grid2", "grid"
-        ),
+        "grid, warm cache": sweep_process(_renamed(grid, "grid2"), folder, "grid2", "grid"),
         "halving, warm cache": sweep_process(
-            halving.replace('"halving"', '"halving2"'), folder, "halving2", "halving"
+            _renamed(halving, "halving2"), folder, "halving2", "halving"
         ),
     }
     g, h = variants["grid, cold cache"], variants["halving, cold cache"]
