@@ -556,6 +556,10 @@ def test_the_same_configs_as_a_grid_keep_their_ids_and_train_every_step(halved, 
     assert summary.steps is None and "steps trained" not in summary.describe()
     rows = _rows(tmp_path / "g.sqlite")
     assert set(rows) == set(_rows(db)) and {r[:2] for r in rows.values()} == {("completed", 36)}
+    with store.opened(tmp_path / "g.sqlite") as conn:  # a grid keeps its best 10 by default
+        kept = set(store.kept_model_ids(conn, "halving"))
+    by_loss = sorted(rows, key=lambda c: rows[c][3])  # best_val_loss, lowest first
+    assert kept == set(by_loss[:10])
     with pytest.raises(sweep.SweepError, match="has rows of a grid sweep"):
         _quiet(spec, tmp_path / "g.sqlite")  # a search on top of a grid's rows would mix them
     with pytest.raises(sweep.SweepError, match="ran as a halving search"):
@@ -826,12 +830,17 @@ def test_a_search_killed_with_sigkill_mid_run_and_rerun_ends_with_the_uninterrup
             proc.wait()
         finally:
             _stop(proc)
+    stored = _count(killed, "SELECT count(DISTINCT task) FROM rung_results")
     proc = _sweep_process(toml, killed, "--keep-models", "all")
     try:
         out = proc.communicate(timeout=900)[0]
     finally:
         _stop(proc)
     assert proc.returncode == 0, out
+    # the rerun trained exactly the segments the store lacked: nothing stored is trained again
+    trained = [line for line in out.splitlines() if line.startswith(("[halving", "[pbt"))]
+    assert len(trained) == _count(killed, "SELECT count(DISTINCT task) FROM rung_results") - stored
+    assert "stored it first" not in out
     expected, got = _rows(whole), _rows(killed)
     assert expected.keys() == got.keys()
     for cid, row in expected.items():
