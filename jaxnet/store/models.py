@@ -9,7 +9,8 @@ limit K only the sweep's K best configs keep theirs (:func:`write_models` drops 
 the same transaction), ranked as ``jaxnet runs`` ranks: configs a search pruned after the
 others, then by the metric, missing values last. The table is created on first use, so stores
 written before it existed keep working. A kept model costs its params' bytes (4 a weight in
-float32) plus about a kilobyte of JSON.
+float32) plus its JSON, about 50 bytes a feature of the data (13 KB for a 64-32-10 digits
+net).
 """
 
 from __future__ import annotations
