@@ -115,6 +115,14 @@ class History:
     message: str
     seconds: float
 
+    def __repr__(self) -> str:
+        last = f", final loss {self.loss[-1]:.4g}" if len(self.loss) else ""
+        evals = f", {len(self.eval_step)} evaluations" if len(self.eval_step) else ""
+        best = f", best_step {self.best_step}" if self.best_step is not None else ""
+        return (
+            f"History({self.status}, {self.steps} steps{last}{evals}{best}, {self.seconds:.1f} s)"
+        )
+
 
 def _positive_int(value, argument: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:

@@ -43,6 +43,14 @@ class PopulationHistory:
     compile_seconds: float
     evaluated: dict = dataclasses.field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        diverged = sum(s == "diverged" for s in self.status)
+        return (
+            f"PopulationHistory({len(self.status)} members, {diverged} diverged, "
+            f"{self.loss.shape[-1]} steps, {len(self.eval_step)} evaluations, "
+            f"{self.seconds:.1f} s)"
+        )
+
 
 class _Programs:
     """The loop's chunk programs, compiled on first use for the first chunk's arguments

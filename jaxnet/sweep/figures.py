@@ -104,17 +104,23 @@ def curve_bands(settings: list[dict], top: int = 8) -> list[tuple]:
     return bands
 
 
-def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
-    """Metric against learning rate for the ``top`` settings-less-lr with the best value.
-
-    Returns:
-      ``(label, learning_rates, mean, sd)`` tuples for :func:`jaxnet.plots.lr_sensitivity`.
-    """
+def _lr_lines(settings: list[dict]) -> list[list[dict]]:
+    """Settings grouped by everything but the learning rate, best line first."""
     lines: dict[str, list[dict]] = {}
     for s in settings:  # best first, so lines come out in order of their best point
         rest = {k: v for k, v in json.loads(s["key"]).items() if k != "learning_rate"}
         lines.setdefault(canonical(rest), []).append(s)
-    chosen = [line for line in lines.values() if len(line) > 1][:top]
+    return list(lines.values())
+
+
+def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
+    """Metric against learning rate for the ``top`` settings-less-lr with the best value, of
+    those tried at several learning rates (see :func:`lr_points` for the others).
+
+    Returns:
+      ``(label, learning_rates, mean, sd)`` tuples for :func:`jaxnet.plots.lr_sensitivity`.
+    """
+    chosen = [line for line in _lr_lines(settings) if len(line) > 1][:top]
     fields = _varying([line[0] for line in chosen], [f for f in LABEL_KEYS if f != "learning_rate"])
     series = []
     for line in chosen:
@@ -124,6 +130,39 @@ def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
         sd = _in_units([s["std"] for s in line], metric)
         series.append((_label(line[0], fields), lrs, mean, sd))
     return series
+
+
+def _colour_fields(settings: list[dict], most: int = 10) -> list[str]:
+    """The fields besides the learning rate that colour the scatter: all that vary when their
+    combinations are at most ``most``, else the one with the fewest values."""
+    fields = _varying(settings, [f for f in LABEL_KEYS if f != "learning_rate"])
+    if len({_label(s, fields) for s in settings}) <= most:
+        return fields
+    return [min(fields, key=lambda f: len({s[f] for s in settings}))]
+
+
+def lr_points(settings: list[dict], metric: str) -> tuple[list[str], list[tuple]]:
+    """Every setting as one point, metric against learning rate, coloured by the other axes:
+    the figure for learning rates drawn at random (one per setting), where lines would hide
+    every setting that has a single rate.
+
+    Returns:
+      ``(colour_fields, groups)``: the fields the colours stand for (empty when nothing else
+      varies), and ``(label, learning_rates, values)`` per colour, arrays ``(N,)``, for
+      :func:`jaxnet.plots.lr_scatter`. Every setting is in exactly one group.
+    """
+    fields = _colour_fields(settings)
+    groups: dict[str, list[dict]] = {}
+    for s in sorted(settings, key=lambda s: tuple(str(s[f]) for f in fields)):
+        groups.setdefault(_label(s, fields) if fields else "every setting", []).append(s)
+    return fields, [
+        (
+            label,
+            np.array([s["learning_rate"] for s in members], np.float64),
+            _in_units([s["mean"] for s in members], metric),
+        )
+        for label, members in groups.items()
+    ]
 
 
 def scatter_series(settings: list[dict], metric: str) -> list[tuple]:
@@ -160,6 +199,7 @@ class _Figures:
     loss: str
     name: str  # the sweep, and its dataset when the names differ
     out: Path
+    drawn: tuple = ()  # the axes the sweep draws at random ([random])
 
     @property
     def label(self) -> str:
@@ -183,6 +223,9 @@ def _heatmap_png(f: _Figures) -> list:
     others = [name.replace("_", " ") for name in _varying(f.settings, _BEST_OVER)]
     best_over = f"best over {', '.join(others)}; " if others else ""
     title = f"{f.name}: {best_over}{f.seeds}"
+    uneven = sum(s["width"] is None for s in f.settings)
+    if uneven:  # said, not dropped silently: their hidden layers have no single width
+        title += f"; {uneven} settings with unequal hidden widths not shown"
     higher = higher_is_better(f.metric)
     path = f.out / "heatmap.png"
     return [
@@ -207,13 +250,35 @@ def _curves_png(f: _Figures) -> list:
 def _lr_png(f: _Figures) -> list:
     from .. import plots
 
-    series = lr_series(f.settings, f.metric)
-    if not series:  # one learning rate per setting: nothing to compare
+    if len({s["learning_rate"] for s in f.settings}) < 2:  # one rate: nothing to compare
         return []
-    title = f"{f.name}: learning-rate sensitivity (band: ±1 sd over seeds)"
+    lines = _lr_lines(f.settings)
+    # Lines join rates chosen on a grid; random draws (or a setting tried at a single rate,
+    # which a line would hide) are points.
+    if "learning_rate" not in f.drawn and all(len(line) > 1 for line in lines):
+        series = lr_series(f.settings, f.metric)
+        shown = "every setting" if len(series) == len(lines) else f"the {len(series)} best of "
+        shown += "" if len(series) == len(lines) else f"{len(lines)} settings"
+        title = f"{f.name}: learning-rate sensitivity of {shown} (band: ±1 sd over seeds)"
+        path = f.out / "lr_sensitivity.png"
+        return [plots.lr_sensitivity(series, path, label=f.label, title=title, yscale=f.yscale)]
+    fields, groups = lr_points(f.settings, f.metric)
+    colour = ", ".join(name.replace("_", " ") for name in fields) or "one colour"
+    best = f.settings[0]
+    words = " ".join(legend_text(k, best[k]) for k in ("learning_rate", *fields))
+    title = f"{f.name}: {len(f.settings)} settings, a point each ({f.seeds}); colour: {colour}"
     return [
-        plots.lr_sensitivity(
-            series, f.out / "lr_sensitivity.png", label=f.label, title=title, yscale=f.yscale
+        plots.lr_scatter(
+            groups,
+            f.out / "lr_sensitivity.png",
+            label=f.label,
+            title=title,
+            yscale=f.yscale,
+            best=(
+                best["learning_rate"],
+                float(_in_units(best["mean"], f.metric)),
+                f"best: {words}",
+            ),
         )
     ]
 
@@ -264,7 +329,7 @@ def draw_figures(store_path, out_dir, sweep_name: str | None = None, metric: str
         raise SweepError(f"sweep {entry['name']!r} has no runs with a {metric} to plot yet")
     name = entry["name"] + ("" if entry["name"] == sweep.dataset else f" ({sweep.dataset})")
     loss = store.config_of(rows[0])["loss"]
-    figures = _Figures(settings, metric, loss, name, Path(out_dir))
+    figures = _Figures(settings, metric, loss, name, Path(out_dir), tuple(sweep.random))
     return [p for draw in (_heatmap_png, _curves_png, _lr_png, _params_png) for p in draw(figures)]
 
 
