@@ -6,7 +6,9 @@ test_report (48 members, one diverged) under a description that tries to break o
 page, and a hostile sweep whose name and config strings are markup, with nothing to plot.
 """
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -57,10 +59,17 @@ seed = [0, 1]
 """
 
 
+def _ids(spec: str) -> list[str]:
+    """The config ids of a sweep file's configs, in file order (rows made with them are the
+    file's own, not rows of an earlier version of it)."""
+    parsed = sweep.parse(spec)
+    return [sweep.config_id(parsed.name, c) for c in sweep.expand(parsed, "classification")]
+
+
 def _hostile_rows() -> list[dict]:
     return [
         fake_row(
-            f"hostile{i}",
+            _ids(HOSTILE_SPEC)[i],
             activation=HOSTILE_ACTIVATION if i == 0 else "tanh",
             hidden=HOSTILE_HIDDEN if i == 0 else "8",
             optimizer=HOSTILE_OPTIMIZER,  # the same for both: listed above the table
@@ -82,9 +91,10 @@ def site(tmp_path_factory):
     db = root / "runs.sqlite"
     # the real sweep through the CLI, --report included: the page must come with it (the
     # figures are drawn once, below)
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
         patch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn here"))
         assert main(["sweep", str(toml), "--store", str(db), "--report", str(root / "first")]) == 0
+    (root / "sweep.out").write_text(out.getvalue())  # what the terminal showed
     assert len(_boot(root / "first")["sweeps"][0]["members"]) == 4
     with store.opened(db) as conn:
         spec = SYNTHETIC_SPEC.replace(
@@ -145,7 +155,11 @@ def test_the_page_shows_what_the_store_knows_and_says_what_it_does_not(site, rep
     real = _boot(report_dir)["sweeps"][0]
     facts = dict(real["facts"])
     assert facts["configs"] == "4 (4 trained)" and facts["groups"] == "1"
-    assert facts["programs compiled"] == "not stored"  # this store predates the column
+    # the counts the terminal printed, stored with the call that printed them
+    printed = (site[0].parent / "sweep.out").read_text()
+    programs, hits = re.search(r"(\d+) programs compiled, (\d+) loaded", printed).groups()
+    assert (facts["programs compiled"], facts["compile cache hits"]) == (programs, hits)
+    assert re.fullmatch(r"\d+\.\d s", facts["sweep wall time"])
     assert facts["jaxnet"] == "0.1.0" and facts["device"].startswith("cpu")
     assert re.fullmatch(r"\d+% of group time", facts["compile share"])
     synthetic = dict(_boot(report_dir)["sweeps"][1]["facts"])
@@ -255,24 +269,35 @@ def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_wr
     )
 
 
-def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatch):
+def test_facts_of_an_older_store_say_not_stored_and_junk_in_the_calls_is_skipped(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db = tmp_path / "n.sqlite"
-    with store.opened(db) as conn:
-        sweep_id = store.add_sweep(conn, "n", HOSTILE_SPEC, "h")
-        rows = [fake_row("a", group_id="g1"), fake_row("b", group_id="g1", seed=1)]
-        store.insert_runs(conn, sweep_id, rows + [fake_row("c", group_id="g2", seed=2)])
-        with conn:  # columns that issue 11's store may add, one per sweep and one per group
-            conn.execute("ALTER TABLE sweeps ADD COLUMN programs_compiled INTEGER")
-            conn.execute("UPDATE sweeps SET programs_compiled = 12345")
-            conn.execute("ALTER TABLE runs ADD COLUMN cache_hits")  # no type: keeps 3 and "lots"
-            conn.execute("UPDATE runs SET cache_hits = 3 WHERE group_id = 'g1'")
-            conn.execute("UPDATE runs SET cache_hits = 'lots' WHERE group_id = 'g2'")
+    with store.opened(db) as conn:  # a store as the landed main wrote it: no calls table
+        sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h")
+        rows = [{**r, "group_id": g} for r, g in zip(synthetic_rows(), ["g1", "g1", "g2"])]
+        store.insert_runs(conn, sweep_id, rows)
     page.write_page(db, tmp_path / "out")
     facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
-    assert facts["programs compiled"] == "12345" and facts["compile cache hits"] == "3"
+    assert facts["programs compiled"] == facts["compile cache hits"] == "not stored"
+    assert "sweep wall time" not in facts
     assert facts["groups"] == "2" and facts["training wall time"] == "3.0 s (groups added up)"
     assert facts["compile share"] == "33% of group time"  # 0.5 s of 1.5 s, twice
+    with store.opened(db) as conn:  # two calls, one of them from a hostile writer
+        store.record_call(conn, sweep_id, outcome="completed", engine="in-process",
+                          programs=7, cache_hits=0, seconds=2.0)  # fmt: skip
+        with conn:
+            conn.execute(
+                "INSERT INTO sweep_calls (sweep_id, ended, outcome, engine, programs_compiled, "
+                "cache_hits, wall_seconds) VALUES (?, 'x', 'completed', 'x', 'lots', 3, 1.5)",
+                (sweep_id,),
+            )
+    page.write_page(db, tmp_path / "out")
+    facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
+    assert facts["programs compiled"] == "7 (in 2 runs of the sweep)"
+    assert facts["compile cache hits"] == "3 (in 2 runs of the sweep)"
+    assert facts["sweep wall time"] == "3.5 s"
 
 
 def test_the_old_name_write_report_warns_and_writes_the_page(tmp_path, monkeypatch):
@@ -326,7 +351,7 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
     assert n_configs == 3
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "w", spec, "h")
-        store.insert_runs(conn, sweep_id, [fake_row("w0", seed=0)])
+        store.insert_runs(conn, sweep_id, [fake_row(_ids(spec)[0], seed=0)])
     lines, first = [], threading.Event()
 
     def log(line):
@@ -336,13 +361,15 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
 
     result = {}
     watcher = threading.Thread(
-        target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log))
+        target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log)),
+        daemon=True,  # a failed test must not leave pytest waiting for it
     )
     watcher.start()
     assert first.wait(20)
     assert _boot(out)["watching"] is True and (out / "stamp.js").is_file()
     with store.opened(db) as conn:  # the next group commits: two rows at once
-        store.insert_runs(conn, sweep_id, [fake_row("w1", seed=1), fake_row("w2", seed=2)])
+        rows = [fake_row(_ids(spec)[i], seed=i) for i in (1, 2)]
+        store.insert_runs(conn, sweep_id, rows)
     watcher.join(20)
     assert not watcher.is_alive() and result["n"] == 3  # first, after the commit, final
     assert lines[-1] == "every sweep in the store is complete"

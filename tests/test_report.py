@@ -142,7 +142,7 @@ def test_the_config_fields_are_listed_once_and_each_list_derives_from_it():
 def test_cli_runs_lists_sweeps_and_prints_csv(synthetic_store, capsys):
     assert main(["runs", str(synthetic_store)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("synthetic: digits, 48 runs (1 diverged)")
+    assert out.startswith("synthetic: digits, 48 of its file's 48 configs stored (1 diverged)")
     assert "16-16" in out.splitlines()[2]
     assert main(["runs", str(synthetic_store), "--csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

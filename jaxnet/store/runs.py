@@ -171,3 +171,25 @@ def stored_group_count(path, sweep_name: str) -> int:
             return group_count(conn, sweep_name)
     except (ValueError, sqlite3.Error):
         return 0
+
+
+def config_groups(conn: sqlite3.Connection, sweep_name: str) -> dict[str, str]:
+    """Every stored config id of sweep ``sweep_name`` and the group (population) it came from."""
+    rows = conn.execute(
+        "SELECT r.config_id, r.group_id FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+        "WHERE s.name = ?",
+        (sweep_name,),
+    )
+    return {config: group for config, group in rows}
+
+
+def stored_groups(path, sweep_name: str) -> dict[str, str]:
+    """:func:`config_groups` of the store at ``path``; empty if there is no usable store yet
+    (as for :func:`stored_group_count`). Only reads."""
+    if not Path(path).is_file():
+        return {}
+    try:
+        with opened(path, must_exist=True) as conn:
+            return config_groups(conn, sweep_name)
+    except (ValueError, sqlite3.Error):
+        return {}

@@ -1,5 +1,7 @@
 """Rank a sweep's rows: pool seeds into settings and format the terminal table.
 
+Only rows of the same version of a sweep file are ranked together (:mod:`.versions`).
+
 Left out: figures (:mod:`.figures`) and the report page (:mod:`.page`), which read the same
 pooled settings.
 """
@@ -11,7 +13,7 @@ import numpy as np
 from .. import store
 from .fields import SETTING_KEYS
 from .plan import canonical, default_metric
-from .spec import spec_from_source
+from .versions import config_count, readable_spec, split_rows
 
 # --- ranking ----------------------------------------------------------------------------------
 
@@ -103,17 +105,30 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
 
 
 def store_summary(conn, top: int = 5) -> list[str]:
-    """Each stored sweep: one line about it, then its best ``top`` settings."""
+    """Each stored sweep: one line about it, then its best ``top`` settings; rows of configs
+    its file no longer defines (earlier versions of it) follow, ranked apart."""
     lines = []
     for entry in store.sweeps(conn):
-        sweep = spec_from_source(entry["spec"])
-        metric = default_metric(sweep.settings)
-        rows = store.runs(conn, entry["name"])
+        sweep = readable_spec(entry["spec"])
+        rows, earlier = split_rows(store.runs(conn, entry["name"]), sweep)
+        if sweep is None:  # a spec this jaxnet cannot read: the rows as they are
+            metric, dataset = "train_loss", rows[0]["dataset"] if rows else "?"
+            of = f"{len(rows)} runs (its spec is unreadable here)"
+        else:
+            metric, dataset = default_metric(sweep.settings), sweep.dataset
+            stored = len({r["config_id"] for r in rows})
+            of = f"{stored} of its file's {config_count(sweep)} configs stored"
         diverged = sum(r["status"] == "diverged" for r in rows)
         lines.append(
-            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({diverged} diverged), "
-            f"since {entry['created']}; best by {metric}:"
+            f"{entry['name']}: {dataset}, {of} ({diverged} diverged), since {entry['created']}; "
+            f"best by {metric}:"
         )
         lines.extend("  " + line for line in ranked_table(rows, metric, top))
+        if earlier:
+            lines.append(
+                f"  and {len(earlier)} rows of configs no longer in the file (earlier versions of "
+                "it), ranked apart:"
+            )
+            lines.extend("  " + line for line in ranked_table(earlier, metric, top))
         lines.append("")
     return lines or ["the store holds no sweeps yet"]

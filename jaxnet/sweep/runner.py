@@ -69,10 +69,37 @@ def run(
             f"{len(plan.configs) - opened.todo} already stored, {opened.todo} to train in "
             f"{len(opened.groups)} groups -> {store_path}"
         )
-        tally, startup = Tally(), 0.0
-        if opened.groups:
-            tally, startup = _train(conn, store_path, plan, opened, progress, log)
-    return _summary(plan, store_path, opened, tally, time.perf_counter() - start, startup, counts)
+        tally, startup, outcome = Tally(), 0.0, "failed"
+        try:
+            if opened.groups:
+                tally, startup = _train(conn, store_path, plan, opened, progress, log)
+            outcome = "completed"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+            raise
+        finally:
+            seconds = time.perf_counter() - start
+            summary = _summary(plan, store_path, opened, tally, seconds, startup, counts)
+            _record_call(conn, opened.sweep_id, summary, outcome)
+    return summary
+
+
+def _record_call(conn, sweep_id: int, summary: SweepSummary, outcome: str) -> None:
+    """Store what this call's summary says and the rows cannot (programs compiled, cache
+    hits, wall time), for the report page. Never hides how the call ended: a store that
+    cannot take the row (a full disk) only loses this row."""
+    in_process = summary.engine == "in-process"
+    if in_process:
+        programs, hits = summary.programs, summary.cache_hits
+    else:  # the workers compile: the driver knows only the training programs they reported
+        programs, hits = (summary.compiles if outcome == "completed" else None), None
+    try:
+        store.record_call(
+            conn, sweep_id, outcome=outcome, engine=summary.engine, programs=programs,
+            cache_hits=hits, seconds=summary.seconds,
+        )  # fmt: skip
+    except store.StoreError:
+        pass
 
 
 def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log):

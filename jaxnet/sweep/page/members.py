@@ -109,3 +109,14 @@ def member(row: dict, columns: list[dict], name_keys: list[str]) -> dict:
         # evaluation k ran after min((k + 1) * eval_every, steps) steps
         "val_steps": [min((k + 1) * int(row["eval_every"]), int(row["steps"])) for k in range(n)],
     }
+
+
+def earlier_member(row: dict, columns: list[dict], name_keys: list[str]) -> dict:
+    """:func:`member` of a row whose config the sweep's file no longer defines: marked
+    ``earlier``, its status saying so (the page lists it after the current rows)."""
+    out = member(row, columns, name_keys)
+    keys = [c["key"] for c in columns]
+    if "status" in keys:
+        i = keys.index("status")
+        out["text"][i] = out["sort"][i] = f"{out['text'][i]}, earlier file"
+    return {**out, "earlier": True}

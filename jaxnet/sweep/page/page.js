@@ -56,9 +56,11 @@
 
   function sortedMembers(view) {
     const members = view.sweep.members.slice();
-    if (view.sort === null) return members;
     const c = view.sort, sign = view.dir === "desc" ? -1 : 1;
     return members.sort((x, y) => {
+      // rows of an earlier version of the sweep file come last, never ranked among the others
+      const tier = Boolean(x.earlier) - Boolean(y.earlier);
+      if (tier || c === null) return tier || x.id - y.id;
       const a = x.sort[c], b = y.sort[c];
       if (a === null || b === null) return (a === null) - (b === null);  // missing last
       return sign * compare(a, b) || x.id - y.id;
@@ -154,6 +156,7 @@
       shown++;
       const tr = el("tr", {"data-id": String(m.id)});
       if (m.diverged) tr.classList.add("diverged");
+      if (m.earlier) tr.classList.add("earlier");
       const pick = el("td", {class: "pick"});
       const box = el("input", {type: "checkbox", "aria-label": "draw curves of " + m.label});
       box.checked = view.selected.has(m.id);
@@ -177,9 +180,10 @@
       th.setAttribute("aria-sort", view.sort === i ? (view.dir === "asc" ? "ascending" : "descending") : "none");
     });
     const total = view.sweep.members.length;
+    const earlier = view.sweep.members.filter((m) => m.earlier).length;
     view.count.textContent = unknown.length
       ? `no column called ${unknown.join(", ")}; columns: ${Object.keys(names).join(", ")}`
-      : `${shown} of ${total} members`;
+      : `${shown} of ${total} members` + (earlier ? ` (${earlier} of an earlier file, listed last)` : "");
     view.count.classList.toggle("bad", unknown.length > 0);
   }
 
