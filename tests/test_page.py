@@ -448,6 +448,7 @@ def test_clicking_a_metric_header_sorts_by_it(opened, site):
     db, _ = site
     rows = {r["id"]: r for r in _stored(db, "real")}
     real = _section(opened, 0)
+    real.find_element("css selector", "button.more").click()  # every metric, final_val_loss too
     for key, reverse in (("final_val_loss", False), ("test_accuracy", True)):
         real.find_element("css selector", f'th[data-key="{key}"]').click()
         values = [rows[i][key] for i in _row_ids(real)]
@@ -460,6 +461,79 @@ def test_clicking_a_metric_header_sorts_by_it(opened, site):
     # the cells read as the terminal table writes them
     texts = [td.text for td in real.find_elements("css selector", "tbody td.metric")]
     assert f"{100 * values[0]:.2f}%" in texts
+
+
+def _widths(driver, section) -> tuple[int, int]:
+    wrap = section.find_element("css selector", ".table-wrap")
+    return tuple(
+        driver.execute_script("return [arguments[0].scrollWidth, arguments[0].clientWidth]", wrap)
+    )
+
+
+def _heads(section) -> list[str]:
+    return [
+        th.get_attribute("data-key") for th in section.find_elements("css selector", "th[data-key]")
+    ]
+
+
+def test_the_table_fits_a_1400_pixel_screen_and_more_metrics_shows_the_rest(opened):
+    assert opened.execute_script("return innerWidth") == 1400
+    for i in range(3):  # no sweep's table needs a horizontal scroll bar
+        scroll, client = _widths(opened, _section(opened, i))
+        assert scroll <= client, (i, scroll, client)
+    synthetic = _section(opened, 1)  # ranked by best_val_accuracy; a test set; all 8 metrics
+    first = _heads(synthetic)
+    assert [k for k in first if k in sweep.METRICS] == ["best_val_accuracy", "test_accuracy"]
+    more = synthetic.find_element("css selector", "button.more")
+    assert more.text == "+6 more metrics" and more.get_attribute("aria-expanded") == "false"
+    more.click()
+    every = _heads(synthetic)
+    assert set(every) - set(first) == set(sweep.METRICS) - {"best_val_accuracy", "test_accuracy"}
+    row = synthetic.find_element("css selector", "tbody tr")
+    assert len(row.find_elements("css selector", "td")) == len(every) + 1  # + the pick box
+    assert "more" in opened.current_url  # kept in the address, with the rest of the state
+    more.click()
+    assert _heads(synthetic) == first and more.text == "+6 more metrics"
+
+
+def test_rows_of_an_earlier_file_are_listed_last_and_never_ranked_among_the_others(
+    browser, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db, out = tmp_path / "e.sqlite", tmp_path / "out"
+    # the file ran with steps = 300 first: those rows would rank first (accuracy 1.0)
+    old = [
+        fake_row(f"old{i}", seed=i, steps=300, best_val_accuracy=1.0, test_accuracy=1.0)
+        for i in range(3)
+    ]
+    with store.opened(db) as conn:
+        store.insert_runs(conn, store.add_sweep(conn, "synthetic", "steps 300", "old"), old)
+        sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "new")
+        store.insert_runs(conn, sweep_id, synthetic_rows())
+    page.write_page(db, out)
+    data = _boot(out)["sweeps"][0]
+    facts = dict(data["facts"])
+    assert facts["configs"] == "48 (48 trained, 1 diverged)"  # the file's own, nothing else
+    assert facts["earlier versions"].startswith("3 rows of configs no longer in the file")
+    assert [m["earlier"] for m in data["members"]] == [False] * 48 + [True] * 3
+    browser.get((out / "index.html").as_uri())
+    section = _section(browser, 0)
+    old_ids = {r["id"] for r in _stored(db, "synthetic") if r["config_id"].startswith("old")}
+    for clicks in range(3):  # the ranking, then best_val_accuracy ascending, then descending
+        ids = _row_ids(section)
+        assert set(ids[-3:]) == old_ids, clicks
+        for tr in section.find_elements("css selector", "tbody tr")[-3:]:
+            assert "earlier" in tr.get_attribute("class")
+            assert tr.find_element("css selector", "td.status").text.endswith("earlier file")
+        section.find_element("css selector", 'th[data-key="best_val_accuracy"]').click()
+    count = section.find_element("css selector", ".count").text
+    assert count == "51 of 51 members (3 of an earlier file, listed last)"
+    # the curves drawn at first are the best three of the current file
+    drawn = {
+        int(g.get_attribute("data-id")) for g in section.find_elements("css selector", "g.series")
+    }
+    assert len(drawn) == 3 and not drawn & old_ids
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_a_filter_narrows_the_rows(opened):

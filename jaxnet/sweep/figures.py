@@ -21,6 +21,7 @@ from .fields import LABEL_KEYS, legend_text
 from .plan import canonical, default_metric
 from .rank import higher_is_better, settings_of
 from .spec import METRICS, SweepError, spec_from_source
+from .versions import split_rows
 
 _METRIC_PARTS = {
     "best_val": "best validation",
@@ -304,6 +305,7 @@ def _report_data(store_path, sweep_name: str | None, metric: str | None):
         entry = _pick_sweep(conn, sweep_name)
         rows = store.runs(conn, entry["name"])
     sweep = spec_from_source(entry["spec"])
+    rows, _ = split_rows(rows, sweep)  # the file as it is now: earlier versions are not drawn
     metric = metric or default_metric(sweep.settings)
     if metric not in METRICS:
         raise SweepError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
@@ -321,12 +323,16 @@ def draw_figures(store_path, out_dir, sweep_name: str | None = None, metric: str
     Returns:
       The written PNG paths: ``heatmap.png`` (depth x width, when nets have equal hidden
       widths), ``loss_curves.png``, ``lr_sensitivity.png`` (when the sweep has several
-      learning rates) and ``params.png``.
+      learning rates: lines over a grid of rates, else a point per setting) and
+      ``params.png``. Only rows of the configs the sweep's file defines now are drawn, not
+      those of earlier versions of it.
     """
     entry, sweep, rows, metric = _report_data(store_path, sweep_name, metric)
     settings = settings_of(rows, metric)
     if not settings:
-        raise SweepError(f"sweep {entry['name']!r} has no runs with a {metric} to plot yet")
+        raise SweepError(
+            f"sweep {entry['name']!r} has no runs of its file's configs with a {metric} to plot yet"
+        )
     name = entry["name"] + ("" if entry["name"] == sweep.dataset else f" ({sweep.dataset})")
     loss = store.config_of(rows[0])["loss"]
     figures = _Figures(settings, metric, loss, name, Path(out_dir), tuple(sweep.random))
