@@ -142,6 +142,13 @@ def _colour_fields(settings: list[dict], most: int = 10) -> list[str]:
     return [min(fields, key=lambda f: len({s[f] for s in settings}))]
 
 
+def _natural(value):
+    """A sort key that puts hidden sizes ``8`` before ``16-16`` (numbers as numbers)."""
+    if isinstance(value, str):
+        return [int(p) if p.isdigit() else p for p in value.split("-")]
+    return [value]
+
+
 def lr_points(settings: list[dict], metric: str) -> tuple[list[str], list[tuple]]:
     """Every setting as one point, metric against learning rate, coloured by the other axes:
     the figure for learning rates drawn at random (one per setting), where lines would hide
@@ -154,7 +161,7 @@ def lr_points(settings: list[dict], metric: str) -> tuple[list[str], list[tuple]
     """
     fields = _colour_fields(settings)
     groups: dict[str, list[dict]] = {}
-    for s in sorted(settings, key=lambda s: tuple(str(s[f]) for f in fields)):
+    for s in sorted(settings, key=lambda s: [_natural(s[f]) for f in fields]):
         groups.setdefault(_label(s, fields) if fields else "every setting", []).append(s)
     return fields, [
         (
@@ -226,7 +233,9 @@ def _heatmap_png(f: _Figures) -> list:
     title = f"{f.name}: {best_over}{f.seeds}"
     uneven = sum(s["width"] is None for s in f.settings)
     if uneven:  # said, not dropped silently: their hidden layers have no single width
-        title += f"; {uneven} settings with unequal hidden widths not shown"
+        title += (
+            f"; {uneven} setting{'' if uneven == 1 else 's'} with unequal hidden widths not shown"
+        )
     higher = higher_is_better(f.metric)
     path = f.out / "heatmap.png"
     return [
