@@ -145,8 +145,8 @@ def _colour_fields(settings: list[dict], most: int = 10) -> list[str]:
 def _natural(value):
     """A sort key that puts hidden sizes ``8`` before ``16-16`` (numbers as numbers)."""
     if isinstance(value, str):
-        return [int(p) if p.isdigit() else p for p in value.split("-")]
-    return [value]
+        return [(0, int(p)) if p.isdigit() else (1, p) for p in value.split("-")]
+    return [(0, value)]
 
 
 def lr_points(settings: list[dict], metric: str) -> tuple[list[str], list[tuple]]:
