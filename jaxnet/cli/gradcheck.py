@@ -101,17 +101,24 @@ def _module_from_file(path: Path, argument: str):
 def _module(name: str, argument: str):
     if name.endswith(".py") or os.sep in name or "/" in name:
         return _module_from_file(Path(name), argument)
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as `python -m` would: modules beside you are found
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise CliError(f"{argument}: {name!r} is neither a module name nor a .py file")
+    here = os.getcwd()
+    added = "" not in sys.path and here not in sys.path
+    if added:  # as `python -m` does: a module beside you is found (for this import only)
+        sys.path.insert(0, here)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name and name.startswith(e.name):  # the module itself, not one it imports
             raise CliError(
-                f"{argument}: no module named {name!r} here ({os.getcwd()}); run from its "
+                f"{argument}: no module named {name!r} here ({here}); run from its "
                 "folder or give a file, path/to/file.py:FUNCTION"
             ) from None
         raise
+    finally:
+        if added:
+            sys.path.remove(here)
 
 
 def load_function(text: str, argument: str):
@@ -147,7 +154,8 @@ def load_function(text: str, argument: str):
         raise CliError(f"{argument}: {module_name} has no function {function!r}")
     if not callable(found):
         raise CliError(
-            f"{argument}: {module_name}.{function} is a {type(found).__name__}, not a function"
+            f"{argument}: {module_name}.{function} is not a function (its type is "
+            f"{type(found).__name__})"
         )
     return found
 
