@@ -160,10 +160,9 @@ class Dataset:
         Args:
           x: ``(n, features)`` finite numbers; a pandas DataFrame's columns name the features.
           y: ``(n,)`` labels or targets (an ``(n, 1)`` column is flattened).
-          task: ``"classification"``, ``"regression"`` or None to infer: text, booleans and
-            integers are class labels; floats are a regression target unless they are
-            integral with at most 20 distinct values (the rule of
-            :func:`~jaxnet.data.read_csv`).
+          task: ``"classification"``, ``"regression"`` or None to infer from ``y``'s dtype:
+            text, booleans and integers are class labels, floats a regression target (a CSV
+            column has no dtype, so :func:`~jaxnet.data.read_csv` guesses; an array says).
           feature_names: one string per column; default ``x0, x1, ...`` (or the DataFrame's).
           target_name: what ``y`` holds; default the pandas Series' name, else ``"y"``.
           name: the dataset's short name.

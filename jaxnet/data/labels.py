@@ -79,9 +79,9 @@ def _text_or_numbers(values: np.ndarray) -> np.ndarray:
 def array_target(y: np.ndarray, task: str | None) -> tuple[np.ndarray, tuple | None, str]:
     """An in-memory target array as ``Dataset`` fields: ``(y, classes, task)``.
 
-    Text, booleans and integers are class labels; floats follow :func:`numeric_target`'s
-    rule (integral with at most :data:`CSV_MAX_CLASSES` values: classes), unless ``task``
-    says otherwise.
+    An array's dtype says what it holds, which a file's text column cannot: text, booleans
+    and integers are class labels, floats a regression target (even when integral, like the
+    tutorial's scores 92.0, 86.0), unless ``task`` says otherwise.
 
     Args:
       y: ``(n,)`` labels or targets of any NumPy dtype but complex.
@@ -103,7 +103,7 @@ def array_target(y: np.ndarray, task: str | None) -> tuple[np.ndarray, tuple | N
     if not np.all(np.isfinite(y)):
         where = int(np.flatnonzero(~np.isfinite(y))[0])
         raise ValueError(f"y must be finite; got {y[where]} at index {where}")
-    return numeric_target(y, task)
+    return numeric_target(y, task or "regression")
 
 
 def one_hot(labels, n_classes: int) -> np.ndarray:
