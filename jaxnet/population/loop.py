@@ -82,7 +82,7 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
         masks or None; data: ``(x, y, val, weights)`` on the devices (val, weights may be None);
       n: real members (the first n); steps, eval_every: as for ``fit_population``;
       static: the programs' static arguments (net, loss, tx, grads, batch_size);
-      progress: show a progress bar (None: when stderr is a terminal).
+      progress: show a progress bar (None: in a terminal or a Jupyter notebook).
     """
     x, y, val, weights = data
     n_chunks, length = chunking(steps, eval_every)

@@ -9,12 +9,11 @@ time went (:class:`SweepSummary`).
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 
 from tqdm.auto import tqdm
 
-from .. import compile_cache, store
+from .. import _progress, compile_cache, store
 from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
 from .options import EngineOptions
@@ -47,7 +46,8 @@ def run(
     Args:
       sweep: the spec (:func:`load`, :func:`parse` or :func:`from_dict`).
       store_path: the SQLite results store; created when missing.
-      progress: show a progress bar over groups and members (None: when stderr is a terminal).
+      progress: show a progress bar over groups and members (None: in a terminal or a
+        Jupyter notebook).
       log: called with one line per group and a line before training.
       engine, address, gpus_per_group, cpus_per_group, retries, lease: how the groups run
         (see :class:`~.options.EngineOptions`).
@@ -121,7 +121,7 @@ def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log):
 
 
 def _progress_bar(total: int, progress: bool | None, desc: str):
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    enabled = _progress.wanted(progress)
     return tqdm(total=total, desc=desc, unit="member", disable=not enabled, leave=False)
 
 

@@ -108,9 +108,9 @@ def member(row: dict, columns: list[dict], name_keys: list[str]) -> dict:
 
     Returns:
       ``id``, ``text`` and ``sort`` (one per column), ``fields`` (every config field and the
-      status by key), ``label`` (the curve's name), ``diverged``, ``earlier``, ``curve`` (``(T,)`` window
-      means, 4 digits) with its ``stride``, and ``val`` with ``val_steps`` (the step of each
-      evaluation).
+      status by key), ``label`` (the curve's name), ``diverged``, ``earlier``, ``curve``
+      (``(T,)`` window means, 4 digits) with its ``stride``, and ``val`` with ``val_steps``
+      (the step of each evaluation).
     """
     cells = [_cell(row, c) for c in columns]
     label = " ".join(BY_KEY[k].curve_tag(row[k]) for k in name_keys) or str(row["hidden"])
