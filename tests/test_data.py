@@ -489,3 +489,14 @@ def test_a_scaler_prints_in_one_line():
     assert repr(Scaler("max", 0.0, 100.0)) == "Scaler(kind='max', offset=0.0, scale=100.0)"
     assert repr(Scaler.fit(X, "max")) == "Scaler(kind='max', offset=[0.0, 0.0], scale=[3.0, 9.0])"
     assert repr(Scaler.fit(data.digits().x)) == "Scaler(kind='standard', 64 columns)"
+
+
+def test_without_scikit_learn_digits_says_which_extra_to_add(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # as without the data extra
+    with pytest.raises(ImportError) as caught:
+        data.digits()
+    message = str(caught.value)
+    assert message.startswith("the digits dataset needs the 'data' extra: pip install -e '.[data]'")
+    assert "\n" not in message and "another project" in message

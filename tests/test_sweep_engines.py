@@ -466,3 +466,18 @@ def test_a_two_node_ray_sweep_survives_a_worker_node_killed_mid_group(tmp_path):
     assert rows.keys() == expected.keys()
     for key, values in expected.items():
         np.testing.assert_allclose(rows[key], values, rtol=1e-5)
+
+
+def test_without_ray_installed_the_engine_says_how_to_add_it_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as in a `make run` venv: no Ray
+    toml = _write(tmp_path, "noray", "[[3]]")
+    db = tmp_path / "x.sqlite"
+    assert main(["sweep", str(toml), "--store", str(db), "--engine", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "jaxnet sweep: error: engine 'ray' needs Ray, an optional extra: pip install -e '.[ray]' "
+        "in the jaxnet folder (PyPI's 'jaxnet' is another project)\n"
+    )
+    assert not db.exists()  # refused before the store was created

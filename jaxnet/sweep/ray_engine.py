@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from .options import EngineOptions
+from .options import RAY_MISSING, EngineOptions
 from .preparation import Prepared
 from .task import train_group
 
@@ -34,9 +34,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ValueError(
-            "engine 'ray' needs Ray, an optional extra: pip install 'jaxnet[ray]'"
-        ) from None
+        raise ValueError(RAY_MISSING) from None
     return ray
 
 
