@@ -349,6 +349,10 @@ def test_labels_of_any_kind_become_indices_and_map_back():
     assert counts.task == "regression" and counts.y.dtype == np.float64
     one = data.Dataset.from_arrays(x[:1], ["only"])  # one row, one class
     assert (len(one.x), one.classes) == (1, ("only",))
+    raw = data.Dataset.from_arrays(x, np.array([b"ant", "bée".encode()] * 3))  # bytes: text
+    assert raw.classes == ("ant", "bée")
+    with pytest.raises(ValueError, match="fractions \\(0.5, 0.5\\) of 1 rows leave a part empty"):
+        data.partition(one, 0.5, 0)
 
 
 def test_pandas_like_tables_name_their_columns():
@@ -469,6 +473,16 @@ XY = np.arange(8.0).reshape(4, 2)
             lambda: data.Dataset.from_arrays(XY, [0] * 4, target_name=3),
             TypeError,
             "target_name must be a string",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, np.array([b"\xff"] * 4)),
+            ValueError,
+            "bytes labels that are not UTF-8",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, np.zeros(4, "datetime64[D]")),
+            TypeError,
+            "numbers or text labels; got dtype datetime64[D]",
         ),
         (
             lambda: data.digits().labels_of([10]),

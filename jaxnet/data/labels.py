@@ -93,6 +93,11 @@ def array_target(y: np.ndarray, task: str | None) -> tuple[np.ndarray, tuple | N
     """
     if y.dtype.kind == "O":
         y = _text_or_numbers(y)
+    if y.dtype.kind == "S":  # bytes: text labels, kept as str (what a saved model can hold)
+        try:
+            y = np.char.decode(y, "utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"y holds bytes labels that are not UTF-8 text: {e}") from None
     if y.dtype.kind in "USb" or (y.dtype.kind in "iu" and task != "regression"):
         if task == "regression":
             raise ValueError(f"task='regression' needs numeric targets; y holds {y.dtype} labels")

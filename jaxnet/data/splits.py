@@ -61,7 +61,9 @@ def split_indices(y, fractions, seed: int = 0, stratify: bool = True) -> tuple[n
             part.append(piece)
     out = tuple(rng.permutation(np.concatenate(p)).astype(np.int64) for p in parts)
     if any(len(p) == 0 for p in out):
-        raise ValueError(f"fractions {tuple(f)} of {len(np.asarray(y))} rows leave a part empty")
+        raise ValueError(
+            f"fractions {tuple(f.tolist())} of {len(np.asarray(y))} rows leave a part empty"
+        )
     return out
 
 
