@@ -188,6 +188,7 @@ def test_grad_fn_checks_your_own_backward_pass_from_a_module_or_a_file(
             "--grad-fn: importing broken.py raised NameError: name 'undefined' is not defined",
         ),
         ("missing.py:f", "--grad-fn: missing.py is not a file"),
+        ("leaves.py:f", "--grad-fn: importing leaves.py raised SystemExit: not to be imported"),
         (".:f", "'.' is neither a module name nor a .py file"),
         ("a/:f", "--grad-fn: a is not a file"),
     ],
@@ -195,6 +196,7 @@ def test_grad_fn_checks_your_own_backward_pass_from_a_module_or_a_file(
 def test_a_bad_grad_fn_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, value, message):
     (tmp_path / "mine_bad.py").write_text(MINE)
     (tmp_path / "broken.py").write_text("x = undefined\n")
+    (tmp_path / "leaves.py").write_text("import sys\nsys.exit('not to be imported')\n")
     monkeypatch.chdir(tmp_path)
     assert cli.main([*NET, "--grad-fn", value]) == 2
     err = capsys.readouterr().err

@@ -144,7 +144,7 @@ def load_function(text: str, argument: str):
         module = _module(module_name, argument)
     except CliError:
         raise
-    except Exception as e:  # the user's module failed while it ran: one line, not a traceback
+    except (Exception, SystemExit) as e:  # the user's module failed as it ran: one line
         first = (str(e).strip().splitlines() or [""])[0]
         raise CliError(
             f"{argument}: importing {module_name} raised {type(e).__name__}: {first}"

@@ -93,12 +93,13 @@ def _record_call(conn, sweep_id: int, summary: SweepSummary, outcome: str) -> No
         programs, hits = summary.programs, summary.cache_hits
     else:  # the workers compile: the driver knows only the training programs they reported
         programs, hits = (summary.compiles if outcome == "completed" else None), None
+    programs, hits = (n if n is None or n >= 0 else None for n in (programs, hits))
     try:
         store.record_call(
             conn, sweep_id, outcome=outcome, engine=summary.engine, programs=programs,
             cache_hits=hits, seconds=summary.seconds,
         )  # fmt: skip
-    except store.StoreError:
+    except (store.StoreError, ValueError):  # a full disk; a count JAX's listeners got wrong
         pass
 
 
