@@ -258,11 +258,12 @@ def test_an_empty_store_and_an_unreadable_spec_still_give_a_page(tmp_path, monke
 def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_written(tmp_path):
     db = tmp_path / "d.sqlite"
     with store.opened(db) as conn:  # fake_row's config has no loss: the figures cannot be drawn
-        store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [fake_row("a")])
+        row = fake_row(_ids(HOSTILE_SPEC)[0])  # the file's own config id, a config without loss
+        store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [row])
         store.add_sweep(conn, "started", HOSTILE_SPEC, "h2")  # no group committed yet
     files = page.write_page(db, tmp_path / "out", "d")
     assert files.figures == [] and files.notes[0].startswith("d: the figures could not be drawn")
-    assert files.notes[1] == "started: sweep 'started' has no runs with a test_accuracy to plot yet"
+    assert files.notes[1] == "started: sweep 'started' has no runs of its file's configs with a test_accuracy to plot yet"
     started = _boot(tmp_path / "out")["sweeps"][1]
     assert (
         started["members"] == [] and dict(started["facts"])["configs"] == "2 (0 trained, 2 to go)"
