@@ -263,7 +263,10 @@ def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_wr
         store.add_sweep(conn, "started", HOSTILE_SPEC, "h2")  # no group committed yet
     files = page.write_page(db, tmp_path / "out", "d")
     assert files.figures == [] and files.notes[0].startswith("d: the figures could not be drawn")
-    assert files.notes[1] == "started: sweep 'started' has no runs of its file's configs with a test_accuracy to plot yet"
+    assert (
+        files.notes[1]
+        == "started: sweep 'started' has no runs of its file's configs with a test_accuracy to plot yet"
+    )
     started = _boot(tmp_path / "out")["sweeps"][1]
     assert (
         started["members"] == [] and dict(started["facts"])["configs"] == "2 (0 trained, 2 to go)"

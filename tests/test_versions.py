@@ -1,5 +1,7 @@
 """Rows of an earlier version of a sweep file: kept, counted and ranked apart (sweep.versions)."""
 
+import csv
+import io
 import sqlite3
 
 from helpers import fake_row
@@ -131,3 +133,14 @@ def test_figures_draw_the_files_rows_only(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "params_scatter", capture)
     sweep.draw_figures(db, tmp_path / "figs")
     assert drawn["n_params"] == {42}  # fake_row's own, never the old rows' 99999
+
+
+def test_the_csv_marks_each_row_as_the_files_or_an_earlier_versions(tmp_path, capsys):
+    db = tmp_path / "v.sqlite"
+    _store(db, (OLD, _rows(OLD)), (NEW, _rows(NEW)[:1]))
+    with store.opened(db) as conn:  # a second sweep whose spec this jaxnet cannot read
+        store.insert_runs(conn, store.add_sweep(conn, "x", "not toml [[", "h"), [fake_row("z")])
+    assert main(["runs", str(db), "--csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    marks = [(r["sweep"], r["steps"], r["in_sweep_file"]) for r in table]
+    assert marks == [("v", "300", "0")] * 4 + [("v", "2000", "1"), ("x", "50", "")]

@@ -71,12 +71,14 @@ from .task import member_rows as member_rows
 from .task import train_group as train_group
 from .versions import StoredTally as StoredTally
 from .versions import current_ids as current_ids
+from .versions import in_file_marker as in_file_marker
 from .versions import split_rows as split_rows
 from .versions import stored_tally as stored_tally
 
 __all__ = [
     "StoredTally",
     "current_ids",
+    "in_file_marker",
     "split_rows",
     "stored_tally",
     "METRICS",

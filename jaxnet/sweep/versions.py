@@ -114,6 +114,28 @@ def stored_tally(store_path, sweep: Sweep) -> StoredTally:
     )
 
 
+def in_file_marker(conn):
+    """For ``jaxnet runs --csv``: whether a stored row is a config of its sweep's file now.
+
+    Args:
+      conn: an open store.
+
+    Returns:
+      A function ``(sweep name, config id) -> bool``, or None for a sweep whose latest spec
+      this jaxnet cannot read (see :func:`jaxnet.store.write_csv`).
+    """
+    ids = {}
+    for entry in store.sweeps(conn):
+        spec = readable_spec(entry["spec"])
+        ids[entry["name"]] = None if spec is None else current_ids(spec)
+
+    def marker(name: str, config: str) -> bool | None:
+        known = ids.get(name)
+        return None if known is None else config in known
+
+    return marker
+
+
 def readable_spec(source: str) -> Sweep | None:
     """The stored spec text as a :class:`Sweep`, or None when this jaxnet cannot read it."""
     try:
