@@ -1,7 +1,9 @@
 """The header of one sweep on the report page: what the store knows about how it ran.
 
-Configs planned and stored, groups, compile share, wall time, device and versions, read from
-the stored spec and rows alone; what a store lacks says so ("not stored", "-"). Left out: the
+Configs planned and stored, groups, programs compiled and cache hits, compile share, wall
+time, device and versions, read from the stored spec, rows and calls (each run of the sweep
+records what its summary printed); what a store lacks says so ("not stored", "-"). Rows of
+configs the file no longer defines are counted apart (:func:`earlier_facts`). Left out: the
 members table (:mod:`.members`) and the HTML (:mod:`.markup`).
 """
 
@@ -71,12 +73,12 @@ def _distinct(rows: list[dict], key: str) -> str:
     return ", ".join(values) if values else "-"
 
 
-def optional_facts(conn, name: str, rows: list[dict]) -> dict:
+def optional_facts(conn, name: str) -> dict:
     """Facts of the sweep's calls (:func:`jaxnet.store.call_totals`), which an older store
     lacks: programs compiled, compile cache hits and the sweep's wall time, added up.
 
     Args:
-      conn: an open store; name: the sweep; rows: its runs (unused: the calls are the source).
+      conn: an open store; name: the sweep.
 
     Returns:
       Label -> number for each fact found; ``calls`` when there was more than one call.

@@ -23,7 +23,7 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
     columns, fixed = table_columns(every, ranked)
     keys = [c["key"] for c in columns]
     name_keys = curve_name_keys(columns)
-    facts = sweep_facts(spec, rows, optional_facts(conn, entry["name"], rows))
+    facts = sweep_facts(spec, rows, optional_facts(conn, entry["name"]))
     return {
         "name": entry["name"],
         "description": spec["description"],
