@@ -222,6 +222,18 @@ def test_planted_mistake_is_caught_in_float32_and_by_directions(eager):
     assert fd_bad == {0, 1}
 
 
+def test_a_report_prints_in_one_line(eager):
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5, seed=0)
+    good = jn.gradcheck(net, params, x, y, "sse")
+    assert repr(good) == (
+        f"GradcheckReport(ok: backprop on {'-'.join(map(str, net.sizes))}, "
+        f"{net.activation}/{net.output_activation}, sse, bias, float64; .table() has the rest)"
+    )
+    bad = jn.gradcheck(net, params, x, y, "sse", grad_fn=_backprop_with("missing_derivative", 1))
+    assert repr(bad).startswith("GradcheckReport(FAIL at layer ") and "\n" not in repr(bad)
+
+
 def test_wrong_loss_value_and_nan_gradients_fail(eager):
     net = _deep(2)
     params, x, y = random_problem(net, "sse", batch=5, seed=0)
