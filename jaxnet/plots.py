@@ -108,7 +108,7 @@ def sweep_heatmap(
             title=panel,
         )
     fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
-    fig.suptitle(title)
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -134,7 +134,7 @@ def seed_band_curves(curves, path, *, title: str, ylabel: str) -> Path:
     ax.set(yscale="log", xlabel="training step", ylabel=ylabel)
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -160,7 +160,7 @@ def lr_sensitivity(series, path, *, label: str, title: str, yscale: str = "linea
     _plain_ticks(ax.xaxis, np.concatenate([s[1] for s in series]) if series else [])
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -190,7 +190,7 @@ def lr_scatter(groups, path, *, label: str, title: str, yscale: str = "linear", 
     _plain_ticks(ax.xaxis, np.concatenate([g[1] for g in groups]) if groups else [])
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title, fontsize="medium")  # a figure title spans the legend too
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -225,8 +225,16 @@ def params_scatter(series, path, *, label: str, title: str, yscale: str = "linea
     _plain_ticks(ax.xaxis)
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
     return _save(fig, path)
+
+
+def _suptitle(fig: Figure, title: str, width: int = 80) -> None:
+    """The figure's title, spanning the legend too, wrapped onto lines of ``width`` characters
+    so that a long one (a sweep's name and what is shown) is never cut at the edges."""
+    import textwrap
+
+    fig.suptitle("\n".join(textwrap.wrap(title, width)) or title, fontsize="medium")
 
 
 def _legend_outside(ax) -> None:
