@@ -31,6 +31,7 @@ class GroupResult:
       seconds: the task's wall time; compiling: of it, lowering and compiling JAX programs (or
         waiting for the background thread to finish one);
       compiles: population programs compiled by the task (0 when its worker had them cached).
+      params: each member's final params, cut to its own net, for the models the driver keeps.
       tiers: ``{1: n, 2: m}`` programs the group ran at each compile tier (:mod:`jaxnet.tiers`);
       switches: of its training programs, those that moved from tier 1 to tier 2 mid-run.
     """
@@ -39,6 +40,7 @@ class GroupResult:
     seconds: float
     compiling: float
     compiles: int
+    params: tuple = ()  # each member's final params (NumPy, its own net), in config order
     tiers: dict = dataclasses.field(default_factory=lambda: {1: 0, 2: 0})
     switches: int = 0
 
@@ -56,7 +58,8 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
     start = time.perf_counter()
     compiled, compiles = compile_cache.compile_clock(), population.compile_count()
     used, switches = tiers.used(), tiers.switches()
-    net, history, evaluated = fit_group(configs, prepared)
+    net, params, history = fit_members(configs, prepared)
+    evaluated = history.evaluated
     seconds = time.perf_counter() - start
     compiling = compile_cache.compile_clock() - compiled
     ran = {t: n - used[t] for t, n in tiers.used().items()}
@@ -67,12 +70,22 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
         **environment(),
     }
     rows = member_rows(sweep_name, configs, net, history, evaluated, timing, curve_points)
+    host = jax.device_get(params)  # one copy to the host, then NumPy cuts (no eager ops)
+    own = tuple(own_params(net, host, c, i) for i, c in enumerate(configs))
     compiles = population.compile_count() - compiles
-    return GroupResult(rows, seconds, compiling, compiles, ran, tiers.switches() - switches)
+    switched = tiers.switches() - switches
+    return GroupResult(rows, seconds, compiling, compiles, own, ran, switched)
+
+
+def own_params(net, params, config: dict, i: int) -> list[dict]:
+    """Member ``i``'s params (NumPy) cut from the stacked ``params`` of ``net`` to its own."""
+    return population.member_params(own_net(net, config), params, i)
 
 
 def fit_group(configs: list[dict], prepared: Prepared):
     """Train configs that share one compiled program (see :func:`group`) as one population.
+
+    :func:`fit_members` returns the trained params too; this returns what the rows need.
 
     Configs that differ in hidden widths are a width bucket, trained padded to the widest
     (:func:`jaxnet.population.fit_bucket`); each member still computes exactly its own net.
@@ -87,18 +100,25 @@ def fit_group(configs: list[dict], prepared: Prepared):
       :class:`~jaxnet.PopulationHistory`, and ``{"train": (loss, accuracy), "test": ...}`` of
       the final params, each ``(P,)`` NumPy.
     """
-    nets, keys, kwargs = group_arguments(configs, prepared)
-    if len({n.sizes for n in nets}) == 1:
-        net = nets[0]
-        _, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
-    else:
-        net = population.bucket_net(nets)
-        _, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
+    net, _, history = fit_members(configs, prepared)
     return net, history, history.evaluated
 
 
+def fit_members(configs: list[dict], prepared: Prepared):
+    """:func:`fit_group`'s training: ``(net, params, history)``, params stacked ``(P, ...)``
+    on every leaf of ``net`` (a width bucket's padded net)."""
+    nets, keys, kwargs = group_arguments(configs, prepared)
+    if len({n.sizes for n in nets}) == 1:
+        net = nets[0]
+        params, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
+    else:
+        net = population.bucket_net(nets)
+        params, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
+    return net, params, history
+
+
 def compile_group_ahead(configs: list[dict], prepared: Prepared) -> list:
-    """Queue the programs of :func:`fit_group` for these configs on the background compile
+    """Queue the programs of :func:`fit_members` for these configs on the background compile
     thread (:func:`jaxnet.population.compile_ahead`), so that they are ready when the group
     trains; returns their Futures."""
     nets, keys, kwargs = group_arguments(configs, prepared)

@@ -19,7 +19,9 @@ from pathlib import Path
 from .benchmarks import (
     digits,
     grads,
+    install,
     population,
+    search,
     sklearn,
     sweep,
     sweep_engines,
@@ -41,10 +43,13 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
+    "search": search.bench_search,
+    "install": install.bench_install,
     "tiers": tiers.bench_tiers,
     "sweep_sklearn": sweep_sklearn.bench_sweep_sklearn,
 }
-OPT_IN = ("sweep_engines", "sweep", "tiers", "sweep_sklearn")  # minutes long: run with --only NAME
+# minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "install", "tiers", "sweep_sklearn")
 COMMAND = "python scripts/bench"
 
 

@@ -40,6 +40,7 @@ class Config:
     sklearn_search_epochs: int = 100
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+    search_quick: bool = False  # search: 24 configs and short runs instead of 108
     tiers_steps: int = 1500  # issue 20: the widths sweep's steps
     tiers_long_steps: int = 20_000  # the long sweep's
     tiers_demo: bool = True  # the whole demo sweep (False: a 4-config cut of it)
@@ -71,6 +72,7 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    search_quick=True,
     tiers_steps=300,
     tiers_long_steps=3000,
     tiers_demo=False,
