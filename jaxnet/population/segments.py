@@ -35,6 +35,7 @@ from jax.sharding import PartitionSpec as P
 
 from .. import _validate, chunks, optimizers, train
 from ..mlp import MLP, check_net, init
+from ..tiers import Ladder, once_tier, training_flops
 from .buckets import bucket_mask, bucket_net, layer_scales
 from .programs import (
     compiled,
@@ -247,7 +248,7 @@ def start_segment(nets, keys, x, y, *, until: int, learning_rates, init_scales=N
     )
     static = dict(net=run.net, tx=run.static["tx"], dtype=run.dtype)
     sharded = NamedSharding(run.mesh, P("models"))
-    program, seconds = compiled("init", initial_states, args, static, sharded)
+    program, seconds = compiled("init", initial_states, args, static, sharded, once_tier())
     states, masks = program(*args)
     return _finish(run, states, masks, 0, until, start_time, seconds)
 
@@ -289,7 +290,7 @@ def resume_segment(nets, states, keys, x, y, *, until: int, sources, learning_ra
     )
     sharded = NamedSharding(run.mesh, P("models"))
     static = dict(net=run.net, dtype=run.dtype)
-    program, seconds = compiled("resume", resumed_states, args, static, sharded)
+    program, seconds = compiled("resume", resumed_states, args, static, sharded, once_tier())
     train_states, masks = program(*args)
     return _finish(run, train_states, masks, start, until, start_time, seconds)
 
@@ -358,10 +359,9 @@ def _finish(run: _Run, states, masks, start: int, until: int, start_time: float,
     evaluated = {}
     if run.parts:
         static = dict(net=run.net, loss=run.static["loss"])
-        program, eval_seconds = compiled(
-            "evaluate", evaluate_parts, (states.params, run.parts), static
-        )
-        out = program(states.params, run.parts)
+        args, tier = (states.params, run.parts), once_tier()
+        program, eval_seconds = compiled("evaluate", evaluate_parts, args, static, None, tier)
+        out = program(*args)
         evaluated = {k: tuple(np.asarray(v, np.float64)[: run.n] for v in out[k]) for k in out}
         seconds += eval_seconds
     host = jax.device_get(MemberState(states.params, states.opt_state, states.step, states.alive))
@@ -388,8 +388,9 @@ def _finish(run: _Run, states, masks, start: int, until: int, start_time: float,
 
 
 class _Programs:
-    """A segment's chunk programs, compiled on first use for the first chunk's arguments (later
-    states may carry equivalent shardings that would not match a new signature)."""
+    """A segment's chunk programs, each a :class:`~jaxnet.tiers.Ladder` (tier 1 first, tier 2
+    when it pays), made on first use for the first chunk's arguments (later states may carry
+    equivalent shardings that would not match a new signature)."""
 
     def __init__(self, states, masks, data, total, static):
         shapes = (states, masks, *data)
@@ -397,14 +398,21 @@ class _Programs:
             "fast": (fast_members, shapes),
             "guarded": (guarded_members, (*shapes, total)),
         }
-        self._static, self._programs, self.seconds = static, {}, 0.0
+        rows = static["batch_size"] or data[0].shape[0]
+        members = states.step.shape[0]
+        self._flops = training_flops(static["net"].n_params, rows, static["length"], members)
+        self._static, self._programs = static, {}
 
-    def __getitem__(self, kind: str):
+    def __getitem__(self, kind: str) -> Ladder:
         if kind not in self._programs:
             fn, args = self._args[kind]
-            self._programs[kind], seconds = compiled(kind, fn, args, self._static)
-            self.seconds += seconds
+            self._programs[kind] = Ladder(kind, fn, args, self._static, flops=self._flops)
         return self._programs[kind]
+
+    @property
+    def seconds(self) -> float:
+        """Compile seconds the ladders cost this thread."""
+        return sum(ladder.seconds for ladder in self._programs.values())
 
 
 def _chunks(run: _Run, states, masks, start: int, until: int):
@@ -417,14 +425,14 @@ def _chunks(run: _Run, states, masks, start: int, until: int):
     losses, evals = [], []
     alive = np.asarray(states.alive)[: run.n]
     done, live = start, bool(alive.all())
-    for _ in range(n_chunks):
-        new = None
+    for i in range(n_chunks):
+        new, left = None, n_chunks - 1 - i
         if live and done + length <= until:
-            new = programs["fast"](states, masks, x, y, val)
+            new = programs["fast"](states, masks, x, y, val, chunks_left=left)
             if not np.all(np.asarray(new[3])):
                 new = None  # some member went non-finite: rerun this chunk guarded
         if new is None:
-            new = programs["guarded"](states, masks, x, y, val, total)
+            new = programs["guarded"](states, masks, x, y, val, total, chunks_left=left)
         states, values, (vl, va), _ = new
         losses.append(np.asarray(values)[: run.n])
         alive = np.asarray(states.alive)[: run.n]
