@@ -128,6 +128,13 @@ def backprop_batch(net: MLP, params: list[dict], x, y, loss: str):
 
 
 @partial(jax.jit, static_argnums=(0, 4))
+def backprop_batch_masked(net: MLP, params: list[dict], x, y, loss: str, masks):
+    """:func:`backprop_batch` with every hidden layer's outputs multiplied by its mask
+    (``(batch, width)`` arrays of 0 and ``1 / (1 - p)``, see :func:`jaxnet.mlp.batch_masks`)."""
+    return _backprop(net, params, x, y, loss, masks)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
 def backprop_batch_dropout(net: MLP, params: list[dict], x, y, loss: str, key, rates):
     """:func:`backprop_batch` with dropout: the masks of :func:`jaxnet.mlp.batch_masks` for
     ``key`` and ``rates`` (``(hidden layers,)``, data), the same ones ``jax.grad`` sees."""

@@ -54,6 +54,12 @@ def autodiff_batch(net: MLP, params: list[dict], x, y, loss: str):
 
 
 @partial(jax.jit, static_argnums=(0, 4))
+def autodiff_batch_masked(net: MLP, params: list[dict], x, y, loss: str, masks):
+    """``(loss_value, grads)`` of :func:`loss_batch_masked` through ``jax.value_and_grad``."""
+    return jax.value_and_grad(loss_batch_masked, argnums=1)(net, params, x, y, loss, masks)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
 def autodiff_batch_dropout(net: MLP, params: list[dict], x, y, loss: str, key, rates):
     """:func:`autodiff_batch` with dropout: the masks of ``key`` and ``rates``
     (``(hidden layers,)``, data), the same ones the hand-written pass uses."""
