@@ -57,15 +57,19 @@ OPTIMIZERS = {
 
 
 # What each named optimizer does to a gradient before its learning rate scales it: optax's
-# alias is this chained with scale_by_learning_rate (tests hold the two equal). Decoupled
-# weight decay goes between them, as in optax.adamw.
+# alias is this chained with scale_by_learning_rate (tests hold the two equal, bit for bit).
+# Decoupled weight decay goes between them, as in optax.adamw. The arguments are the alias's
+# own numeric hyperparameters (:func:`own_hyperparams`), which inject_hyperparams keeps in the
+# state as arrays: the rebuilt optimizer keeps them there too, so it rounds alike.
 DIRECTIONS = {
     "sgd": optax.identity,
     "momentum": lambda: optax.trace(decay=0.9),
     "nesterov": lambda: optax.trace(decay=0.9, nesterov=True),
-    "adam": optax.scale_by_adam,
-    "adamw": lambda: optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(1e-4)),
-    "rmsprop": optax.scale_by_rms,
+    "adam": lambda b1, b2, eps, eps_root: optax.scale_by_adam(b1, b2, eps, eps_root),
+    "adamw": lambda b1, b2, eps, eps_root, weight_decay: optax.chain(
+        optax.scale_by_adam(b1, b2, eps, eps_root), optax.add_decayed_weights(weight_decay)
+    ),
+    "rmsprop": lambda decay, eps, initial_scale: optax.scale_by_rms(decay, eps, initial_scale),
 }
 TERMS = ("l2", "weight_decay")  # regularisation terms a configured optimizer can keep
 
@@ -74,6 +78,20 @@ def weights_only(params):
     """A mask of ``params`` (a list of layer dicts): True on the weights ``"w"``, False on the
     biases, which decay and L2 leave alone."""
     return [{k: k == "w" for k in layer} for layer in params]
+
+
+def own_hyperparams(name: str) -> dict:
+    """The numeric hyperparameters of optimizer ``name`` besides its learning rate, with their
+    defaults (Adam's ``b1``, ``b2``, ``eps``, ``eps_root``...), as ``inject_hyperparams`` finds
+    them in the alias's signature."""
+    signature = inspect.signature(OPTIMIZERS[name])
+    return {
+        k: p.default
+        for k, p in signature.parameters.items()
+        if k != "learning_rate"
+        and isinstance(p.default, (int, float))
+        and not isinstance(p.default, bool)
+    }
 
 
 def _check_name(name) -> None:
@@ -108,11 +126,15 @@ def configured_optimizer(
     if schedule not in schedules.KINDS or any(t not in TERMS for t in terms):
         raise ValueError(f"unknown schedule {schedule!r} or terms {terms!r}")
 
-    def make(learning_rate, l2=None, weight_decay=None, **values):
+    own = own_hyperparams(name)  # adamw's own weight_decay is one of them
+
+    def make(learning_rate, **values):
+        direction = DIRECTIONS[name](**{k: values.pop(k) for k in own})
+        l2, decay = values.pop("l2", None), values.pop("weight_decay", None)
         parts = [] if l2 is None else [optax.add_decayed_weights(l2, mask=weights_only)]
-        parts.append(DIRECTIONS[name]())
-        if weight_decay is not None:  # decoupled: outside the direction, inside the lr
-            parts.append(optax.add_decayed_weights(weight_decay, mask=weights_only))
+        parts.append(direction)
+        if decay is not None:  # decoupled: outside the direction, inside the learning rate
+            parts.append(optax.add_decayed_weights(decay, mask=weights_only))
         if schedule == "constant":
             parts.append(optax.scale_by_learning_rate(learning_rate))
         else:
@@ -123,7 +145,7 @@ def configured_optimizer(
             parts.append(optax.scale_by_learning_rate(rate))
         return optax.chain(*parts)
 
-    defaults = {"learning_rate": 1.0, **{t: 0.0 for t in terms}}
+    defaults = {"learning_rate": 1.0, **own, **{t: 0.0 for t in terms}}
     defaults |= {v: 1.0 for v in schedules.VALUES[schedule]}  # placeholders: set per run
     return optax.inject_hyperparams(_with_signature(make, defaults))(**defaults)
 
