@@ -112,8 +112,13 @@ class MLP:
 
 def _checked_dropout(value, hidden: int) -> float | tuple[float, ...]:
     """``dropout`` as one float (every hidden layer alike) or a tuple of ``hidden`` floats."""
-    many = isinstance(value, (list, tuple, np.ndarray))
-    rates = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else value
+    if hasattr(value, "__array__") and not isinstance(value, (list, tuple)):  # NumPy, JAX
+        array = np.asarray(value)
+        if array.ndim > 1:
+            raise ValueError(f"dropout must be one rate or one per hidden layer; got {value!r}")
+        value = array.item() if array.ndim == 0 else array.tolist()
+    many = isinstance(value, (list, tuple))
+    rates = value
     for rate in rates if many else [value]:
         if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
             raise TypeError(

@@ -183,6 +183,12 @@ def set_learning_rate(opt_state, learning_rate):
 def set_hyperparams(opt_state, values: dict):
     """``opt_state`` of an ``inject_hyperparams`` optimizer with the named hyperparams replaced."""
     hp = opt_state.hyperparams
+    unknown = [k for k in values if k not in hp]
+    if unknown:
+        raise ValueError(
+            f"hyperparams names {unknown[0]!r}, which this optimizer does not keep in its "
+            f"state; it keeps {', '.join(hp)}"
+        )
     new = {k: jnp.asarray(v, jnp.result_type(hp[k])) for k, v in values.items()}
     return opt_state._replace(hyperparams={**hp, **new})
 

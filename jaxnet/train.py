@@ -242,6 +242,12 @@ def fit(
         raise TypeError(f"restore_best must be True or False; got {restore_best!r}")
     if restore_best and validation is None:
         raise ValueError("restore_best=True needs validation=(x_val, y_val) to pick the best")
+    for name, value in (("weight_decay", weight_decay), ("l2", l2)):
+        if value is not None and np.ndim(value) != 0 and not isinstance(value, str):
+            raise ValueError(
+                f"{name} must be one number for fit; got shape {np.shape(value)} "
+                "(one per member: jaxnet.fit_population)"
+            )
     tx, learning_rate, values = regularized_optimizer(
         optimizer,
         learning_rate,

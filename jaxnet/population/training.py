@@ -285,6 +285,8 @@ def member_dropout(net: MLP, dropout, n: int) -> np.ndarray | None:
             rates = np.asarray(dropout, np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"dropout must be rates, one per key; got {dropout!r}") from None
+        if hidden == 0 and np.any(rates != 0):
+            raise ValueError("dropout needs a hidden layer to drop units of; this net has none")
         if rates.ndim == 1 and rates.shape == (n,):
             rates = np.repeat(rates[:, None], hidden, axis=1)
         if rates.shape != (n, hidden):
@@ -294,8 +296,6 @@ def member_dropout(net: MLP, dropout, n: int) -> np.ndarray | None:
             )
         if not np.all((rates >= 0) & (rates < 1)):  # False for NaN too
             raise ValueError(f"dropout rates must be in [0, 1); got {dropout!r}")
-        if hidden == 0 and rates.size:
-            raise ValueError("dropout needs a hidden layer to drop units of")
     return rates if rates.size and np.any(rates > 0) else None
 
 

@@ -71,6 +71,10 @@ def check_configs(where: str, configs: list[dict], given: set) -> None:
 
 
 def _check_config(where: str, config: dict) -> None:
+    if config.get("dropout") and not config["hidden"]:
+        raise SweepError(
+            f"{where}: dropout needs a hidden layer to drop units of; a config has hidden = []"
+        )
     if config.get("weight_decay") and config["optimizer"] == "adamw":
         raise SweepError(
             f"{where}: weight_decay does not go with optimizer 'adamw', which already decays "
