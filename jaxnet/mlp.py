@@ -115,25 +115,27 @@ def _checked_dropout(value, hidden: int) -> float | tuple[float, ...]:
     if hasattr(value, "__array__") and not isinstance(value, (list, tuple)):  # NumPy, JAX
         array = np.asarray(value)
         if array.ndim > 1:
-            raise ValueError(f"dropout must be one rate or one per hidden layer; got {value!r}")
+            raise ValueError(
+                "dropout must be one rate or one per hidden layer; got an array of shape "
+                f"{array.shape}"
+            )
         value = array.item() if array.ndim == 0 else array.tolist()
     many = isinstance(value, (list, tuple))
-    rates = value
-    for rate in rates if many else [value]:
+    for rate in value if many else [value]:
         if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
             raise TypeError(
                 f"dropout must be a number in [0, 1) or one per hidden layer; got {value!r}"
             )
         if not 0 <= rate < 1:  # False for NaN too
             raise ValueError(f"dropout must be in [0, 1) (a probability of dropping); got {rate}")
-    rates = [float(r) for r in rates] if many else [float(value)] * hidden
-    if many and len(rates) != hidden:
+    if many and len(value) != hidden:
         raise ValueError(
-            f"dropout must have one rate per hidden layer ({hidden}); got {len(rates)}: {value!r}"
+            f"dropout must have one rate per hidden layer ({hidden}); got {len(value)}: {value!r}"
         )
-    if hidden == 0 and not many and value != 0:
+    if not many and hidden == 0 and value != 0:
         raise ValueError(f"dropout needs a hidden layer to drop units of; got dropout={value}")
-    if len(set(rates)) <= 1:
+    rates = [float(r) for r in value] if many else [float(value)] * hidden
+    if len(set(rates)) <= 1:  # one rate for every layer is kept as one float
         return rates[0] if rates else 0.0
     return tuple(rates)
 

@@ -252,8 +252,9 @@ def _check_coefficient(value, argument: str) -> None:
         raise TypeError(
             f"{argument} must be a non-negative number; got {type(value).__name__}"
         ) from None
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"{argument} must be finite and at least 0; got {value!r}")
+    bad = arr[~(np.isfinite(arr) & (arr >= 0))]
+    if bad.size:
+        raise ValueError(f"{argument} must be finite and at least 0; got {bad.flat[0]}")
 
 
 def regularized_optimizer(

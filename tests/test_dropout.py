@@ -100,7 +100,7 @@ def test_bad_dropout_elsewhere_is_refused_in_one_line():
     for bad, message in [
         ([0.1, 0.2, 0.3], r"dropout must have shape \(2,\) or \(2, 1\)"),
         ([[0.1, 0.2], [0.1, 0.2]], r"dropout must have shape \(2,\) or \(2, 1\)"),
-        ([0.1, np.nan], r"dropout rates must be in \[0, 1\)"),
+        (np.linspace(0.5, 1.5, 2), r"dropout rates must be in \[0, 1\); got 1.5"),
         ([0.1, 1.0], r"dropout rates must be in \[0, 1\)"),
         ("0.1", "dropout must be rates"),
     ]:

@@ -118,7 +118,7 @@ def test_fit_weight_decay_shrinks_the_weights_and_0_is_the_plain_run():
         (dict(weight_decay=float("nan")), ValueError, "weight_decay must be finite"),
         (dict(weight_decay="1e-4"), TypeError, "weight_decay must be a non-negative number"),
         (dict(l2=-1.0), ValueError, "l2 must be finite and at least 0"),
-        (dict(l2=[1.0, -1.0]), ValueError, "l2 must be finite and at least 0"),
+        (dict(l2=[1.0, -1.0]), ValueError, "l2 must be one number for fit"),
         (dict(weight_decay=1e-4, optimizer="adamw"), ValueError, "does not go with optimizer"),
         (dict(weight_decay=1e-4, optimizer=optax.sgd(0.1)), ValueError, "needs an optimizer"),
         (dict(lr_schedule="cosine", optimizer=optax.sgd(0.1)), ValueError, "needs an optimizer"),

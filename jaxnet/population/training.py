@@ -263,7 +263,9 @@ def _optimizer(o: Options, lrs, probe, n: int):
     for name, v in values.items():
         arr = np.asarray(v, np.float64)
         if arr.shape not in ((), (n,)):
-            raise ValueError(f"{name} must be one number, or one per key ({n}); got {v!r}")
+            raise ValueError(
+                f"{name} must be one number, or one per key ({n}); got shape {arr.shape}"
+            )
         per_member[name] = np.broadcast_to(arr, (n,))
     return tx, per_member
 
@@ -294,8 +296,9 @@ def member_dropout(net: MLP, dropout, n: int) -> np.ndarray | None:
                 f"dropout must have shape ({n},) or ({n}, {hidden}): one rate per key, or per "
                 f"key and hidden layer; got shape {np.shape(dropout)}"
             )
-        if not np.all((rates >= 0) & (rates < 1)):  # False for NaN too
-            raise ValueError(f"dropout rates must be in [0, 1); got {dropout!r}")
+        bad = rates[~((rates >= 0) & (rates < 1))]  # NaN included
+        if bad.size:
+            raise ValueError(f"dropout rates must be in [0, 1); got {bad[0]}")
     return rates if rates.size and np.any(rates > 0) else None
 
 

@@ -134,3 +134,11 @@ def columns(config: dict) -> dict:
         "warmup_steps": config.get("warmup_steps"),
         "patience": config.get("patience"),
     }
+
+
+def label(config: dict) -> str:
+    """What of these options sets a group apart, for its progress line: `` manual grads
+    cosine lr``, or nothing (the rest are data inside the group)."""
+    parts = ["manual grads"] if config.get("grads") == "manual" else []
+    kind = config.get("lr_schedule", "constant")
+    return "".join(" " + p for p in parts + ([f"{kind} lr"] if kind != "constant" else []))
