@@ -107,8 +107,9 @@ def population_kwargs(configs: list[dict]) -> dict:
     Returns:
       ``grads``, ``patience``, and where any member uses them: ``dropout`` ``(P,)``,
       ``weight_decay`` ``(P,)``, ``lr_schedule`` and the schedule values per member in
-      ``hyperparams``. A member without a key gets its default (0), which trains exactly as
-      the plain program does.
+      ``hyperparams``. A member without a key gets its default (0): it trains as it would in
+      the plain program (a rate or coefficient of 0 changes no value; only the compiled
+      program's rounding may differ).
     """
     first = configs[0]
     kwargs = {"grads": first.get("grads", "auto"), "patience": first.get("patience")}

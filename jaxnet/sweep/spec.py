@@ -2,10 +2,10 @@
 
 A sweep is data. Its file names a dataset, how to split and scale it, and the configs to
 train: the Cartesian product of the ``[grid]`` lists, crossed with ``n`` random draws from the
-``[random]`` table. Configs that differ only in seed, learning rate or init scale share one
-compiled program, so each group of them is trained as one population
-(:func:`jaxnet.population.fit_population`): the number of compiles equals the number of
-distinct shapes. Each group's rows are written to the results store (:mod:`jaxnet.store`) in
+``[random]`` table. Configs that differ only in seed, learning rate, init scale, dropout,
+weight decay or schedule values (:data:`MEMBER_KEYS`) share one compiled program, so each
+group of them is trained as one population (:func:`jaxnet.population.fit_population`): the
+number of compiles equals the number of distinct shapes. Each group's rows are written to the results store (:mod:`jaxnet.store`) in
 one transaction as soon as the group finishes; rerunning a sweep trains only the configs that
 have no row yet, so a sweep killed at any moment and rerun ends with exactly one row per config.
 
