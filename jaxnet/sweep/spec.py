@@ -5,9 +5,10 @@ train: the Cartesian product of the ``[grid]`` lists, crossed with ``n`` random 
 ``[random]`` table. Configs that differ only in seed, learning rate, init scale, dropout,
 weight decay or schedule values (:data:`MEMBER_KEYS`) share one compiled program, so each
 group of them is trained as one population (:func:`jaxnet.population.fit_population`): the
-number of compiles equals the number of distinct shapes. Each group's rows are written to the results store (:mod:`jaxnet.store`) in
-one transaction as soon as the group finishes; rerunning a sweep trains only the configs that
-have no row yet, so a sweep killed at any moment and rerun ends with exactly one row per config.
+number of compiles equals the number of distinct shapes. Each group's rows are written to the
+results store (:mod:`jaxnet.store`) in one transaction as soon as the group finishes; rerunning
+a sweep trains only the configs that have no row yet, so a sweep killed at any moment and
+rerun ends with exactly one row per config.
 
 The file format (every key but ``name``, ``dataset`` and one of the tables is optional)::
 
