@@ -186,13 +186,13 @@ def test_ctrl_c_after_a_committed_group_is_one_line_and_exit_130(tmp_path, monke
         'name = "c"\ndataset = "xor"\nevals = 1\n[grid]\nhidden = [[2], [3]]\nsteps = [5]\n'
         "batch_size = [0]\n"
     )
-    insert = store.insert_runs
+    insert = store.insert_runs_with_models  # a group's rows and kept models: one commit
 
     def insert_then_ctrl_c(*args):
         insert(*args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store, "insert_runs", insert_then_ctrl_c)
+    monkeypatch.setattr(store, "insert_runs_with_models", insert_then_ctrl_c)
     assert _quiet(["sweep", str(toml), "--store", str(db)]) == 130
     err = _one_line_error(capsys)
     assert err == f"jaxnet sweep: interrupted, 1 groups stored in {db}, rerun to resume\n"

@@ -26,6 +26,14 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
     p.add_argument(
+        "--keep-models",
+        metavar="all|K|none",
+        default="10",
+        help="keep the trained params of every config, of the best K by the sweep's metric, or "
+        "of none, so `jaxnet predict STORE --best` serves them (default 10; a model costs about "
+        "4 bytes a weight)",
+    )
+    p.add_argument(
         "--cache-dir",
         metavar="DIR",
         help="JAX's compile cache folder, or 'off' (default: $JAXNET_CACHE_DIR, else "
@@ -75,12 +83,16 @@ def run(args) -> int | None:
     """
     from .. import sweep  # lazy: it imports JAX
     from ..sweep import page
+    from ..sweep.models import check_keep
 
     at_least(args.top, 1, "--top")
+    keep = check_keep(args.keep_models, "--keep-models")
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:
-        summary = sweep.run(spec, path, cache_dir=args.cache_dir, **_engine_options(args))
+        summary = sweep.run(
+            spec, path, cache_dir=args.cache_dir, keep_models=keep, **_engine_options(args)
+        )
     except KeyboardInterrupt:
         groups = store.stored_group_count(path, spec.name)
         print(

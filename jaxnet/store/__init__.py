@@ -32,10 +32,15 @@ to an older store in place), deleting runs, and merging stores written by severa
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
 (opening, creating, refusing, one transaction per write), :mod:`.columns` (the migration
 that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and runs,
-written and read) and :mod:`.claims` (claims and data identities for several processes).
+written and read), :mod:`.claims` (claims and data identities for several processes),
+:mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
+params, scalers and labels of a sweep's best configs) and :mod:`.search` (a search's rung
+results, member states at rung boundaries and PBT lineage).
 Every SQL statement of jaxnet lives in this package.
 """
 
+from .arrays import decode_arrays as decode_arrays
+from .arrays import encode_arrays as encode_arrays
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
@@ -48,7 +53,15 @@ from .connection import connect as connect
 from .connection import open_existing as open_existing
 from .connection import opened as opened
 from .connection import writing as writing
+from .models import config_ids_like as config_ids_like
+from .models import insert_runs_with_models as insert_runs_with_models
+from .models import kept_model as kept_model
+from .models import kept_model_ids as kept_model_ids
+from .models import rank_order as rank_order
+from .models import ranked_config_ids as ranked_config_ids
+from .models import write_models as write_models
 from .runs import CSV_COLUMNS as CSV_COLUMNS
+from .runs import add_runs as add_runs
 from .runs import add_sweep as add_sweep
 from .runs import config_of as config_of
 from .runs import done_config_ids as done_config_ids
@@ -70,6 +83,16 @@ from .schema import decode_floats as decode_floats
 from .schema import downsample as downsample
 from .schema import encode_floats as encode_floats
 from .schema import now as now
+from .search import config_results as config_results
+from .search import finish_configs as finish_configs
+from .search import lineage as lineage
+from .search import member_states as member_states
+from .search import record_search as record_search
+from .search import rung_results as rung_results
+from .search import save_segment as save_segment
+from .search import search_of as search_of
+from .search import steps_trained as steps_trained
+from .search import stored_rungs as stored_rungs
 
 __all__ = [
     "APPLICATION",
@@ -106,4 +129,24 @@ __all__ = [
     "release_claim",
     "release_claims",
     "check_data_identity",
+    "encode_arrays",
+    "decode_arrays",
+    "add_runs",
+    "write_models",
+    "insert_runs_with_models",
+    "kept_model",
+    "kept_model_ids",
+    "rank_order",
+    "ranked_config_ids",
+    "config_ids_like",
+    "record_search",
+    "search_of",
+    "save_segment",
+    "rung_results",
+    "config_results",
+    "member_states",
+    "lineage",
+    "finish_configs",
+    "stored_rungs",
+    "steps_trained",
 ]

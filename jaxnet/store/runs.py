@@ -51,16 +51,22 @@ def insert_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> in
     Returns:
       How many rows were inserted.
     """
+    with writing(conn):  # commits on success, rolls back on error: all of the group or none
+        return add_runs(conn, sweep_id, rows)
+
+
+def add_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> int:
+    """:func:`insert_runs` inside a transaction the caller holds (with more writes in it);
+    returns how many rows were inserted."""
     names = ["sweep_id", *RUN_COLUMNS]
     sql = (
         f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
         "ON CONFLICT (config_id) DO NOTHING"
     )
+    before = conn.total_changes
     values = [(sweep_id, *(with_defaults(dict(row))[c] for c in RUN_COLUMNS)) for row in rows]
-    with writing(conn):  # commits on success, rolls back on error: all of the group or none
-        before = conn.total_changes
-        conn.executemany(sql, values)
-        return conn.total_changes - before
+    conn.executemany(sql, values)
+    return conn.total_changes - before
 
 
 def sweeps(conn: sqlite3.Connection) -> list[dict]:

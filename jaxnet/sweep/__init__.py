@@ -11,7 +11,10 @@ and commits their rows; :mod:`.runner` tells that story for one call. On the rea
 the store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks
 the rows (and :mod:`.agreement` compares runs trained with both gradients), :mod:`.figures`
 draws the PNGs, and :mod:`.page` writes them and every stored member into one offline web
-page. The file format is documented in :mod:`.spec` and in docs/sweeps.md.
+page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search: :mod:`.search`
+decides which configs train and to which step (successive halving, PBT), and its segments
+run on the same engines. :mod:`.models` keeps the best configs' trained params in the store
+(:func:`load_model`). The file format is documented in :mod:`.spec` and in docs/sweeps.md.
 """
 
 from ..compile_cache import compile_clock as compile_clock
@@ -22,6 +25,8 @@ from .figures import lr_series as lr_series
 from .figures import metric_label as metric_label
 from .figures import report as report
 from .figures import scatter_series as scatter_series
+from .models import best_config_id as best_config_id
+from .models import load_model as load_model
 from .options import ENGINES as ENGINES
 from .options import EngineOptions as EngineOptions
 from .page import watch as watch
@@ -126,4 +131,6 @@ __all__ = [
     "write_page",
     "write_report",
     "watch",
+    "load_model",
+    "best_config_id",
 ]

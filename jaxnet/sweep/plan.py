@@ -106,7 +106,8 @@ def expand(sweep: Sweep, task: str) -> list[dict]:
             if canonical(config) not in seen:
                 seen.add(canonical(config))
                 configs.append(config)
-    regimen.check_configs(sweep.name, configs, {*sweep.grid, *sweep.random})
+    given = {*sweep.grid, *sweep.random}
+    regimen.check_configs(sweep.name, configs, given, sweep.search["method"])
     return configs
 
 

@@ -12,6 +12,7 @@ from .. import store
 from .agreement import agreement_line
 from .fields import BY_KEY, REGIMEN_KEYS, SETTING_KEYS
 from .plan import canonical, default_metric
+from .search.summary import search_lines
 from .spec import spec_from_source
 
 # --- ranking ----------------------------------------------------------------------------------
@@ -32,7 +33,9 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
     Returns:
       Dicts with the setting's columns (:data:`.fields.SETTING_KEYS`), ``key`` (its config
       less the seed, as JSON), ``rows`` (its runs), ``values`` (their metric, NULLs dropped),
-      ``mean``, ``std`` and ``diverged``; settings without a value of the metric are left out.
+      ``mean``, ``std``, ``diverged`` and ``pruned`` (runs a search stopped at a rung);
+      settings without a value of the metric are left out. Settings pruned on every seed rank
+      after the others.
     """
     pooled: dict[str, list[dict]] = {}
     for row in rows:
@@ -51,10 +54,20 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
                     "mean": float(values.mean()),
                     "std": float(values.std()),
                     "diverged": sum(r["status"] == "diverged" for r in members),
+                    "pruned": sum(r["status"] == "pruned" for r in members),
                 }
             )
     sign = -1.0 if higher_is_better(metric) else 1.0
-    return sorted(out, key=lambda s: sign * s["mean"])
+    # A setting a search pruned on every seed stopped early: it ranks after those that ran on.
+    return sorted(out, key=lambda s: (s["pruned"] == len(s["rows"]), sign * s["mean"]))
+
+
+def best_run(rows: list[dict], metric: str) -> dict | None:
+    """The best single run by ``metric`` (runs a search pruned after the others; None when
+    no run has the metric)."""
+    found = [r for r in rows if r[metric] is not None]
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    return min(found, key=lambda r: (r["status"] == "pruned", sign * r[metric]), default=None)
 
 
 def format_metric(value: float, metric: str) -> str:
@@ -106,6 +119,7 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     for i, s in enumerate(settings, 1):
         spread = f"{format_metric(s['mean'], metric)} ± {format_metric(s['std'], metric)}"
         extra = f", {s['diverged']} diverged" if s["diverged"] else ""
+        extra += f", {_pruned(s['rows'])}" if s["pruned"] else ""
         described = f"{spread} (n={len(s['rows'])}{extra})"
         tested = _mean_of(s["rows"], test) if test else ""
         line = (
@@ -118,18 +132,31 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     return lines if agreement is None else [*lines, agreement]
 
 
+def _pruned(rows: list[dict]) -> str:
+    """``1 pruned at 30``, ``2 pruned at 30/90``: the steps where a search stopped runs."""
+    steps = sorted({r["steps_done"] for r in rows if r["status"] == "pruned"})
+    count = sum(r["status"] == "pruned" for r in rows)
+    return f"{count} pruned at {'/'.join(map(str, steps))}"
+
+
 def store_summary(conn, top: int = 5) -> list[str]:
-    """Each stored sweep: one line about it, then its best ``top`` settings."""
+    """Each stored sweep: one line about it, its best ``top`` settings, then its search (rungs
+    or PBT lineage, steps trained) and kept models when it has them."""
     lines = []
     for entry in store.sweeps(conn):
         sweep = spec_from_source(entry["spec"])
         metric = default_metric(sweep.settings)
         rows = store.runs(conn, entry["name"])
         diverged = sum(r["status"] == "diverged" for r in rows)
+        pruned = sum(r["status"] == "pruned" for r in rows)
+        counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
         lines.append(
-            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({diverged} diverged), "
+            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({counts}), "
             f"since {entry['created']}; best by {metric}:"
         )
         lines.extend("  " + line for line in ranked_table(rows, metric, top))
+        best = best_run(rows, metric)
+        more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
+        lines.extend("  " + line for line in more)
         lines.append("")
     return lines or ["the store holds no sweeps yet"]

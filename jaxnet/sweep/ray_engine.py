@@ -101,12 +101,14 @@ class RayEngine:
                 env["JAX_PLATFORMS"] = "cpu"  # a CPU task on a GPU node leaves its GPUs alone
             elif self._gpus < 1:  # tasks share a GPU: none may take most of its memory up front
                 env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-            self._remote = ray.remote(train_group).options(
+            self._options = dict(
                 num_cpus=self._cpus,
                 num_gpus=self._gpus,
                 max_retries=options.retry_limit,
                 runtime_env={"env_vars": env},
             )
+            self._remote = ray.remote(train_group).options(**self._options)
+            self._remotes: dict = {}
             self._args = (sweep_name, ray.put(prepared), curve_points)  # the data, once
         except BaseException:
             self.close()
@@ -138,6 +140,12 @@ class RayEngine:
     def submit(self, index: int, configs: list[dict]) -> None:
         name, data, curve_points = self._args
         self._refs[self._remote.remote(name, configs, data, curve_points)] = index
+
+    def submit_call(self, index: int, fn, args: tuple) -> None:
+        """Run ``fn(*args, prepared)`` (a module-level function) as Ray task ``index``."""
+        if fn not in self._remotes:
+            self._remotes[fn] = self._ray.remote(fn).options(**self._options)
+        self._refs[self._remotes[fn].remote(*args, self._args[1])] = index
 
     def wait(self, timeout: float | None = None) -> list:
         """Tasks finished within ``timeout`` seconds: ``[(index, result or exception)]``."""

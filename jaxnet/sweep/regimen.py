@@ -49,18 +49,30 @@ def config_keys(axes: dict, settings: dict) -> dict:
     return keys
 
 
-def check_configs(where: str, configs: list[dict], given: set) -> None:
+# What a search's segments (jaxnet.population.segments) do not train with yet.
+NOT_IN_SEARCH = ("dropout", "weight_decay", "lr_schedule", "patience")
+
+
+def check_configs(where: str, configs: list[dict], given: set, method: str = "grid") -> None:
     """Refuse configs whose training options do not combine (one line naming the key).
 
     Args:
       where: the sweep's name, for the message; configs: every config of the sweep;
-      given: the axes the file names (in ``[grid]`` or ``[random]``).
+      given: the axes the file names (in ``[grid]`` or ``[random]``); method: the
+        ``[search]`` method (``"grid"`` without one).
 
     Raises:
-      SweepError: see the module docstring.
+      SweepError: see the module docstring; also a search (halving, PBT) with one of
+        :data:`NOT_IN_SEARCH`, which its segments do not train with.
     """
     for config in configs:
         _check_config(where, config)
+        found = [k for k in NOT_IN_SEARCH if k in config] if method != "grid" else []
+        if found:
+            raise SweepError(
+                f"{where}: a {method} search trains in segments, which take no {found[0]} yet: "
+                f"leave {found[0]} out, or the [search] table"
+            )
     for key in SCHEDULE_KEYS:
         if key in given and not any(key in c for c in configs):
             uses = "'warmup_cosine'" if key == "warmup_steps" else "a decaying lr_schedule"

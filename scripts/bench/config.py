@@ -40,6 +40,7 @@ class Config:
     sklearn_search_epochs: int = 100
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+    search_quick: bool = False  # search: 24 configs and short runs instead of 108
 
 
 FULL = Config()
@@ -63,6 +64,7 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    search_quick=True,
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(

@@ -109,7 +109,9 @@ def _seconds(value: float) -> str:
 def _configs(spec: dict, rows: list[dict]) -> str:
     """``12 (8 trained, 1 diverged, 4 to go)``; ``?`` first where the spec is unreadable."""
     diverged = sum(r["status"] == "diverged" for r in rows)
+    pruned = sum(r["status"] == "pruned" for r in rows)
     trained = f"{len(rows)} trained" + (f", {diverged} diverged" if diverged else "")
+    trained += f", {pruned} pruned by the search" if pruned else ""
     if spec["configs"] is None:
         return f"? ({trained})"
     left = spec["configs"] - len({r["config_id"] for r in rows})

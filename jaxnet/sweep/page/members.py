@@ -66,7 +66,8 @@ def _cell(row: dict, column: dict) -> tuple[str, object]:
         value = finite_or_none(value)
         return ("-", None) if value is None else (format_metric(value, key), _rounded_finite(value))
     if key == "status":
-        text = f"diverged at step {row['steps_done']}" if value == "diverged" else str(value)
+        stopped = value in ("diverged", "pruned")  # a search prunes at a rung
+        text = f"{value} at step {row['steps_done']}" if stopped else str(value)
         return text, text
     if key == "hidden":  # sort by the sizes, not as text: 16-16 after 128 is wrong
         return str(value), [int(p) for p in str(value).split("-") if p.isdigit()]

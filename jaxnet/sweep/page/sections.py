@@ -8,6 +8,9 @@ the page embeds the sections as inline JSON. Left out: the figures, drawn apart
 from __future__ import annotations
 
 from ... import store
+from ..rank import best_run
+from ..search.summary import search_facts
+from ..spec import METRICS
 from .facts import optional_facts, spec_facts, sweep_facts
 from .members import curve_name_keys, member, table_columns
 
@@ -23,7 +26,8 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
         "name": entry["name"],
         "description": spec["description"],
         "note": spec["note"],
-        "facts": sweep_facts(spec, rows, optional_facts(conn, entry["name"], rows)),
+        "facts": sweep_facts(spec, rows, optional_facts(conn, entry["name"], rows))
+        + search_facts(conn, entry, rows, _best_id(rows, ranked)),
         "fixed": fixed,
         "columns": columns,
         "members": [member(r, columns, name_keys) for r in rows],
@@ -31,6 +35,11 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
         "configs": spec["configs"],
         "stored": len({r["config_id"] for r in rows}),
     }
+
+
+def _best_id(rows: list[dict], metric: str | None) -> str | None:
+    best = best_run(rows, metric) if metric in METRICS else None
+    return None if best is None else best["config_id"]
 
 
 def sweep_sections(conn, metric: str | None = None) -> list[dict]:
