@@ -105,6 +105,12 @@ def test_a_decaying_schedule_without_lr_final_gets_its_default_in_the_config():
         ({}, {"patience": 0}, "patience must be an int of at least 1"),
         ({}, {"patience": 3, "val_fraction": 0}, "patience needs validation data"),
         ({}, {"patience": True}, "patience must be an int"),
+        (
+            {"dropout": [0.0, 0.5]},
+            {"search": {"method": "halving", "min_steps": 50}},
+            "a halving search trains in segments, which take no dropout yet",
+        ),
+        ({}, {"search": {"method": "pbt", "interval": 50}, "patience": 3}, "take no patience"),
     ],
 )
 def test_bad_training_options_are_one_line_errors_naming_the_key(extra, top, named):
