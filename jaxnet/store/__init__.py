@@ -34,13 +34,17 @@ One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.
 that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and runs,
 written and read), :mod:`.claims` (claims and data identities for several processes),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
-params, scalers and labels of a sweep's best configs) and :mod:`.search` (a search's rung
-results, member states at rung boundaries and PBT lineage).
+params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
+results, member states at rung boundaries and PBT lineage) and :mod:`.calls` (each run of a
+sweep: programs compiled, cache hits, wall time).
 Every SQL statement of jaxnet lives in this package.
 """
 
 from .arrays import decode_arrays as decode_arrays
 from .arrays import encode_arrays as encode_arrays
+from .calls import OUTCOMES as OUTCOMES
+from .calls import call_totals as call_totals
+from .calls import record_call as record_call
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
@@ -63,6 +67,7 @@ from .models import write_models as write_models
 from .runs import CSV_COLUMNS as CSV_COLUMNS
 from .runs import add_runs as add_runs
 from .runs import add_sweep as add_sweep
+from .runs import config_groups as config_groups
 from .runs import config_of as config_of
 from .runs import done_config_ids as done_config_ids
 from .runs import group_count as group_count
@@ -70,6 +75,7 @@ from .runs import insert_runs as insert_runs
 from .runs import runs as runs
 from .runs import stored_counts as stored_counts
 from .runs import stored_group_count as stored_group_count
+from .runs import stored_groups as stored_groups
 from .runs import sweep_rows as sweep_rows
 from .runs import sweeps as sweeps
 from .runs import write_csv as write_csv
@@ -122,6 +128,8 @@ __all__ = [
     "stored_counts",
     "group_count",
     "stored_group_count",
+    "config_groups",
+    "stored_groups",
     "claim",
     "claim_holder",
     "take_over_claim",
@@ -149,4 +157,7 @@ __all__ = [
     "finish_configs",
     "stored_rungs",
     "steps_trained",
+    "OUTCOMES",
+    "record_call",
+    "call_totals",
 ]

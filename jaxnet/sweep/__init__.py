@@ -21,6 +21,7 @@ from ..compile_cache import compile_clock as compile_clock
 from .figures import curve_bands as curve_bands
 from .figures import draw_figures as draw_figures
 from .figures import heatmap_arrays as heatmap_arrays
+from .figures import lr_points as lr_points
 from .figures import lr_series as lr_series
 from .figures import metric_label as metric_label
 from .figures import report as report
@@ -74,8 +75,18 @@ from .task import environment as environment
 from .task import fit_group as fit_group
 from .task import member_rows as member_rows
 from .task import train_group as train_group
+from .versions import StoredTally as StoredTally
+from .versions import current_ids as current_ids
+from .versions import in_file_marker as in_file_marker
+from .versions import split_rows as split_rows
+from .versions import stored_tally as stored_tally
 
 __all__ = [
+    "StoredTally",
+    "current_ids",
+    "in_file_marker",
+    "split_rows",
+    "stored_tally",
     "METRICS",
     "SETTING_DEFAULTS",
     "AXIS_DEFAULTS",
@@ -125,6 +136,7 @@ __all__ = [
     "heatmap_arrays",
     "curve_bands",
     "lr_series",
+    "lr_points",
     "scatter_series",
     "draw_figures",
     "report",

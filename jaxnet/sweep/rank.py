@@ -1,5 +1,7 @@
 """Rank a sweep's rows: pool seeds into settings and format the terminal table.
 
+Only rows of the same version of a sweep file are ranked together (:mod:`.versions`).
+
 Left out: figures (:mod:`.figures`) and the report page (:mod:`.page`), which read the same
 pooled settings.
 """
@@ -13,7 +15,7 @@ from .agreement import agreement_line
 from .fields import BY_KEY, REGIMEN_KEYS, SETTING_KEYS
 from .plan import canonical, default_metric
 from .search.summary import search_lines
-from .spec import spec_from_source
+from .versions import config_count, readable_spec, split_rows
 
 # --- ranking ----------------------------------------------------------------------------------
 
@@ -141,22 +143,38 @@ def _pruned(rows: list[dict]) -> str:
 
 def store_summary(conn, top: int = 5) -> list[str]:
     """Each stored sweep: one line about it, its best ``top`` settings, then its search (rungs
-    or PBT lineage, steps trained) and kept models when it has them."""
+    or PBT lineage, steps trained) and kept models when it has them; rows of configs its file
+    no longer defines (earlier versions of it) follow, ranked apart."""
     lines = []
     for entry in store.sweeps(conn):
-        sweep = spec_from_source(entry["spec"])
-        metric = default_metric(sweep.settings)
-        rows = store.runs(conn, entry["name"])
-        diverged = sum(r["status"] == "diverged" for r in rows)
-        pruned = sum(r["status"] == "pruned" for r in rows)
-        counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
-        lines.append(
-            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({counts}), "
-            f"since {entry['created']}; best by {metric}:"
-        )
-        lines.extend("  " + line for line in ranked_table(rows, metric, top))
-        best = best_run(rows, metric)
-        more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
-        lines.extend("  " + line for line in more)
+        lines.extend(_sweep_summary(conn, entry, top))
         lines.append("")
     return lines or ["the store holds no sweeps yet"]
+
+
+def _sweep_summary(conn, entry: dict, top: int) -> list[str]:
+    sweep = readable_spec(entry["spec"])
+    rows, earlier = split_rows(store.runs(conn, entry["name"]), sweep)
+    if sweep is None:  # a spec this jaxnet cannot read: the rows as they are
+        metric, dataset = "train_loss", rows[0]["dataset"] if rows else "?"
+        of = f"{len(rows)} runs (its spec is unreadable here)"
+    else:
+        metric, dataset = default_metric(sweep.settings), sweep.dataset
+        stored = len({r["config_id"] for r in rows})
+        of = f"{stored} of its file's {config_count(sweep)} configs stored"
+    diverged = sum(r["status"] == "diverged" for r in rows)
+    pruned = sum(r["status"] == "pruned" for r in rows)
+    counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
+    lines = [f"{entry['name']}: {dataset}, {of} ({counts}), since {entry['created']}; "
+             f"best by {metric}:"]  # fmt: skip
+    lines.extend("  " + line for line in ranked_table(rows, metric, top))
+    best = best_run(rows, metric)
+    more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
+    lines.extend("  " + line for line in more)
+    if earlier:
+        lines.append(
+            f"  and {len(earlier)} rows of configs no longer in the file (earlier versions of "
+            "it), ranked apart:"
+        )
+        lines.extend("  " + line for line in ranked_table(earlier, metric, top))
+    return lines

@@ -19,6 +19,7 @@ from pathlib import Path
 from .benchmarks import (
     digits,
     grads,
+    install,
     population,
     search,
     sklearn,
@@ -41,8 +42,9 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
     "search": search.bench_search,
+    "install": install.bench_install,
 }
-OPT_IN = ("sweep_engines", "sweep", "search")  # minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "install")  # minutes long: run with --only NAME
 COMMAND = "python scripts/bench"
 
 
