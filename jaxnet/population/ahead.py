@@ -6,8 +6,9 @@ states, its first training chunk, its final evaluation) on :mod:`jaxnet.tiers`' 
 thread, at the tiers its own run will ask for, so that :func:`~.training.fit_population` finds
 them ready. Nothing runs on the devices and no array is made: the programs are lowered for
 ``jax.ShapeDtypeStruct`` arguments carrying the shardings the real arrays will have, so the
-keys match. Left out: populations with row weights or hyperparameters (their states are not
-the initial program's output), which simply compile when they train.
+keys match. Left out: populations with row weights, hyperparameters, regularisation values or
+dropout rates (their states are not the initial program's output), which simply compile when
+they train.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def _ahead(net, bucket, keys, x, y, options: dict) -> list:
         lay = layout(net, bucket, keys, x, y, o)
     except (TypeError, ValueError):
         return []
-    c, mesh = lay.checked, lay.mesh
+    c, mesh, net = lay.checked, lay.mesh, lay.static["net"]
+    if c.values or c.dropout is not None:  # states set after the initial program: not ahead
+        return []
     sharded, replicated = NamedSharding(mesh, P("models")), NamedSharding(mesh, P())
     init_args, init_static = lay.init
     once = tiers.once_tier()
