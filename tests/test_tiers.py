@@ -72,7 +72,8 @@ def _three_ways(monkeypatch, net, dtype):
 
 
 @pytest.mark.parametrize(
-    "dtype, rtol, width", [(jnp.float32, 1e-5, 11), (jnp.float64, 1e-10, 13)]
+    "dtype, rtol, width",
+    [(jnp.float32, 1e-5, 11), pytest.param(jnp.float64, 1e-10, 13, marks=pytest.mark.slow)],
 )  # widths no other test uses: these programs must be new to the process
 def test_tier1_tier2_and_a_switch_mid_run_agree_to_reassociation(
     monkeypatch, at_once, x64, dtype, rtol, width
@@ -89,6 +90,7 @@ def test_tier1_tier2_and_a_switch_mid_run_agree_to_reassociation(
     assert np.isfinite(h1.loss).all() and h1.loss[:, -1].max() < h1.loss[:, 0].min()
 
 
+@pytest.mark.slow  # over 1.5 s: make test-slow
 def test_short_runs_stay_on_the_cheap_tier_and_tiers_off_is_xla_defaults(tiers_off):
     net = jn.MLP((4, 6, 3), activation="tanh")
     x, y = blobs(n=48, seed=1)
@@ -115,6 +117,7 @@ def test_the_payback_rule_at_its_edges():
     assert tiers.training_flops(10, 4, 3, 2) == 6 * 10 * 4 * 3 * 2
 
 
+@pytest.mark.slow  # over 1.5 s: make test-slow
 def test_a_run_predicted_to_pay_for_the_optimized_compile_starts_on_it(monkeypatch):
     monkeypatch.setattr(tiers, "predicted", lambda flops: flops)  # a second per FLOP
     bound = tiers.PAYBACK * tiers.COMPILE_RATIO * tiers.compile_estimate()
@@ -135,6 +138,7 @@ def test_a_run_predicted_to_pay_for_the_optimized_compile_starts_on_it(monkeypat
     assert short.chunk_tiers == (1, 1)
 
 
+@pytest.mark.slow  # over 1.5 s: make test-slow
 def test_compiled_ahead_a_population_compiles_nothing_when_it_trains(tmp_path):
     x, y = blobs(n=80, seed=5)
     nets = [jn.MLP((4, w, 3), activation="relu") for w in (17, 9)]  # a width bucket
@@ -166,6 +170,7 @@ def test_compiled_ahead_a_population_compiles_nothing_when_it_trains(tmp_path):
     assert population.compile_bucket_ahead([nets[0], "net"], keys, x, y, **kw) == []
 
 
+@pytest.mark.slow  # over 1.5 s: make test-slow
 def test_a_float64_program_compiled_ahead_in_the_background_is_float64(x64):
     x, y = blobs(n=40, seed=6)
     net = jn.MLP((4, 19, 3))
@@ -242,6 +247,7 @@ def _stored(db) -> list:
         return conn.execute("SELECT config, final_val_loss FROM runs ORDER BY config").fetchall()
 
 
+@pytest.mark.slow  # over 1.5 s: make test-slow
 def test_a_sweep_says_its_tiers_and_ranks_the_same_with_tiers_on_and_off(tmp_path, monkeypatch):
     (tmp_path / "on.toml").write_text(TINY.format(name="on"))
     (tmp_path / "off.toml").write_text(TINY.format(name="off").replace(", [7, 7]]", "]"))
