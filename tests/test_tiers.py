@@ -357,3 +357,41 @@ def test_a_background_compile_that_fails_is_done_again_where_its_error_surfaces(
     bad = program_cache.key(program_cache.signature("bad-args", (x,), {}), {})
     with pytest.raises(TypeError):  # a program that cannot be built says so on the caller's side
         program_cache.take(bad, jnp.matmul, (x,), {})
+
+
+def test_the_switch_precedence_and_a_with_block_restores_it_after_an_error(monkeypatch):
+    monkeypatch.setenv("JAXNET_TIERS", "off")
+    try:
+        assert not tiers.enabled() and tiers.once_tier() == 2 and tiers.compiler_options(2) == {}
+        tiers.use_tiers("ON")  # the process's switch wins over the environment
+        assert tiers.enabled() and tiers.once_tier() == 1
+        if jax.default_backend() == "cpu":
+            assert tiers.compiler_options(2) == {"xla_backend_optimization_level": 2}
+        with pytest.raises(RuntimeError), tiers.switched(False):
+            assert not tiers.enabled()
+            raise RuntimeError("inside")
+        assert tiers.enabled()  # restored although the block raised
+        with tiers.switched(None):  # None changes nothing
+            assert tiers.enabled()
+        tiers.use_tiers(None)  # back to the environment
+        assert not tiers.enabled()
+        monkeypatch.setenv("JAXNET_TIERS", "bogus")
+        with tiers.switched("off"):  # a switch set in code never reads the environment
+            assert not tiers.enabled()
+        with pytest.raises(ValueError, match="JAXNET_TIERS must be 'on' or 'off'; got 'bogus'"):
+            tiers.enabled()
+    finally:
+        tiers.use_tiers(None)
+
+
+def test_a_tier2_compile_that_fails_leaves_the_run_on_tier1(monkeypatch, at_once):
+    monkeypatch.setattr(tiers, "predicted", lambda flops: 0.0)  # start cheap; measure, then ask
+    monkeypatch.setattr(tiers, "PAYBACK", 0.0)  # every tier-1 second pays
+    broken = {name: {"xla_no_such_option": 1} for name in ("cpu", "gpu", "cuda", "tpu")}
+    monkeypatch.setattr(tiers, "OPTIMIZED", broken)  # what an option a backend lacks would do
+    net = jn.MLP((4, 31, 3), activation="tanh")  # a width no other test uses
+    x, y = blobs(n=32, seed=11)
+    kw = dict(loss="cross_entropy", optimizer="sgd", learning_rate=0.1, progress=False)
+    _, hist = jn.fit(net, jn.init(net, jax.random.key(0)), x, y, steps=20, eval_every=5, **kw)
+    assert hist.chunk_tiers == (1, 1, 1, 1)  # asked after chunk 1, never ready: no switch
+    assert np.isfinite(hist.loss).all() and hist.loss[-1] < hist.loss[0]
