@@ -360,6 +360,9 @@ def test_verbose_prints_sklearns_lines(data, capsys):
         (dict(grads="numeric"), "'grads' parameter"),
         (dict(dtype="float16"), "'dtype' parameter"),
         (dict(random_state="seed"), "'random_state' parameter"),
+        (dict(batch_size=True), "batch_size must be an int, not a bool"),
+        (dict(max_iter=False), "max_iter must be an int, not a bool"),
+        (dict(early_stopping=True, validation_fraction=0.0), "validation_fraction must be above"),
     ],
 )
 def test_bad_parameters_are_named_in_one_line_at_fit(data, params, match):
@@ -396,6 +399,10 @@ def test_bad_data_is_refused_before_training(data):
         MLPClassifier(**SMALL).fit(np.where(x > 2, np.nan, x), y)
     with pytest.raises(ValueError, match="2D"):
         MLPClassifier(**SMALL).fit(x[:, 0], y)
+    with pytest.raises(
+        ValueError, match="Complex data not supported: X must hold real numbers; got complex128$"
+    ):
+        MLPClassifier(**SMALL).fit(x + 1j, y)
     with pytest.raises(ValueError, match="fewer than 2 validation rows"):
         MLPClassifier(**SMALL, early_stopping=True).fit(x[:8], y[:8])
     clf = MLPClassifier(**SMALL).fit(x, y)

@@ -129,6 +129,19 @@ def test_a_diverged_candidate_is_never_best_even_with_a_numeric_error_score(data
     assert search.best_params_["mlpclassifier__learning_rate_init"] == 1e-2
 
 
+def test_a_random_state_instance_is_copied_alike_and_still_served(data, monkeypatch):
+    """A search clones the estimator, and with it its RandomState, for each pass: the fits
+    find their results by the generator's state, not its address."""
+    x, y = data
+    est = MLPClassifier(**{**SMALL, "random_state": np.random.RandomState(0)}, dtype="float32")
+    pipe = make_pipeline(StandardScaler(), est)
+    calls = counting_trains(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        PopulationSearchCV(pipe, DIVERGING, cv=StratifiedKFold(3), refit=False).fit(x, y)
+    assert calls == [12]
+
+
 def test_refuses_what_is_not_a_jaxnet_estimator(data):
     x, y = data
     with pytest.raises(TypeError, match="estimator must be a jaxnet.estimators"):

@@ -140,6 +140,9 @@ class BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        dtype = getattr(X, "dtype", None)  # array-likes only: never convert X twice
+        if isinstance(dtype, np.dtype) and dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: X must hold real numbers; got {dtype}")
         X, Y = self._validate_xy(X, y, first=first, incremental=incremental)
         weight = check_sample_weight(sample_weight, X.shape[0])
         if not first:
@@ -174,10 +177,13 @@ class BaseMLP(BaseEstimator):
         else:
             self._install(task, outcome, first)
         if outcome.status == "diverged":
+            wider = (
+                ", or train in float64 (dtype='float64')" if task.spec.dtype != "float64" else ""
+            )
             raise ValueError(
                 f"{type(self).__name__}: training diverged in iteration {self.n_iter_} (the loss "
-                "or the weights are no longer finite); scale X and y, lower learning_rate_init, "
-                "or train in float64 (dtype='float64')"
+                f"or the weights are no longer finite); scale X and y or lower "
+                f"learning_rate_init{wider}"
             )
         if outcome.status == "max_iter" and not incremental:
             message = getattr(outcome, "message", None) or (

@@ -5,7 +5,9 @@ Every parameter scikit-learn's MLP validates is validated by scikit-learn's own 
 ``validate_parameter_constraints``), so a bad value raises the same one-line
 ``InvalidParameterError`` (a ``ValueError``) naming the parameter, the values allowed and the
 value given, before anything is traced. jaxnet adds its own activations, ``grads`` and
-``dtype``, and a stricter ``hidden_layer_sizes`` (positive ints, not floats). Left out: checks
+``dtype``, and is stricter where scikit-learn lets a mistake through: ``hidden_layer_sizes``
+must be positive ints (not floats), counts must not be bools, and ``early_stopping`` needs a
+``validation_fraction`` above 0. Left out: checks
 of the data (scikit-learn's ``validate_data`` does them in the estimators).
 """
 
@@ -60,6 +62,17 @@ def _check_hidden(est) -> tuple[int, ...]:
     return tuple(int(h) for h in hidden)
 
 
+INTS = ("batch_size", "max_iter", "n_iter_no_change", "max_fun")
+
+
+def _check_not_bool(est) -> None:
+    # scikit-learn's Interval(Integral) takes True and False; a bool is never meant as a count.
+    for name in INTS:
+        value = getattr(est, name)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be an int, not a bool; got {value!r}")
+
+
 def check_params(est) -> tuple[int, ...]:
     """Validate an estimator's hyperparameters as scikit-learn does, then jaxnet's own.
 
@@ -71,4 +84,7 @@ def check_params(est) -> tuple[int, ...]:
     """
     params = est.get_params(deep=False)
     validate_parameter_constraints(constraints(), params, caller_name=type(est).__name__)
+    _check_not_bool(est)
+    if est.early_stopping and est.validation_fraction == 0:
+        raise ValueError("validation_fraction must be above 0 with early_stopping=True; got 0.0")
     return _check_hidden(est)

@@ -50,12 +50,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if self.warm_start and not incremental and set(classes) != set(self.classes_):
                 raise ValueError(
                     "warm_start needs y to hold the classes of the previous fit "
-                    f"({list(self.classes_)}); got {list(classes)}"
+                    f"({self.classes_.tolist()}); got {np.asarray(classes).tolist()}"
                 )
             extra = np.setdiff1d(classes, self.classes_)
             if len(extra):
                 raise ValueError(
-                    f"y holds labels not in classes_ ({list(self.classes_)}): {list(extra)}"
+                    f"y holds labels not in classes_ ({self.classes_.tolist()}): {extra.tolist()}"
                 )
         if first:
             multiclass = self._label_binarizer.y_type_ == "multiclass"

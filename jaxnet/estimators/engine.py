@@ -25,6 +25,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from sklearn.utils import shuffle as sk_shuffle
 
+from .. import compile_cache
 from ..mlp import MLP
 from ..population.programs import compiled
 from . import epochs
@@ -95,17 +96,22 @@ class Task:
 
 @dataclasses.dataclass
 class Outcome:
-    """What a task's training left: its member (NumPy), losses, scores, status and seconds."""
+    """What a task's training left: its member (NumPy), losses, scores and status; its share
+    of the group's wall time (``seconds``) and compile time; and the share of the row slots of
+    its epochs that held its rows (``fill``; the rest are padding, skipped but computed)."""
 
     member: epochs.Member
     losses: list
     scores: list
     status: str
     seconds: float
+    compile_seconds: float = 0.0
+    fill: float = 1.0
 
 
 def train(tasks: list) -> list:
     """Train every task, each group of one :class:`Spec` as one population; outcomes in order."""
+    compile_cache.enable()  # JAX's persistent cache, as for sweeps (JAXNET_CACHE_DIR=off: none)
     outcomes: list = [None] * len(tasks)
     groups: dict = {}
     for i, task in enumerate(tasks):
@@ -210,6 +216,7 @@ def _train_group(spec: Spec, tasks: list) -> list:
         steps=spec.steps,
         early=spec.early,
         stochastic_lr=spec.solver == "sgd",
+        mesh=mesh,
     )
     left = [int(t.start.progress.epochs_left) for t in tasks]
     k = _chunk_epochs(spec, len(take), max(left))
@@ -217,7 +224,7 @@ def _train_group(spec: Spec, tasks: list) -> list:
     losses = [[] for _ in tasks]
     scores = [[] for _ in tasks]
     running = np.ones(len(tasks), bool)
-    program = None
+    program, compile_seconds = None, 0.0
     while running.any():
         orders = np.full((len(take), k, width), pad, np.int32)
         saved = []
@@ -228,7 +235,9 @@ def _train_group(spec: Spec, tasks: list) -> list:
         orders[len(tasks) :] = orders[0]
         args = (members, hyper, jax.device_put(orders, sharded), rows_v, *shared)
         if program is None:  # compiled for the first chunk's arguments, kept for the others
-            program, _ = compiled("sklearn-epochs", epochs.chunk, args, static, (sharded,) * 3)
+            program, compile_seconds = compiled(
+                "sklearn-epochs", epochs.chunk, args, static, (sharded,) * 3
+            )
         members, chunk_losses, chunk_scores = program(*args)
         ran_total = np.asarray(members.progress.ran)
         status = np.asarray(members.progress.status)
@@ -252,6 +261,7 @@ def _train_group(spec: Spec, tasks: list) -> list:
                 _report(losses[i][-ran:], scores[i][-ran:], len(losses[i]) - ran, spec.early)
     final = jax.device_get(members)
     seconds = (time.perf_counter() - start) / len(tasks)
+    slots = width * len(take) / len(tasks)  # device padding counts against the real members
     return [
         Outcome(
             jax.tree.map(lambda a, i=i: a[i], final),
@@ -259,6 +269,8 @@ def _train_group(spec: Spec, tasks: list) -> list:
             scores[i],
             epochs.STATUS[int(final.progress.status[i])],
             seconds,
+            compile_seconds / len(tasks),
+            len(tasks[i].x) / slots,
         )
         for i in range(len(tasks))
     ]

@@ -27,6 +27,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from sklearn.utils import check_random_state
 
+from .. import compile_cache
 from ..chunks import WEIGHTED_GRAD_FNS
 from ..grads import weighted_loss_batch
 from ..mlp import MLP
@@ -75,7 +76,8 @@ class LbfgsTask:
 
 @dataclasses.dataclass
 class LbfgsOutcome:
-    """The minimum found: params, loss, iterations, status and scikit-learn's warning text."""
+    """The minimum found: params, loss, iterations, status and scikit-learn's warning text;
+    timing and row slots as :class:`.engine.Outcome`'s."""
 
     params: list
     loss: float
@@ -83,6 +85,8 @@ class LbfgsOutcome:
     status: str
     message: str
     seconds: float
+    compile_seconds: float = 0.0
+    fill: float = 1.0
 
 
 def lbfgs_task(est, X, Y, weight, *, first: bool) -> LbfgsTask:
@@ -180,6 +184,7 @@ def _minimize_all(params, rows, hyper, data, **static):
 
 def train(tasks: list) -> list:
     """Minimise every task, each group of one :class:`LbfgsSpec` as one program."""
+    compile_cache.enable()  # JAX's persistent cache, as for sweeps (JAXNET_CACHE_DIR=off: none)
     outcomes: list = [None] * len(tasks)
     groups: dict = {}
     for i, task in enumerate(tasks):
@@ -217,7 +222,7 @@ def _train_group(spec: LbfgsSpec, tasks: list) -> list:
         jax.device_put(data, NamedSharding(mesh, P())),
     )
     static = dict(net=spec.net, kind=spec.kind, grads=spec.grads)
-    program, _ = compiled("sklearn-lbfgs", _minimize_all, args, static)
+    program, compile_seconds = compiled("sklearn-lbfgs", _minimize_all, args, static)
     params, loss, it, status = jax.device_get(program(*args))
     seconds = (time.perf_counter() - start) / len(tasks)
     out = []
@@ -230,7 +235,19 @@ def _train_group(spec: LbfgsSpec, tasks: list) -> list:
                 f"{REASONS[code]}. Increase the number of iterations (max_iter) or scale the data"
             )
         member = jax.tree.map(lambda a, i=i: np.asarray(a[i]), params)
-        out.append(LbfgsOutcome(member, float(loss[i]), int(it[i]), STATUS[code], message, seconds))
+        fill = len(tasks[i].x) / (spec.rows * len(take) / len(tasks))
+        out.append(
+            LbfgsOutcome(
+                member,
+                float(loss[i]),
+                int(it[i]),
+                STATUS[code],
+                message,
+                seconds,
+                compile_seconds / len(tasks),
+                fill,
+            )  # fmt: skip
+        )
     return out
 
 

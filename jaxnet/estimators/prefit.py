@@ -31,13 +31,23 @@ def key(est, arrays) -> str:
     shapes and dtypes)."""
     h = hashlib.blake2b(digest_size=20)
     if est is not None:
-        params = sorted((k, repr(v)) for k, v in est.get_params(deep=False).items())
+        params = sorted((k, _stable_repr(v)) for k, v in est.get_params(deep=False).items())
         h.update(repr((type(est).__qualname__, params)).encode())
     for a in arrays:
         a = np.ascontiguousarray(a)
         h.update(repr((a.shape, a.dtype.str)).encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def _stable_repr(value) -> str:
+    """``repr(value)``, but a ``RandomState`` by its state, not its address: a search clones
+    the estimator (and copies its generator) for each pass, and the copies must match."""
+    if isinstance(value, np.random.RandomState):
+        kind, keys, pos, has_gauss, gauss = value.get_state()
+        digest = hashlib.blake2b(np.asarray(keys).tobytes(), digest_size=12).hexdigest()
+        return f"RandomState({kind}, {digest}, {pos}, {has_gauss}, {gauss})"
+    return repr(value)
 
 
 def mode() -> str | None:

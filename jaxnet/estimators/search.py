@@ -19,7 +19,9 @@ Added to ``cv_results_``: ``status`` per candidate, the worst of its splits: ``"
 ``"failed"`` (the fit raised before training). A diverged candidate is never ``best_``
 (unless ``refit`` is a callable, which decides alone). ``mean_fit_time`` is each member's
 share of its population's wall time, plus the time scikit-learn's own call took (the steps of
-a pipeline, the scoring of none). ``n_jobs`` is not a parameter: the population is the
+a pipeline). Added to the search: ``search_timing_``, where the wall time went (preparing
+the fits, training them, of which compiling, scikit-learn's own pass with the scoring, the
+refit) and how full the epochs' row slots were. ``n_jobs`` is not a parameter: the population is the
 parallelism. Left out: anything but jaxnet's estimators (or a ``Pipeline`` ending in one).
 """
 
@@ -84,10 +86,12 @@ def train_ahead(estimator, candidates, splits, X, y, fit_params):
     """Every (candidate, split) fit of ``estimator``, recorded, then trained as populations.
 
     Returns:
-      ``(results, status, seconds)``: results for :func:`.prefit.serving`, each candidate's
-      worst status, and each fit's share of its population's wall time, ``(candidates,
-      splits)`` in scikit-learn's order.
+      ``(results, status, seconds, timing)``: results for :func:`.prefit.serving`, each
+      candidate's worst status, each fit's share of its population's wall time
+      (``(candidates, splits)`` in scikit-learn's order), and where the time went:
+      ``{"prepare_s", "train_s", "compile_s", "fits", "row_slot_fill"}``.
     """
+    start = time.perf_counter()
     n = len(X)
     status = np.full((len(candidates), len(splits)), "failed", dtype=object)
     which = {}
@@ -104,8 +108,10 @@ def train_ahead(estimator, candidates, splits, X, y, fit_params):
                     continue
                 for j in range(before, len(recorded)):
                     which[j] = (i, f)
+    prepared = time.perf_counter()
     seconds = np.zeros(status.shape)
     results: dict = {}
+    compile_s, fills = 0.0, []
     kinds = {"stochastic": engine.train, "lbfgs": lbfgs.train}
     for kind, train in kinds.items():
         picked = [j for j, (_, t) in enumerate(recorded) if _kind(t) == kind]
@@ -118,7 +124,29 @@ def train_ahead(estimator, candidates, splits, X, y, fit_params):
             i, f = which[j]
             status[i, f] = outcome.status
             seconds[i, f] += outcome.seconds
-    return results, [_worst(row) for row in status], seconds
+            compile_s += outcome.compile_seconds
+            fills.append(outcome.fill)
+    timing = {
+        "prepare_s": prepared - start,
+        "train_s": time.perf_counter() - prepared,
+        "compile_s": compile_s,
+        "fits": len(recorded),
+        "row_slot_fill": float(np.mean(fills)) if fills else 1.0,
+    }
+    return results, [_worst(row) for row in status], seconds, timing
+
+
+def _summary(batches: list, total: float, search) -> dict:
+    """Where a search's wall time went, summed over its batches of fits (rungs): preparing,
+    training (``compile_s`` is the compiling part of it), scikit-learn's own pass with the
+    scoring, the refit, and the rest."""
+    out = {k: sum(b[k] for b in batches) for k in ("prepare_s", "train_s", "compile_s", "score_s")}
+    fits = sum(b["fits"] for b in batches)
+    fill = sum(b["row_slot_fill"] * b["fits"] for b in batches) / max(fits, 1)
+    refit = getattr(search, "refit_time_", 0.0)
+    other = total - out["prepare_s"] - out["train_s"] - out["score_s"] - refit
+    return {**out, "refit_s": refit, "other_s": other, "total_s": total, "fits": fits,
+            "row_slot_fill": fill}  # fmt: skip
 
 
 def _kind(task) -> str:
@@ -147,12 +175,13 @@ class PopulationSearch:
         final_estimator(self.estimator)
         X, y = indexable(X, y)
         self._inputs = (X, y, params)
-        self._shares = []
+        self._shares, self._timing = [], []
         try:
             super().fit(X, y, **params)
         finally:
             del self._inputs
         self.search_seconds_ = time.perf_counter() - start
+        self.search_timing_ = _summary(self._timing, self.search_seconds_, self)
         return self
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
@@ -163,15 +192,18 @@ class PopulationSearch:
             candidates = list(candidate_params)
             cv = cv or self._checked_cv_orig
             splits = list(cv.split(X, y, **routed.splitter.split))
-            results, status, seconds = train_ahead(
+            results, status, seconds, timing = train_ahead(
                 self.estimator, candidates, splits, X, y, routed.estimator.fit
             )
             self._shares.extend(seconds.ravel().tolist())
             more = {**(more_results or {}), "status": status}
+            start = time.perf_counter()
             with prefit.serving(results):
-                return evaluate_candidates(
+                out = evaluate_candidates(
                     candidates, FixedSplits(splits), more_results=more, **kwargs
                 )
+            self._timing.append({**timing, "score_s": time.perf_counter() - start})
+            return out
 
         if callback_ctx is None:
             return super()._run_search(evaluate)

@@ -16,7 +16,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .benchmarks import digits, grads, population, sklearn, sweep, sweep_engines, tutorial, wide
+from .benchmarks import (
+    digits,
+    grads,
+    population,
+    sklearn,
+    sklearn_match,
+    sweep,
+    sweep_engines,
+    tutorial,
+    wide,
+)
 from .config import FULL, GPU, QUICK, Config
 from .machine import environment, load_average
 from .tables import markdown
@@ -29,9 +39,10 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "population": population.bench_population,
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
+    "sklearn_match": sklearn_match.bench_sklearn_match,
     "sweep": sweep.bench_sweep,
 }
-OPT_IN = ("sweep_engines", "sweep")  # minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "sklearn_match")  # minutes long: run with --only NAME
 COMMAND = "python scripts/bench"
 
 
