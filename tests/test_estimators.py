@@ -361,7 +361,7 @@ def test_verbose_prints_sklearns_lines(data, capsys):
         (dict(dtype="float16"), "'dtype' parameter"),
         (dict(random_state="seed"), "'random_state' parameter"),
         (dict(batch_size=True), "batch_size must be an int, not a bool"),
-        (dict(max_iter=False), "max_iter must be an int, not a bool"),
+        (dict(max_iter=True), "max_iter must be an int, not a bool"),
         (dict(early_stopping=True, validation_fraction=0.0), "validation_fraction must be above"),
     ],
 )

@@ -126,6 +126,22 @@ def test_warm_start_continues_as_sklearn(data):
     assert_same_fit(a, b)
 
 
+def test_a_generator_ends_where_sklearns_does(data):
+    """A fit stopping inside a chunk of epochs puts back the shuffles it drew but never ran:
+    a RandomState handed to both estimators is left in the same state."""
+    x, y = data
+    kw = {**SMALL, "max_iter": 60, "tol": 0.05, "n_iter_no_change": 2}
+    theirs_rng, ours_rng = np.random.RandomState(7), np.random.RandomState(7)
+    a, b = fitted_pair(
+        MLPClassifier(**{**kw, "random_state": ours_rng}),
+        sk.MLPClassifier(**{**kw, "random_state": theirs_rng}),
+        x,
+        y,
+    )
+    assert a.n_iter_ == b.n_iter_ < 60
+    assert ours_rng.randint(2**31) == theirs_rng.randint(2**31)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("labels", ["binary", "multilabel", "one class"])
 def test_classifier_targets_equal_sklearn(data, labels):

@@ -48,7 +48,7 @@ class Spec:
     """What a compiled program is made for; tasks with equal specs train as one population."""
 
     net: MLP
-    kind: str  # "softmax", "logistic" or "squared" (see epochs.LOSS_KINDS)
+    kind: str  # "softmax", "logistic" or "squared" (see objective.KINDS)
     solver: str  # "adam" or "sgd"
     nesterov: bool
     grads: str
@@ -185,19 +185,78 @@ def _draw(task: Task, epochs_now: int, base: int, pad: int, width: int) -> np.nd
     return out
 
 
-def _train_group(spec: Spec, tasks: list) -> list:
-    start = time.perf_counter()
-    dtype = np.dtype(spec.dtype)
+class Orders:
+    """The row orders of a group's members, drawn a chunk ahead and put back if unused.
+
+    A member that stops inside a chunk drew orders for epochs it never ran; its generator and
+    order are then reset and advanced by the epochs it did run, so they end where scikit-learn's
+    would (a generator shared by several members, ``random_state=None``, is left as it is).
+    """
+
+    def __init__(self, tasks, offsets, pad: int, width: int, padded: int):
+        self.tasks, self.offsets, self.pad, self.width = tasks, offsets, pad, width
+        self.padded = padded
+        owners = [id(t.rng) for t in tasks]
+        self.shared = [owners.count(o) > 1 for o in owners]
+        self.saved: list = []
+
+    def draw(self, running, left, epochs_now: int) -> np.ndarray:
+        """``(padded members, epochs_now, width)`` orders; members not running get padding."""
+        out = np.full((self.padded, epochs_now, self.width), self.pad, np.int32)
+        self.saved = [(t.rng.get_state() if t.shuffle else None, t.order) for t in self.tasks]
+        for i, t in enumerate(self.tasks):
+            if running[i]:
+                k = min(epochs_now, left[i])
+                out[i, :k] = _draw(t, k, self.offsets[i], self.pad, self.width)
+        out[len(self.tasks) :] = out[0]  # device padding: copies of the first member
+        return out
+
+    def settle(self, i: int, ran: int, drawn: int) -> None:
+        """Member ``i`` ran ``ran`` of the ``drawn`` epochs: undo the draws it did not use."""
+        task = self.tasks[i]
+        if ran >= drawn or self.shared[i]:
+            return
+        state, order = self.saved[i]
+        if state is not None:
+            task.rng.set_state(state)
+        task.order = order
+        _draw(task, ran, 0, self.pad, self.width)
+
+
+def _layout(spec: Spec, tasks: list, dtype):
+    """The group's tables: ``(data, offsets, pad, val, val_rows)`` (val parts None unless
+    early stopping); a member's validation rows are padded to a bucket with a row of weight 0."""
     keys = [t.data_key for t in tasks]
     parts = [(t.x, t.y, t.weight) for t in tasks]
     data, offsets, pad = table(parts, keys, dtype, spec.batch * spec.steps)
-    val, val_rows = None, None
-    if spec.early:
-        val, voff, vpad = table([t.val for t in tasks], keys, dtype)
-        width = bucket_rows(max(len(t.val[0]) for t in tasks))
-        val_rows = np.full((len(tasks), width), vpad, np.int32)
-        for i, t in enumerate(tasks):
-            val_rows[i, : len(t.val[0])] = voff[i] + np.arange(len(t.val[0]))
+    if not spec.early:
+        return data, offsets, pad, None, None
+    val, voff, vpad = table([t.val for t in tasks], keys, dtype)
+    val_rows = np.full((len(tasks), bucket_rows(max(len(t.val[0]) for t in tasks))), vpad)
+    for i, t in enumerate(tasks):
+        val_rows[i, : len(t.val[0])] = voff[i] + np.arange(len(t.val[0]))
+    return data, offsets, pad, val, val_rows.astype(np.int32)
+
+
+def _static(spec: Spec, mesh) -> dict:
+    return dict(
+        net=spec.net,
+        kind=spec.kind,
+        tx=sklearn_optimizer(spec.solver, spec.nesterov),
+        grads=spec.grads,
+        batch=spec.batch,
+        steps=spec.steps,
+        early=spec.early,
+        stochastic_lr=spec.solver == "sgd",
+        mesh=mesh,
+    )
+
+
+def _train_group(spec: Spec, tasks: list) -> list:
+    """Train one group's tasks as one population, chunk after chunk, until none runs."""
+    start = time.perf_counter()
+    dtype = np.dtype(spec.dtype)
+    data, offsets, pad, val, val_rows = _layout(spec, tasks, dtype)
     mesh = member_mesh(len(tasks))
     take = np.zeros(-(-len(tasks) // mesh.size) * mesh.size, np.int32)
     take[: len(tasks)] = np.arange(len(tasks))  # device padding: copies of the first member
@@ -206,62 +265,34 @@ def _train_group(spec: Spec, tasks: list) -> list:
     hyper = jax.device_put(stack([_hyper(tasks[i].hyper, dtype) for i in take]), sharded)
     shared = jax.device_put((data, val), NamedSharding(mesh, P()))
     rows_v = None if val_rows is None else jax.device_put(val_rows[take], sharded)
-    tx = sklearn_optimizer(spec.solver, spec.nesterov)
-    static = dict(
-        net=spec.net,
-        kind=spec.kind,
-        tx=tx,
-        grads=spec.grads,
-        batch=spec.batch,
-        steps=spec.steps,
-        early=spec.early,
-        stochastic_lr=spec.solver == "sgd",
-        mesh=mesh,
-    )
     left = [int(t.start.progress.epochs_left) for t in tasks]
     k = _chunk_epochs(spec, len(take), max(left))
-    width = spec.batch * spec.steps
-    losses = [[] for _ in tasks]
-    scores = [[] for _ in tasks]
+    orders = Orders(tasks, offsets, pad, spec.batch * spec.steps, len(take))
+    losses, scores = [[] for _ in tasks], [[] for _ in tasks]
     running = np.ones(len(tasks), bool)
     program, compile_seconds = None, 0.0
     while running.any():
-        orders = np.full((len(take), k, width), pad, np.int32)
-        saved = []
-        for i, t in enumerate(tasks):
-            saved.append((t.rng.get_state() if t.shuffle else None, t.order.copy()))
-            if running[i]:
-                orders[i, : min(k, left[i])] = _draw(t, min(k, left[i]), offsets[i], pad, width)
-        orders[len(tasks) :] = orders[0]
-        args = (members, hyper, jax.device_put(orders, sharded), rows_v, *shared)
+        args = (members, hyper, jax.device_put(orders.draw(running, left, k), sharded), rows_v)
         if program is None:  # compiled for the first chunk's arguments, kept for the others
             program, compile_seconds = compiled(
-                "sklearn-epochs", epochs.chunk, args, static, (sharded,) * 3
-            )
-        members, chunk_losses, chunk_scores = program(*args)
-        ran_total = np.asarray(members.progress.ran)
-        status = np.asarray(members.progress.status)
+                "sklearn-epochs", epochs.chunk, (*args, *shared), _static(spec, mesh),
+                (sharded,) * 3,
+            )  # fmt: skip
+        members, chunk_losses, chunk_scores = program(*args, *shared)
+        ran_so_far, status = jax.device_get((members.progress.ran, members.progress.status))
         chunk_losses, chunk_scores = np.asarray(chunk_losses), np.asarray(chunk_scores)
-        for i, t in enumerate(tasks):
-            if not running[i]:
-                continue
-            ran = int(ran_total[i]) - len(losses[i])
-            drawn = min(k, left[i])
-            if ran < drawn:  # put the generator back to ran epochs' draws
-                state, order = saved[i]
-                if state is not None:
-                    t.rng.set_state(state)
-                t.order = order
-                _draw(t, ran, 0, pad, width)
+        for i in np.flatnonzero(running):
+            ran = int(ran_so_far[i]) - len(losses[i])
+            orders.settle(i, ran, min(k, left[i]))
             losses[i] += chunk_losses[i, :ran].tolist()
             scores[i] += chunk_scores[i, :ran].tolist()
             left[i] -= ran
             running[i] = status[i] == epochs.RUNNING
-            if t.verbose:
+            if tasks[i].verbose:
                 _report(losses[i][-ran:], scores[i][-ran:], len(losses[i]) - ran, spec.early)
     final = jax.device_get(members)
     seconds = (time.perf_counter() - start) / len(tasks)
-    slots = width * len(take) / len(tasks)  # device padding counts against the real members
+    slots = spec.batch * spec.steps * len(take) / len(tasks)  # device padding counts too
     return [
         Outcome(
             jax.tree.map(lambda a, i=i: a[i], final),

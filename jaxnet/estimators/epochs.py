@@ -29,22 +29,13 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import PartitionSpec as P
 
-from ..chunks import WEIGHTED_GRAD_FNS
 from ..mlp import forward_batch
+from . import objective
 
 RUNNING, CONVERGED, MAX_ITER, DIVERGED = 0, 1, 2, 3
 STATUS = {RUNNING: "running", CONVERGED: "converged", MAX_ITER: "max_iter", DIVERGED: "diverged"}
 CONSTANT, INVSCALING, ADAPTIVE = 0, 1, 2
 SCHEDULES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": ADAPTIVE}
-
-# loss kind -> (jaxnet loss, value scale, gradient scale per output); scikit-learn's squared
-# error reports half the mean over rows and outputs but sums the outputs' gradients, and its
-# binary log-loss sums over outputs where jaxnet's averages.
-LOSS_KINDS = {
-    "softmax": ("cross_entropy", False, False),
-    "logistic": ("binary_cross_entropy", True, True),
-    "squared": ("mse", False, True),
-}
 
 
 class Progress(NamedTuple):
@@ -106,36 +97,18 @@ def _all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def _l2(params):
-    return sum(jnp.sum(layer["w"] ** 2) for layer in params)
-
-
 def _batch_step(carry, start, *, data, order, active, hyper, net, kind, tx, grads, batch):
     """One scikit-learn update on the rows ``order[start:start + batch]`` (skipped when empty)."""
     params, opt_state, total = carry
     rows = jax.lax.dynamic_slice(order, (start,), (batch,))
     x, y, w, real = data.x[rows], data.y[rows], data.weight[rows], data.real[rows]
-    mass, count = jnp.sum(w), jnp.sum(real)
-    safe = jnp.where(mass > 0, mass, 1)
-    loss, per_output_value, per_output_grad = LOSS_KINDS[kind]
-    value, g = WEIGHTED_GRAD_FNS[grads](net, params, x, y, w * (batch / safe), loss)
-    outputs = y.shape[-1]
-    value = value * (outputs if per_output_value else 1) * (0.5 if kind == "squared" else 1)
-    scale = (outputs if per_output_grad else 1) * (0.5 if kind == "squared" else 1)
-    g = [
-        {
-            name: scale * gl[name] + (hyper.alpha * pl[name] / safe if name == "w" else 0)
-            for name in gl
-        }
-        for gl, pl in zip(g, params)
-    ]
-    value = value + 0.5 * hyper.alpha * _l2(params) / safe
+    value, g = objective.loss_and_grads(net, params, x, y, w, hyper.alpha, kind=kind, grads=grads)
     updates, new_opt = tx.update(g, opt_state, params)
-    new_params = optax.apply_updates(params, updates)
-    take = active & (mass > 0)
-    params = _where(take, new_params, params)
+    take = active & (jnp.sum(w) > 0)
+    params = _where(take, optax.apply_updates(params, updates), params)
     opt_state = _where(take, new_opt, opt_state)
-    return (params, opt_state, total + jnp.where(take, value * count, 0)), None
+    # scikit-learn's epoch loss weighs each batch's loss by its rows (not their weights)
+    return (params, opt_state, total + jnp.where(take, value * jnp.sum(real), 0)), None
 
 
 def validation_score(net, params, val: Validation, rows, kind: str):
@@ -263,10 +236,32 @@ def member_chunk(m: Member, hyper: Hyper, orders, val_rows, data: Data, val, *, 
     return m, losses, scores
 
 
+def map_members(one, mesh, per_member: tuple, shared: tuple):
+    """``one(*member_args, *shared)`` for every member: ``shard_map`` over ``mesh``'s devices
+    and, on each device, ``lax.map`` over its members on a CPU (one member at a time runs its
+    matmuls unbatched: about 15 % less work than ``vmap`` there) or ``vmap`` elsewhere.
+
+    Args:
+      one: a function of one member's arguments then the shared ones.
+      mesh: a one-axis ``"members"`` mesh; per_member: arrays (or None) with a leading member
+        axis, a multiple of the mesh's size; shared: arguments every member reads (or None).
+    """
+
+    def local(*args):
+        mine, common = args[: len(per_member)], args[len(per_member) :]
+        if jax.default_backend() == "cpu":
+            return jax.lax.map(lambda a: one(*a, *common), mine)
+        return jax.vmap(lambda *a: one(*a, *common))(*mine)
+
+    split, whole = P("members"), P()
+    specs = tuple(None if a is None else split for a in per_member)
+    specs += tuple(None if a is None else whole for a in shared)
+    mapped = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=split, check_vma=False)
+    return mapped(*per_member, *shared)
+
+
 def chunk(members: Member, hyper: Hyper, orders, val_rows, data: Data, val, *, mesh, **static):
-    """:func:`member_chunk` for every member: ``shard_map`` over the devices of ``mesh``, and
-    on each device ``lax.map`` over its members on a CPU (one member at a time runs its
-    matmuls unbatched, about 15 % less work than ``vmap`` there) or ``vmap`` elsewhere.
+    """:func:`member_chunk` for every member (:func:`map_members`).
 
     Args:
       members, hyper: stacked over P members (P a multiple of the mesh's size); orders:
@@ -277,23 +272,7 @@ def chunk(members: Member, hyper: Hyper, orders, val_rows, data: Data, val, *, m
       ``(members, losses (P, epochs), scores (P, epochs))``, NaN where a member did not run.
     """
 
-    def local(members, hyper, orders, val_rows, data, val):
-        def one(args):
-            m, h, order, rows = args
-            return member_chunk(m, h, order, rows, data, val, static=static)
+    def one(m, h, order, rows, data, val):
+        return member_chunk(m, h, order, rows, data, val, static=static)
 
-        args = (members, hyper, orders, val_rows)
-        if jax.default_backend() == "cpu":
-            return jax.lax.map(one, args)
-        return jax.vmap(lambda *a: one(a))(*args)
-
-    split, whole = P("members"), P()
-    mapped = jax.shard_map(
-        local,
-        mesh=mesh,
-        in_specs=(split, split, split, None if val_rows is None else split, whole,
-                  None if val is None else whole),
-        out_specs=(split,) * 3,
-        check_vma=False,
-    )  # fmt: skip
-    return mapped(members, hyper, orders, val_rows, data, val)
+    return map_members(one, mesh, (members, hyper, orders, val_rows), (data, val))

@@ -28,13 +28,12 @@ from jax.sharding import PartitionSpec as P
 from sklearn.utils import check_random_state
 
 from .. import compile_cache
-from ..chunks import WEIGHTED_GRAD_FNS
-from ..grads import weighted_loss_batch
 from ..mlp import MLP
 from ..population.programs import compiled
+from . import objective
 from .checks import dtype_of
 from .engine import bucket_rows, member_mesh, stack, table
-from .epochs import LOSS_KINDS, Data
+from .epochs import Data, map_members
 from .tasks import draw_params, net_of
 
 FTOL = 2.220446049250313e-09  # SciPy's L-BFGS-B default: factr 1e7 times float64's epsilon
@@ -111,26 +110,6 @@ def lbfgs_task(est, X, Y, weight, *, first: bool) -> LbfgsTask:
                      params, hyper, first)  # fmt: skip
 
 
-def _objective(params, x, y, w, alpha, *, net, kind, grads, value_only=False):
-    """scikit-learn's full-batch loss (and gradient, unless ``value_only``) of one member."""
-    loss, per_output_value, per_output_grad = LOSS_KINDS[kind]
-    mass = jnp.sum(w)
-    rw = w * (w.shape[0] / mass)
-    outputs = y.shape[-1]
-    half = 0.5 if kind == "squared" else 1.0
-    vscale = (outputs if per_output_value else 1) * half
-    gscale = (outputs if per_output_grad else 1) * half
-    l2 = 0.5 * alpha * sum(jnp.sum(layer["w"] ** 2) for layer in params) / mass
-    if value_only:
-        return vscale * weighted_loss_batch(net, params, x, y, rw, loss) + l2
-    value, g = WEIGHTED_GRAD_FNS[grads](net, params, x, y, rw, loss)
-    g = [
-        {k: gscale * gl[k] + (alpha * pl[k] / mass if k == "w" else 0) for k in gl}
-        for gl, pl in zip(g, params)
-    ]
-    return vscale * value + l2, g
-
-
 def _max_abs(tree):
     return jnp.max(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in jax.tree.leaves(tree)]))
 
@@ -142,13 +121,15 @@ def minimize(params, rows, hyper, data: Data, *, net, kind, grads):
     """
     x, y, w = data.x[rows], data.y[rows], data.weight[rows]
     alpha, tol = hyper["alpha"], hyper["tol"]
-    kw = dict(net=net, kind=kind, grads=grads)
 
     def value_fn(p):
-        return _objective(p, x, y, w, alpha, value_only=True, **kw)
+        return objective.loss(net, p, x, y, w, alpha, kind=kind)
+
+    def value_and_grads(p):
+        return objective.loss_and_grads(net, p, x, y, w, alpha, kind=kind, grads=grads)
 
     opt = optax.lbfgs()
-    f, g = _objective(params, x, y, w, alpha, **kw)
+    f, g = value_and_grads(params)
     status = jnp.where(_max_abs(g) <= tol, CONVERGED, -1)
     status = jnp.where(jnp.isfinite(f), status, DIVERGED)
     carry = (params, opt.init(params), f, g, jnp.int32(0), jnp.int32(1), status)
@@ -160,7 +141,7 @@ def minimize(params, rows, hyper, data: Data, *, net, kind, grads):
         params, state, f, g, it, nfev, _ = c
         updates, state = opt.update(g, state, params, value=f, grad=g, value_fn=value_fn)
         new = optax.apply_updates(params, updates)
-        f_new, g_new = _objective(new, x, y, w, alpha, **kw)
+        f_new, g_new = value_and_grads(new)
         steps = optax.tree.get(state, "num_linesearch_steps")
         it, nfev = it + 1, nfev + 1 + steps.astype(jnp.int32)
         decrease = (f - f_new) / jnp.maximum(jnp.maximum(jnp.abs(f), jnp.abs(f_new)), 1.0)
@@ -178,8 +159,11 @@ def minimize(params, rows, hyper, data: Data, *, net, kind, grads):
     return params, f, it, status
 
 
-def _minimize_all(params, rows, hyper, data, **static):
-    return jax.vmap(lambda p, r, h: minimize(p, r, h, data, **static))(params, rows, hyper)
+def _minimize_all(params, rows, hyper, data, *, mesh, **static):
+    def one(p, r, h, data):
+        return minimize(p, r, h, data, **static)
+
+    return map_members(one, mesh, (params, rows, hyper), (data,))
 
 
 def train(tasks: list) -> list:
@@ -221,7 +205,7 @@ def _train_group(spec: LbfgsSpec, tasks: list) -> list:
         jax.device_put(hyper, sharded),
         jax.device_put(data, NamedSharding(mesh, P())),
     )
-    static = dict(net=spec.net, kind=spec.kind, grads=spec.grads)
+    static = dict(net=spec.net, kind=spec.kind, grads=spec.grads, mesh=mesh)
     program, compile_seconds = compiled("sklearn-lbfgs", _minimize_all, args, static)
     params, loss, it, status = jax.device_get(program(*args))
     seconds = (time.perf_counter() - start) / len(tasks)
