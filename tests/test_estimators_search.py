@@ -228,6 +228,23 @@ def test_lbfgs_and_regressor_candidates_train_as_populations(data, monkeypatch):
     assert calls == []  # lbfgs fits do not go through the stochastic engine
 
 
+@pytest.mark.slow
+def test_refused_candidates_and_several_scorers(data):
+    """A candidate whose parameters are refused gets the status "failed" and the error score;
+    with several scorers the best is picked by the refit scorer among those that trained."""
+    x, y = data
+    est = make_pipeline(StandardScaler(), MLPClassifier(**SMALL))
+    grid = {"mlpclassifier__alpha": [-1.0, 1e-4], "mlpclassifier__learning_rate_init": [1e-2, 1e300]}
+    search = PopulationSearchCV(est, grid, cv=3, scoring=["accuracy", "f1_macro"], refit="f1_macro")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(x, y)
+    results = search.cv_results_
+    assert list(results["status"]) == ["failed", "failed", "max_iter", "diverged"]
+    assert np.isnan(results["mean_test_accuracy"][:2]).all()
+    assert search.best_params_ == {"mlpclassifier__alpha": 1e-4, "mlpclassifier__learning_rate_init": 1e-2}
+
+
 def test_searches_pickle_and_clone(data):
     for search in (
         PopulationSearchCV(MLPClassifier(), {"alpha": [1.0]}),
