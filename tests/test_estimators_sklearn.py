@@ -143,15 +143,20 @@ def test_a_generator_ends_where_sklearns_does(data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("labels", ["binary", "multilabel", "one class"])
+@pytest.mark.parametrize("labels", ["binary", "multilabel", "one class", "one row"])
 def test_classifier_targets_equal_sklearn(data, labels):
     x, y = data
     target = {
         "binary": y == 1,
         "multilabel": np.stack([y == 0, y == 1, x[:, 0] > 0], 1).astype(int),
         "one class": np.zeros(len(y), int),
+        "one row": y,
     }[labels]
-    assert_same_fit(*fitted_pair(MLPClassifier(**SMALL), sk.MLPClassifier(**SMALL), x, target))
+    rows = slice(0, 1) if labels == "one row" else slice(None)
+    kw = {**SMALL, "batch_size": "auto"}
+    ours, theirs = MLPClassifier(**kw), sk.MLPClassifier(**kw)
+    assert_same_fit(*fitted_pair(ours, theirs, x[rows], target[rows]))
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
 
 
 @pytest.mark.slow
