@@ -23,8 +23,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..mlp import forward_batch
 from . import engine, lbfgs, prefit
 from .checks import STOCHASTIC, check_params
-from .engine import bucket_rows
 from .tasks import stochastic_task
+
+PREDICT_ROWS = 1024  # rows a compiled prediction takes at a time
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray:
@@ -239,14 +240,20 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         n = X.shape[0]
-        rows = bucket_rows(n)
-        x = np.concatenate([X, np.zeros((rows - n, X.shape[1]), X.dtype)]).astype(np.float64)
+        # Blocks of one size: every prediction of a net, whatever its row count (a search
+        # scores many), runs one compiled program.
+        x = np.zeros((-(-n // PREDICT_ROWS) * PREDICT_ROWS, X.shape[1]))
+        x[:n] = X
+        params = [
+            {"w": np.asarray(w, np.float64), "b": np.asarray(b, np.float64)}
+            for w, b in zip(self.coefs_, self.intercepts_)
+        ]
         with jax.enable_x64(True):
-            params = [
-                {"w": np.asarray(w, np.float64), "b": np.asarray(b, np.float64)}
-                for w, b in zip(self.coefs_, self.intercepts_)
+            out = [
+                np.asarray(forward_batch(self._net, params, x[i : i + PREDICT_ROWS]))
+                for i in range(0, len(x), PREDICT_ROWS)
             ]
-            return np.asarray(forward_batch(self._net, params, x))[:n]
+        return np.concatenate(out)[:n]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
