@@ -17,7 +17,12 @@ def add_parser(sub) -> None:
     """Add ``runs`` and its options to the ``jaxnet`` subparsers ``sub``."""
     p = sub.add_parser("runs", help="list a results store's sweeps and their best configs")
     p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
-    p.add_argument("--csv", action="store_true", help="print one CSV row per trained member")
+    p.add_argument(
+        "--csv",
+        action="store_true",
+        help="print one CSV row per trained member (in_sweep_file: 0 for a config the sweep's "
+        "file no longer defines)",
+    )
     p.add_argument("--top", type=int, default=5, help="best configs shown per sweep (default 5)")
     p.set_defaults(run=run)
 
@@ -32,7 +37,7 @@ def run(args) -> None:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
             return
         try:
-            store.write_csv(conn, sys.stdout)
+            store.write_csv(conn, sys.stdout, sweep.in_file_marker(conn))
             sys.stdout.flush()
         except BrokenPipeError:  # `jaxnet runs S --csv | head`: the reader took what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -178,8 +178,9 @@ def open_sweep(conn, plan: Preflight) -> Opened:
 class _Loop:
     """State of one driver run; see :func:`drive`."""
 
-    def __init__(self, conn, opened: Opened, name, engine, leases, retries, log, bar):
+    def __init__(self, conn, opened: Opened, name, engine, leases, retries, log, bar, keeper):
         self.conn, self.sweep_id, self.name = conn, opened.sweep_id, name
+        self.keeper = keeper
         self.groups, self.engine, self.leases = opened.groups, engine, leases
         self.retries, self.log, self.bar = retries, log, bar
         self.shapes = opened.claims
@@ -239,7 +240,10 @@ class _Loop:
 
     def _commit(self, i: int, result) -> None:
         configs = self.running.pop(i)
-        inserted = store.insert_runs(self.conn, self.sweep_id, result.rows)
+        if self.keeper is None:
+            inserted = store.insert_runs(self.conn, self.sweep_id, result.rows)
+        else:  # the rows and the models kept of them: one transaction
+            inserted = self.keeper.insert(self.conn, self.sweep_id, result.rows, result.params)
         self.leases.release(self.name, self.shapes[i])
         self.committed.add(i)
         t = self.tally
@@ -261,7 +265,7 @@ class _Loop:
             )
 
 
-def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll=0.5):
+def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll=0.5, keeper=None):
     """Train the groups left in ``opened`` on ``engine`` and commit their rows; returns a
     :class:`Tally`.
 
@@ -271,8 +275,10 @@ def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll
       retries: how often a failed task is submitted again before the sweep stops.
       log: called with one line per committed group; bar: a tqdm bar over members.
       poll: seconds between looks at groups other processes hold.
+      keeper: a :class:`~.models.Keeper` that keeps the trained params of the best configs
+        with their rows; None keeps none.
     """
-    loop = _Loop(conn, opened, name, engine, leases, retries, log, bar)
+    loop = _Loop(conn, opened, name, engine, leases, retries, log, bar, keeper)
     bar.set_description(f"0/{len(opened.groups)} groups")
     while loop.waiting or loop.running:
         loop.fill()

@@ -19,7 +19,9 @@ from pathlib import Path
 from .benchmarks import (
     digits,
     grads,
+    install,
     population,
+    search,
     sklearn,
     sklearn_match,
     sweep,
@@ -41,8 +43,11 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sklearn": sklearn.bench_sklearn,
     "sklearn_match": sklearn_match.bench_sklearn_match,
     "sweep": sweep.bench_sweep,
+    "search": search.bench_search,
+    "install": install.bench_install,
 }
-OPT_IN = ("sweep_engines", "sweep", "sklearn_match")  # minutes long: run with --only NAME
+# minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "install", "sklearn_match")
 COMMAND = "python scripts/bench"
 
 

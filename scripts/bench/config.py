@@ -43,6 +43,7 @@ class Config:
     sklearn_match_accuracy_seeds: int = 5  # test accuracy: 4 splits x this many seeds
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+    search_quick: bool = False  # search: 24 configs and short runs instead of 108
 
 
 FULL = Config()
@@ -69,6 +70,7 @@ QUICK = Config(
     sklearn_match_seeds=2,
     sklearn_match_sizes=2,
     sklearn_match_accuracy_seeds=1,
+    search_quick=True,
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(
