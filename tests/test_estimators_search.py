@@ -234,7 +234,10 @@ def test_refused_candidates_and_several_scorers(data):
     with several scorers the best is picked by the refit scorer among those that trained."""
     x, y = data
     est = make_pipeline(StandardScaler(), MLPClassifier(**SMALL))
-    grid = {"mlpclassifier__alpha": [-1.0, 1e-4], "mlpclassifier__learning_rate_init": [1e-2, 1e300]}
+    grid = {
+        "mlpclassifier__alpha": [-1.0, 1e-4],
+        "mlpclassifier__learning_rate_init": [1e-2, 1e300],
+    }
     search = PopulationSearchCV(est, grid, cv=3, scoring=["accuracy", "f1_macro"], refit="f1_macro")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -242,7 +245,10 @@ def test_refused_candidates_and_several_scorers(data):
     results = search.cv_results_
     assert list(results["status"]) == ["failed", "failed", "max_iter", "diverged"]
     assert np.isnan(results["mean_test_accuracy"][:2]).all()
-    assert search.best_params_ == {"mlpclassifier__alpha": 1e-4, "mlpclassifier__learning_rate_init": 1e-2}
+    assert search.best_params_ == {
+        "mlpclassifier__alpha": 1e-4,
+        "mlpclassifier__learning_rate_init": 1e-2,
+    }
 
 
 def test_searches_pickle_and_clone(data):
