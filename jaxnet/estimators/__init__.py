@@ -31,11 +31,12 @@ What differs from scikit-learn, and why:
 * ``grads="manual"`` trains with jaxnet's hand-written backward pass.
 * Left out: sparse input, the ``"poisson"`` loss, and the solvers beyond scikit-learn's.
 
-The package, one concept a file: :mod:`.checks` (parameters), :mod:`.optimizer`
-(scikit-learn's updates in optax), :mod:`.tasks` (one fit prepared as scikit-learn prepares
-it), :mod:`.epochs` (the compiled epochs of P members), :mod:`.engine` (the host loop and
-row orders), :mod:`.lbfgs`, :mod:`.base`, :mod:`.classifier`, :mod:`.regressor`,
-:mod:`.prefit` (fits recorded, trained together, served), :mod:`.search` and :mod:`.halving`.
+The package, one concept a file: :mod:`.checks` (parameters), :mod:`.objective`
+(scikit-learn's loss on a batch), :mod:`.optimizer` (its updates in optax), :mod:`.tasks` (one
+fit prepared as scikit-learn prepares it), :mod:`.epochs` (the compiled epochs of P members),
+:mod:`.engine` (the host loop and row orders), :mod:`.lbfgs`, :mod:`.base`,
+:mod:`.classifier`, :mod:`.regressor`, :mod:`.prefit` (fits recorded, trained together,
+served), :mod:`.search` and :mod:`.halving`.
 """
 
 from .base import BaseMLP as BaseMLP
