@@ -87,6 +87,7 @@ class BaseMLP(BaseEstimator):
         max_fun=15000,
         grads="auto",
         dtype=None,
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -113,6 +114,7 @@ class BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.grads = grads
         self.dtype = dtype
+        self.dropout = dropout  # a jaxnet extension: scikit-learn's MLP has no dropout
 
     # --- fitting -------------------------------------------------------------------------
 
