@@ -289,6 +289,22 @@ def test_divergence_raises_in_the_epoch_it_happens(data):
 
 
 @pytest.mark.slow
+def test_dropout_partial_fit_n_times_is_fit_of_n_epochs(data):
+    """jaxnet's dropout extension: the masks' key is carried from call to call too."""
+    x, y = data
+    kw = {**SMALL, "tol": 0.0, "dropout": 0.3}
+    whole = MLPClassifier(**{**kw, "max_iter": 4}).fit(x, y)
+    parts = MLPClassifier(**kw)
+    for call in range(4):
+        parts.partial_fit(x, y, classes=[0, 1, 2] if call == 0 else None)
+    np.testing.assert_allclose(parts.loss_curve_, whole.loss_curve_, rtol=1e-9)
+    plain = MLPClassifier(**{**kw, "max_iter": 4, "dropout": 0.0}).fit(x, y)
+    assert not np.allclose(plain.loss_curve_, whole.loss_curve_)
+    # predictions never drop units: the same call twice gives the same answer
+    np.testing.assert_array_equal(whole.predict_proba(x), whole.predict_proba(x))
+
+
+@pytest.mark.slow
 def test_float64_holds_what_float32_cannot():
     xr, yr = make_regression(150, 6, random_state=0)
     reg = MLPRegressor(**SMALL, tol=0.0)
@@ -363,6 +379,9 @@ def test_verbose_prints_sklearns_lines(data, capsys):
         (dict(batch_size=True), "batch_size must be an int, not a bool"),
         (dict(max_iter=True), "max_iter must be an int, not a bool"),
         (dict(early_stopping=True, validation_fraction=0.0), "validation_fraction must be above"),
+        (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
+        (dict(dropout=(0.1, 0.2)), "one rate per hidden layer"),
+        (dict(solver="lbfgs", dropout=0.2), "dropout needs solver='adam' or 'sgd'"),
     ],
 )
 def test_bad_parameters_are_named_in_one_line_at_fit(data, params, match):

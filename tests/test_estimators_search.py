@@ -229,6 +229,20 @@ def test_lbfgs_and_regressor_candidates_train_as_populations(data, monkeypatch):
 
 
 @pytest.mark.slow
+def test_dropout_candidates_equal_their_fits(data):
+    """Rates are data in one program: a member with rate 0 beside members that drop is the
+    plain fit, and each dropping member is its own fit (the same masks)."""
+    x, y = data
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(**SMALL))
+    grid = {"mlpclassifier__dropout": [0.0, 0.2, 0.5]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours, theirs = fit_both(
+        PopulationSearchCV(pipe, grid, cv=cv), GridSearchCV(pipe, grid, cv=cv), x, y
+    )
+    assert_same_results(ours, theirs)
+
+
+@pytest.mark.slow
 def test_refused_candidates_and_several_scorers(data):
     """A candidate whose parameters are refused gets the status "failed" and the error score;
     with several scorers the best is picked by the refit scorer among those that trained."""

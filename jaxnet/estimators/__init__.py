@@ -28,7 +28,8 @@ What differs from scikit-learn, and why:
   and raises; scikit-learn carries on with NaNs and raises at the end.
 * ``solver="lbfgs"`` is optax's L-BFGS, not SciPy's: the same objective and stopping rules,
   other iterates.
-* ``grads="manual"`` trains with jaxnet's hand-written backward pass.
+* ``grads="manual"`` trains with jaxnet's hand-written backward pass; ``dropout`` (0 by
+  default: scikit-learn's fit) drops hidden units while training, never when predicting.
 * Left out: sparse input, the ``"poisson"`` loss, and the solvers beyond scikit-learn's.
 
 The package, one concept a file: :mod:`.checks` (parameters), :mod:`.objective`

@@ -232,6 +232,7 @@ class BaseMLP(BaseEstimator):
             },
             "rng": task.rng,
             "order": task.order,
+            "key": member.key,
         }
         self.fit_seconds_ = outcome.seconds
 

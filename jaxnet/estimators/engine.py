@@ -56,6 +56,7 @@ class Spec:
     batch: int  # rows a step reads
     steps: int  # steps an epoch takes
     early: bool  # early stopping: validation score every epoch
+    dropout: bool = False  # some member drops hidden units (rates are data; jaxnet's extension)
 
 
 def batch_layout(rows: int, batch: int) -> tuple[int, int]:
@@ -248,6 +249,7 @@ def _static(spec: Spec, mesh) -> dict:
         steps=spec.steps,
         early=spec.early,
         stochastic_lr=spec.solver == "sgd",
+        dropout=spec.dropout,
         mesh=mesh,
     )
 

@@ -57,6 +57,7 @@ class Member(NamedTuple):
     opt_state: object
     best_params: object  # the params of the best validation score, or None
     progress: Progress
+    key: jax.Array  # (2,) uint32 raw key data of the dropout masks (unused without dropout)
 
 
 class Hyper(NamedTuple):
@@ -69,6 +70,7 @@ class Hyper(NamedTuple):
     learning_rate_init: jax.Array
     power_t: jax.Array
     rows: jax.Array  # the member's training rows (float): an epoch's loss is a mean over them
+    dropout: jax.Array  # (hidden layers,) dropout rates, jaxnet's extension (0: none)
 
 
 class Data(NamedTuple):
@@ -97,18 +99,39 @@ def _all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def _batch_step(carry, start, *, data, order, active, hyper, net, kind, tx, grads, batch):
-    """One scikit-learn update on the rows ``order[start:start + batch]`` (skipped when empty)."""
+def _batch_step(carry, start, *, data, order, active, gradients, tx, batch):
+    """One scikit-learn update on the rows ``order[start:start + batch]`` (skipped when empty);
+    ``gradients(params, x, y, w, start)`` is the batch's ``(loss, grads)``."""
     params, opt_state, total = carry
     rows = jax.lax.dynamic_slice(order, (start,), (batch,))
     x, y, w, real = data.x[rows], data.y[rows], data.weight[rows], data.real[rows]
-    value, g = objective.loss_and_grads(net, params, x, y, w, hyper.alpha, kind=kind, grads=grads)
+    value, g = gradients(params, x, y, w, start)
     updates, new_opt = tx.update(g, opt_state, params)
     take = active & (jnp.sum(w) > 0)
     params = _where(take, optax.apply_updates(params, updates), params)
     opt_state = _where(take, new_opt, opt_state)
     # scikit-learn's epoch loss weighs each batch's loss by its rows (not their weights)
     return (params, opt_state, total + jnp.where(take, value * jnp.sum(real), 0)), None
+
+
+def _gradients(m: Member, hyper: Hyper, static: dict):
+    """The batch gradient function of one member's epoch, and its key after the epoch: with
+    dropout (a key split off per epoch, folded with the step's first row) or without."""
+    kw = dict(kind=static["kind"], grads=static["grads"])
+    net, alpha = static["net"], hyper.alpha
+    if not static["dropout"]:
+        return lambda p, x, y, w, start: objective.loss_and_grads(
+            net, p, x, y, w, alpha, **kw
+        ), m.key
+    key, epoch_key = jax.random.split(jax.random.wrap_key_data(m.key))
+
+    def gradients(p, x, y, w, start):
+        step_key = jax.random.fold_in(epoch_key, start)
+        return objective.loss_and_grads_dropout(
+            net, p, x, y, w, alpha, step_key, hyper.dropout, **kw
+        )
+
+    return gradients, jax.random.key_data(key)
 
 
 def validation_score(net, params, val: Validation, rows, kind: str):
@@ -169,7 +192,7 @@ def _epoch_end(m: Member, loss, score, hyper: Hyper, *, early: bool, stochastic_
     progress = Progress(best_loss, bad, best_score, samples, left, p.ran + 1, status)
     opt_state = m.opt_state._replace(hyperparams={**hp, "learning_rate": lr})
     best = _where(better, m.params, m.best_params) if early else m.best_params
-    return Member(m.params, opt_state, best, progress)
+    return Member(m.params, opt_state, best, progress, m.key)
 
 
 def member_epoch(m: Member, hyper: Hyper, order, val_rows, data: Data, val, *, static: dict):
@@ -179,19 +202,23 @@ def member_epoch(m: Member, hyper: Hyper, order, val_rows, data: Data, val, *, s
       m: the member's state; hyper: its hyperparameters; order: ``(steps * batch,)`` its rows
         for this epoch (indices into ``data``, padded with a row of weight 0); val_rows: its
         validation rows, or None; data, val: the shared tables (val None without early
-        stopping); static: net, kind, tx, grads, batch, steps, early, stochastic_lr.
+        stopping); static: net (without dropout: the rates are ``hyper.dropout``), kind,
+        tx, grads, batch, steps, early, stochastic_lr, dropout (whether any member drops).
 
     Returns:
       ``(member, loss, score)``: the member after the epoch (unchanged when it was not
       running), the epoch's loss and validation score (NaN when not run or not asked for).
     """
     active = m.progress.status == RUNNING
-    step = dict((k, static[k]) for k in ("net", "kind", "tx", "grads", "batch"))
+    gradients, key = _gradients(m, hyper, static)
     starts = jnp.arange(static["steps"]) * static["batch"]
     zero = jnp.zeros([], m.progress.best_loss.dtype)
 
     def body(carry, start):
-        return _batch_step(carry, start, data=data, order=order, active=active, hyper=hyper, **step)
+        return _batch_step(
+            carry, start, data=data, order=order, active=active, gradients=gradients,
+            tx=static["tx"], batch=static["batch"],
+        )  # fmt: skip
 
     (params, opt_state, total), _ = jax.lax.scan(body, (m.params, m.opt_state, zero), starts)
     loss = total / hyper.rows
@@ -200,7 +227,7 @@ def member_epoch(m: Member, hyper: Hyper, order, val_rows, data: Data, val, *, s
         validation_score(static["net"], params, val, val_rows, static["kind"]) if early else zero
     )
     after = _epoch_end(
-        Member(params, opt_state, m.best_params, m.progress),
+        Member(params, opt_state, m.best_params, m.progress, key),
         loss,
         score,
         hyper,

@@ -92,6 +92,11 @@ def lbfgs_task(est, X, Y, weight, *, first: bool) -> LbfgsTask:
     """The :class:`LbfgsTask` of one ``fit``; a first pass draws the weights as scikit-learn."""
     dtype = dtype_of(est, X)
     net = net_of(est, X.shape[1], Y.shape[1])
+    if any(net.dropout_rates):
+        raise ValueError(
+            "dropout needs solver='adam' or 'sgd' (L-BFGS minimises one fixed objective); "
+            f"got solver='lbfgs' with dropout={est.dropout!r}"
+        )
     if first:
         params = draw_params(check_random_state(est.random_state), net.sizes, est.activation, dtype)
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..chunks import WEIGHTED_GRAD_FNS
+from ..chunks import WEIGHTED_DROPOUT_GRAD_FNS, WEIGHTED_GRAD_FNS
 from ..grads import weighted_loss_batch
 
 # kind -> (jaxnet loss, loss scaled by the outputs, gradient scaled by the outputs)
@@ -50,6 +50,16 @@ def _mean_weights(w):
     return w * (w.shape[0] / safe), safe
 
 
+def _sklearns(value, g, params, outputs: int, mass, alpha, kind: str):
+    """jaxnet's weighted loss and gradient turned into scikit-learn's, with its L2 term."""
+    loss_scale, grad_scale = _scales(kind, outputs)
+    g = [
+        {k: grad_scale * gl[k] + (alpha * pl[k] / mass if k == "w" else 0) for k in gl}
+        for gl, pl in zip(g, params)
+    ]
+    return loss_scale * value + 0.5 * alpha * _l2(params) / mass, g
+
+
 def loss_and_grads(net, params, x, y, w, alpha, *, kind: str, grads: str):
     """scikit-learn's loss of one batch and its gradient (``alpha * W / sum(w)`` included).
 
@@ -62,13 +72,17 @@ def loss_and_grads(net, params, x, y, w, alpha, *, kind: str, grads: str):
       ``(loss, grads)`` shaped like ``params``.
     """
     rows, mass = _mean_weights(w)
-    loss_scale, grad_scale = _scales(kind, y.shape[-1])
     value, g = WEIGHTED_GRAD_FNS[grads](net, params, x, y, rows, KINDS[kind][0])
-    g = [
-        {k: grad_scale * gl[k] + (alpha * pl[k] / mass if k == "w" else 0) for k in gl}
-        for gl, pl in zip(g, params)
-    ]
-    return loss_scale * value + 0.5 * alpha * _l2(params) / mass, g
+    return _sklearns(value, g, params, y.shape[-1], mass, alpha, kind)
+
+
+def loss_and_grads_dropout(net, params, x, y, w, alpha, key, rates, *, kind: str, grads: str):
+    """:func:`loss_and_grads` through dropout masks drawn from ``key`` at ``rates`` (one per
+    hidden layer): jaxnet's extension, scikit-learn's MLP has no dropout."""
+    rows, mass = _mean_weights(w)
+    fn = WEIGHTED_DROPOUT_GRAD_FNS[grads]
+    value, g = fn(net, params, x, y, rows, KINDS[kind][0], key, rates)
+    return _sklearns(value, g, params, y.shape[-1], mass, alpha, kind)
 
 
 def loss(net, params, x, y, w, alpha, *, kind: str):

@@ -23,7 +23,7 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ..mlp import MLP
+from ..mlp import MLP, without_dropout
 from . import epochs
 from .checks import activation_of, check_params, dtype_of
 from .engine import Spec, Task, batch_layout, fresh_opt_state
@@ -51,10 +51,12 @@ def draw_params(rng, sizes, activation: str, dtype) -> list[dict]:
 
 
 def net_of(est, features: int, outputs: int) -> MLP:
-    """The estimator's network: its hidden layers and activation, the output its kind needs."""
+    """The estimator's network: its hidden layers, activation and dropout (checked by
+    :class:`jaxnet.MLP`), and the output its kind needs."""
     hidden = check_params(est)
     out = OUTPUTS[est._loss_kind(outputs)]
-    return MLP((features, *hidden, outputs), activation_of(est), out, True, "glorot")
+    sizes = (features, *hidden, outputs)
+    return MLP(sizes, activation_of(est), out, True, "glorot", dropout=est.dropout)
 
 
 def batch_of(est, rows: int) -> int:
@@ -102,6 +104,32 @@ def _progress(counters: dict, epochs_left: int, dtype) -> epochs.Progress:
     )
 
 
+def _hyper(est, rows: int, net: MLP) -> dict:
+    """The member's epoch-rule hyperparameters (:class:`.epochs.Hyper`) as host values."""
+    schedule = epochs.SCHEDULES[est.learning_rate] if est.solver == "sgd" else epochs.CONSTANT
+    return dict(
+        alpha=float(est.alpha),
+        tol=float(est.tol),
+        patience=float(est.n_iter_no_change),
+        schedule=schedule,
+        learning_rate_init=float(est.learning_rate_init),
+        power_t=float(est.power_t),
+        rows=float(rows),
+        dropout=np.asarray(net.dropout_rates, np.float64),
+    )
+
+
+def _dropout_key(net: MLP, rng, state) -> np.ndarray:
+    """The raw key of the dropout masks: carried on from the last call, else drawn from the
+    fit's generator last of all (never drawn without dropout, so scikit-learn's draws stay
+    scikit-learn's)."""
+    if state is not None and state.get("key") is not None:
+        return state["key"]
+    if not any(net.dropout_rates):
+        return np.zeros(2, np.uint32)
+    return rng.randint(0, 2**32, size=2, dtype=np.uint32)
+
+
 def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Task:
     """The :class:`.engine.Task` of one ``fit`` (``incremental=False``) or ``partial_fit``.
 
@@ -120,29 +148,23 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
     state = None if first else est._fitted_state
     keep_rng = incremental and state is not None and state.get("rng") is not None
     rng = state["rng"] if keep_rng else check_random_state(est.random_state)
-    if first:
-        params = draw_params(rng, net.sizes, est.activation, dtype)
-    else:
-        params = [
-            {"w": np.asarray(w, dtype), "b": np.asarray(b, dtype)}
-            for w, b in zip(est.coefs_, est.intercepts_)
-        ]
+    params = draw_params(rng, net.sizes, est.activation, dtype) if first else _fitted(est, dtype)
     early = bool(est.early_stopping) and not incremental
     val = None
     if early:
         X, Y, weight, val = _split(est, rng, X, Y, weight)
         val = tuple(np.asarray(a, dtype) for a in val)
     rows = X.shape[0]
-    batch, steps = batch_layout(rows, batch_of(est, rows))
     spec = Spec(
-        net, est._loss_kind(Y.shape[1]), est.solver, bool(est.nesterovs_momentum),
-        est.grads, dtype.name, batch, steps, early,
+        without_dropout(net), est._loss_kind(Y.shape[1]), est.solver,
+        bool(est.nesterovs_momentum), est.grads, dtype.name,
+        *batch_layout(rows, batch_of(est, rows)), early, any(net.dropout_rates),
     )  # fmt: skip
-    values = hyperparams_of(est, est.solver)
     same_solver = state is not None and state.get("solver") == est.solver
     if incremental and same_solver and state.get("opt_state") is not None:
         opt_state = _cast(state["opt_state"], dtype)
     else:
+        values = hyperparams_of(est, est.solver)
         opt_state = fresh_opt_state(est.solver, spec.nesterov, params, values, dtype)
     counters = first_progress() if state is None else state["counters"]
     best = params if state is None or state.get("best_params") is None else state["best_params"]
@@ -151,16 +173,7 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
         opt_state,
         _cast(best, dtype) if early else None,
         _progress(counters, 1 if incremental else int(est.max_iter), dtype),
-    )
-    schedule = epochs.SCHEDULES[est.learning_rate] if est.solver == "sgd" else epochs.CONSTANT
-    hyper = dict(
-        alpha=float(est.alpha),
-        tol=float(est.tol),
-        patience=float(est.n_iter_no_change),
-        schedule=schedule,
-        learning_rate_init=float(est.learning_rate_init),
-        power_t=float(est.power_t),
-        rows=float(rows),
+        _dropout_key(net, rng, state if incremental else None),
     )
     order = np.arange(rows)
     if keep_rng and len(state.get("order", ())) == rows:
@@ -171,13 +184,21 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
         y=np.asarray(Y, dtype),
         weight=np.asarray(weight, dtype),
         val=val,
-        hyper=hyper,
+        hyper=_hyper(est, rows, net),
         start=start,
         rng=rng,
         shuffle=bool(est.shuffle),
         order=order,
         verbose=bool(est.verbose),
     )
+
+
+def _fitted(est, dtype) -> list[dict]:
+    """The estimator's fitted weights and biases as params in ``dtype`` (a continued fit)."""
+    return [
+        {"w": np.asarray(w, dtype), "b": np.asarray(b, dtype)}
+        for w, b in zip(est.coefs_, est.intercepts_)
+    ]
 
 
 def _cast(tree, dtype):
