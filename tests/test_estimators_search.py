@@ -148,8 +148,11 @@ def test_refuses_what_is_not_a_jaxnet_estimator(data):
         PopulationSearchCV(StandardScaler(), {}).fit(x, y)
     with pytest.raises(TypeError, match="ending in StandardScaler"):
         PopulationSearchCV(make_pipeline(StandardScaler(), StandardScaler()), {}).fit(x, y)
+    for factor in (0, 1, 0.5):  # scikit-learn's own search fails later on 1 and 0.5
+        with pytest.raises(ValueError, match=r"'factor' parameter .* range \(1.0, inf\)"):
+            HalvingPopulationSearchCV(MLPClassifier(), {"alpha": [1.0]}, factor=factor).fit(x, y)
     with pytest.raises(ValueError, match="'factor' parameter"):
-        HalvingPopulationSearchCV(MLPClassifier(), {"alpha": [1.0]}, factor=0).fit(x, y)
+        HalvingRandomPopulationSearchCV(MLPClassifier(), {"alpha": [1.0]}, factor=1).fit(x, y)
 
 
 @pytest.mark.slow

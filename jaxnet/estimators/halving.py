@@ -14,11 +14,18 @@ own). Importing this module enables scikit-learn's experimental halving searches
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
+from sklearn.utils._param_validation import Interval
 
 from .search import PopulationSearch
+
+# scikit-learn takes any factor > 0 and then fails inside its rung arithmetic (factor 1
+# divides by log(1), a factor below 1 indexes past its rungs): refuse it up front instead.
+FACTOR = [Interval(Real, 1, None, closed="neither")]
 
 
 class HalvingPopulationSearchCV(PopulationSearch, HalvingGridSearchCV):
@@ -32,6 +39,8 @@ class HalvingPopulationSearchCV(PopulationSearch, HalvingGridSearchCV):
     Attributes: ``HalvingGridSearchCV``'s (``n_resources_``, ``n_candidates_``,
     ``n_iterations_``, ``cv_results_`` with ``iter``, ``n_resources`` and ``status``, ...).
     """
+
+    _parameter_constraints = {**HalvingGridSearchCV._parameter_constraints, "factor": FACTOR}
 
     def __init__(
         self,
@@ -75,6 +84,8 @@ class HalvingRandomPopulationSearchCV(PopulationSearch, HalvingRandomSearchCV):
       aggressive_elimination, cv, scoring, refit, error_score, return_train_score,
       random_state, verbose.
     """
+
+    _parameter_constraints = {**HalvingRandomSearchCV._parameter_constraints, "factor": FACTOR}
 
     def __init__(
         self,
