@@ -1,20 +1,34 @@
 """The estimators' parameter checks, run at fit time (scikit-learn forbids checks in ``__init__``).
 
-Each bad parameter raises ``ValueError`` naming it, what was expected and what was given,
-before anything is traced. Left out: checks of the data (scikit-learn's ``validate_data`` does
-them in the estimators).
+Every parameter scikit-learn's MLP validates is validated by scikit-learn's own constraints
+(``_parameter_constraints`` of ``sklearn.neural_network.MLPClassifier``, through
+``validate_parameter_constraints``), so a bad value raises the same one-line
+``InvalidParameterError`` (a ``ValueError``) naming the parameter, the values allowed and the
+value given, before anything is traced. jaxnet adds its own activations, ``grads`` and
+``dtype``, and is stricter where scikit-learn lets a mistake through: ``hidden_layer_sizes``
+must be positive ints (not floats), counts must not be bools, and ``early_stopping`` needs a
+``validation_fraction`` above 0. Left out: checks
+of the data (scikit-learn's ``validate_data`` does them in the estimators).
 """
 
 from __future__ import annotations
 
 import numbers
 
-from .. import train
+import numpy as np
+from sklearn.neural_network import MLPClassifier as SklearnMLP
+from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
+
 from ..activations import ACTIVATIONS
 
 # scikit-learn's activation names that jaxnet spells otherwise
 ACTIVATION_NAMES = {"logistic": "sigmoid"}
-SOLVERS = ("adam", "sgd") + tuple(k for k in train.OPTIMIZERS if k not in ("adam", "sgd"))
+STOCHASTIC = ("sgd", "adam")
+
+
+def dtype_of(est, X) -> np.dtype:
+    """The training dtype: ``est.dtype``, or ``X``'s (float32 or float64) when it is None."""
+    return np.dtype(X.dtype if est.dtype is None else est.dtype)
 
 
 def activation_of(est) -> str:
@@ -22,14 +36,14 @@ def activation_of(est) -> str:
     return ACTIVATION_NAMES.get(est.activation, est.activation)
 
 
-def _check_number(value, name: str, low, high=None, *, integer=False, low_open=False):
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and (value > low if low_open else value >= low) and (high is None or value <= high)
-    if not ok:
-        what = "an int" if integer else "a number"
-        bound = f"{'>' if low_open else '>='} {low}" + ("" if high is None else f" and <= {high}")
-        raise ValueError(f"{name} must be {what} {bound}; got {value!r}")
+def constraints() -> dict:
+    """scikit-learn's constraints of the parameters jaxnet shares, and jaxnet's own."""
+    sk = SklearnMLP._parameter_constraints
+    ours = {k: v for k, v in sk.items() if k != "loss"}
+    ours["activation"] = [StrOptions({"logistic", *ACTIVATIONS})]
+    ours["grads"] = [StrOptions({"auto", "manual"})]
+    ours["dtype"] = [StrOptions({"float32", "float64"}), None]
+    return ours
 
 
 def _check_hidden(est) -> tuple[int, ...]:
@@ -42,44 +56,25 @@ def _check_hidden(est) -> tuple[int, ...]:
         or any(h < 1 for h in hidden)
     ):
         raise ValueError(
-            f"hidden_layer_sizes must be positive ints; got {est.hidden_layer_sizes!r}"
+            "hidden_layer_sizes must be positive ints (one per hidden layer); "
+            f"got {est.hidden_layer_sizes!r}"
         )
     return tuple(int(h) for h in hidden)
 
 
-def _check_names(est) -> None:
-    act = activation_of(est)
-    if not isinstance(act, str) or act not in ACTIVATIONS:
-        raise ValueError(
-            f"activation must be one of logistic, {', '.join(ACTIVATIONS)}; got {est.activation!r}"
-        )
-    if est.solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {est.solver!r}")
-    if est.grads not in ("auto", "manual"):
-        raise ValueError(f"grads must be 'auto' or 'manual'; got {est.grads!r}")
-    if est.dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {est.dtype!r}")
+INTS = ("batch_size", "max_iter", "n_iter_no_change", "max_fun")
 
 
-def _check_numbers(est) -> None:
-    if est.batch_size != "auto":
-        _check_number(est.batch_size, "batch_size", 1, integer=True)
-    if not est.shuffle:
-        raise ValueError("shuffle=False is not supported: jaxnet always shuffles each epoch")
-    _check_number(est.alpha, "alpha", 0.0)
-    _check_number(est.learning_rate_init, "learning_rate_init", 0.0, low_open=True)
-    _check_number(est.max_iter, "max_iter", 1, integer=True)
-    _check_number(est.tol, "tol", 0.0)
-    _check_number(est.n_iter_no_change, "n_iter_no_change", 1, integer=True)
-    _check_number(est.momentum, "momentum", 0.0, 1.0)
-    _check_number(est.validation_fraction, "validation_fraction", 0.0, 1.0, low_open=True)
-    _check_number(est.beta_1, "beta_1", 0.0, 1.0)
-    _check_number(est.beta_2, "beta_2", 0.0, 1.0)
-    _check_number(est.epsilon, "epsilon", 0.0, low_open=True)
+def _check_not_bool(est) -> None:
+    # scikit-learn's Interval(Integral) takes True and False; a bool is never meant as a count.
+    for name in INTS:
+        value = getattr(est, name)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be an int, not a bool; got {value!r}")
 
 
 def check_params(est) -> tuple[int, ...]:
-    """Validate an estimator's hyperparameters, in the order scikit-learn's MLP reports them.
+    """Validate an estimator's hyperparameters as scikit-learn does, then jaxnet's own.
 
     Args:
       est: an ``MLPClassifier`` or ``MLPRegressor``.
@@ -87,7 +82,9 @@ def check_params(est) -> tuple[int, ...]:
     Returns:
       The hidden layer sizes as a tuple of ints (``hidden_layer_sizes`` may be one int).
     """
-    hidden = _check_hidden(est)
-    _check_names(est)
-    _check_numbers(est)
-    return hidden
+    params = est.get_params(deep=False)
+    validate_parameter_constraints(constraints(), params, caller_name=type(est).__name__)
+    _check_not_bool(est)
+    if est.early_stopping and est.validation_fraction == 0:
+        raise ValueError("validation_fraction must be above 0 with early_stopping=True; got 0.0")
+    return _check_hidden(est)

@@ -11,11 +11,16 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
 from sklearn.utils.validation import validate_data
 
 from .base import BaseMLP
-from .plan import seed_of
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -23,51 +28,52 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Multiclass targets get a softmax output and cross-entropy; two classes one logistic output
     and binary cross-entropy; a multi-label indicator matrix one logistic output per label.
-    Parameters and fitted attributes are scikit-learn's (see the module docstring for what
+    Parameters and fitted attributes are scikit-learn's (see the package docstring for what
     differs), plus ``grads`` (``"auto"`` or ``"manual"`` backprop), ``dtype`` and ``dropout``
     (the rate of every hidden layer, or one per layer, while training: 0, the default, is
     scikit-learn's behaviour; predictions never drop units).
     """
 
-    def _loss_for(self, n_outputs: int):
-        if self.out_activation_ == "softmax":
-            return "cross_entropy", "identity", 1.0
-        # scikit-learn sums the binary log loss over outputs; jaxnet's averages it.
-        return "binary_cross_entropy", "sigmoid", float(n_outputs)
+    def _loss_kind(self, n_outputs: int) -> str:
+        return "softmax" if self.out_activation_ == "softmax" else "logistic"
 
-    def _validate_xy(self, X, y, reset: bool, classes=None):
+    def _validate_xy(self, X, y, *, first: bool, incremental: bool):
         X, y = validate_data(
-            self, X, y, reset=reset, multi_output=True, dtype=(np.float64, np.float32)
+            self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32)
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if reset:
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y if classes is None else classes)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental and set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start needs y to hold the classes of the previous fit "
+                    f"({self.classes_.tolist()}); got {np.asarray(classes).tolist()}"
+                )
+            extra = np.setdiff1d(classes, self.classes_)
+            if len(extra):
+                raise ValueError(
+                    f"y holds labels not in classes_ ({self.classes_.tolist()}): {extra.tolist()}"
+                )
+        if first:
             multiclass = self._label_binarizer.y_type_ == "multiclass"
             self.out_activation_ = "softmax" if multiclass else "logistic"
-        elif not set(np.unique(y)) <= set(self.classes_) and y.ndim == 1:
-            extra = sorted(set(np.unique(y)) - set(self.classes_))
-            raise ValueError(
-                f"y holds labels not seen in the first call (classes_={self.classes_}): {extra}"
-            )
-        Y = self._label_binarizer.transform(y).astype(np.float64)
-        return X, Y
+        return X, self._label_binarizer.transform(y).astype(np.float64)
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(BaseMLP._check_solver)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch on ``X``, ``y``; ``classes`` (every label) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
-            X, Y = self._validate_xy(X, y, reset=True, classes=classes)
-            self._partial_calls = 1
-            seed = seed_of(self.random_state) + 1
-            self._fit_rows(X, Y, params=None, epochs=1, early=False, seed=seed)
-            return self
-        return super().partial_fit(X, y)
-
-    def _validation_scores(self, history, y_val):
-        return np.asarray(history.val_accuracy, np.float64)
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict_proba(self, X):
         """Class probabilities ``(n, classes)`` (``(n, labels)`` for multi-label targets)."""

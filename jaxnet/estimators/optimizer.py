@@ -1,44 +1,98 @@
-"""scikit-learn's MLP update as an optax optimizer, one per setting, shared by every fit.
+"""scikit-learn's two stochastic updates as optax optimizers, hyperparameters kept in the state.
 
-The learning rate and the L2 term are injected hyperparameters, so every learning rate and
-``alpha`` of a search reuses one compiled program. Left out: scikit-learn's learning-rate
-schedules (``learning_rate="invscaling"``/``"adaptive"``) and L-BFGS.
+scikit-learn's updates are not quite optax's. Its SGD keeps the learning rate inside the
+velocity (``v = momentum * v - lr * g``; Nesterov's update is ``momentum * v - lr * g``), which
+differs from ``optax.sgd`` (``lr * trace``) as soon as the learning rate changes between epochs
+(``learning_rate="invscaling"`` or ``"adaptive"``); here it is ``optax.trace`` over
+``-lr * g``, which is the same recurrence. Its Adam adds ``epsilon`` to the square root of the
+*uncorrected* second moment and bias-corrects the learning rate instead
+(``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``), where
+``optax.adam`` adds it after the correction; that one is written out below.
+
+Every hyperparameter (learning rate, momentum, betas, epsilon) is injected with
+``optax.inject_hyperparams``, so it is data in the state: members of a population with other
+values share one compiled program, and the epoch-end rules (:mod:`.epochs`) change the learning
+rate in the state. Left out: the L2 term (the step adds ``alpha * W / batch weight`` itself,
+since its divisor changes from batch to batch) and L-BFGS (:mod:`.lbfgs`).
 """
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
 import optax
 
-from .. import train
+SOLVERS = ("sgd", "adam")
 
 
-def _weights_only(params):
-    return [{k: k == "w" for k in layer} for layer in params]
+class AdamState(NamedTuple):
+    """scikit-learn's Adam moments: the step count ``t`` and the uncorrected ``m`` and ``v``."""
+
+    count: jax.Array
+    mu: optax.Updates
+    nu: optax.Updates
 
 
-_TX_CACHE: dict = {}
+def _scale_by_sklearn_adam(beta_1, beta_2, epsilon) -> optax.GradientTransformation:
+    """Adam's direction as scikit-learn computes it, before the learning rate (``lr = 1``)."""
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+
+    def update(grads, state, params=None):
+        del params
+        count = state.count + 1
+        mu = jax.tree.map(lambda m, g: beta_1 * m + (1 - beta_1) * g, state.mu, grads)
+        nu = jax.tree.map(lambda v, g: beta_2 * v + (1 - beta_2) * g**2, state.nu, grads)
+        t = count.astype(jnp.result_type(beta_1))
+        correction = jnp.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        updates = jax.tree.map(lambda m, v: correction * m / (jnp.sqrt(v) + epsilon), mu, nu)
+        return updates, AdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
 
 
-def make_optimizer(solver: str, loss_scale: float, beta_1, beta_2, epsilon, momentum, nesterov):
-    """scikit-learn's update as an optax optimizer with ``learning_rate`` and ``l2`` injected.
+def _adam(learning_rate, beta_1, beta_2, epsilon):
+    return optax.chain(
+        _scale_by_sklearn_adam(beta_1, beta_2, epsilon), optax.scale(-1.0 * learning_rate)
+    )
 
-    scikit-learn's gradient is ``loss_scale * grad(jaxnet loss) + alpha * w / batch`` on the
-    weights (not the biases); ``l2`` is ``alpha / batch``. One object per setting, so the
-    compiled program is shared by every learning rate and ``alpha``.
+
+def _sgd(learning_rate, momentum, *, nesterov: bool):
+    return optax.chain(optax.scale(-1.0 * learning_rate), optax.trace(momentum, nesterov))
+
+
+@functools.cache
+def sklearn_optimizer(solver: str, nesterov: bool = False) -> optax.GradientTransformation:
+    """scikit-learn's ``solver`` update as one optax optimizer object (a static jit argument).
+
+    Args:
+      solver: ``"adam"`` or ``"sgd"``.
+      nesterov: for ``"sgd"``, Nesterov's momentum (a program of its own); ignored for Adam.
+
+    Returns:
+      An ``inject_hyperparams`` optimizer; set its ``learning_rate`` (and ``momentum``, or
+      ``beta_1``, ``beta_2``, ``epsilon``) with :func:`jaxnet.optimizers.set_hyperparams`.
     """
-    settings = (solver, loss_scale, beta_1, beta_2, epsilon, momentum, nesterov)
-    if settings in _TX_CACHE:
-        return _TX_CACHE[settings]
+    if solver == "adam":
+        return optax.inject_hyperparams(_adam)(
+            learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+        )
+    if solver == "sgd":
+        sgd = functools.partial(_sgd, nesterov=bool(nesterov))
+        return optax.inject_hyperparams(sgd)(learning_rate=0.1, momentum=0.9)
+    raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
 
-    def make(learning_rate, l2):
-        if solver == "adam":
-            base = optax.adam(learning_rate, b1=beta_1, b2=beta_2, eps=epsilon)
-        elif solver == "sgd":
-            base = optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov)
-        else:
-            base = train.OPTIMIZERS[solver](learning_rate)
-        decay = optax.add_decayed_weights(l2, mask=_weights_only)
-        return optax.chain(optax.scale(loss_scale), decay, base)
 
-    _TX_CACHE[settings] = optax.inject_hyperparams(make)(learning_rate=1.0, l2=0.0)
-    return _TX_CACHE[settings]
+def hyperparams_of(est, solver: str) -> dict:
+    """The injected hyperparameters of an estimator's optimizer, as Python floats."""
+    if solver == "adam":
+        names = ("learning_rate_init", "beta_1", "beta_2", "epsilon")
+        keys = ("learning_rate", "beta_1", "beta_2", "epsilon")
+    else:
+        names, keys = ("learning_rate_init", "momentum"), ("learning_rate", "momentum")
+    return {k: float(getattr(est, n)) for k, n in zip(keys, names)}

@@ -1,235 +1,302 @@
-"""``PopulationSearchCV``: a grid search whose candidates and folds train as populations.
+"""Searches whose fits train as populations: scikit-learn's search code, jaxnet's training.
 
-Candidates that differ only in what a compiled program takes as data (learning rate,
-``alpha``, seed) share an architecture; every (candidate, fold) of one architecture is a
-member of one :func:`jaxnet.fit_population` call, its training fold a row mask. Scoring,
-``cv_results_`` and refitting follow ``GridSearchCV``. Left out: randomized search, several
-scorers at once, and ``n_jobs`` (the population is the parallelism).
+:class:`PopulationSearchCV` is ``GridSearchCV`` and :class:`RandomizedPopulationSearchCV` is
+``RandomizedSearchCV`` (the halving searches are in :mod:`.halving`): scikit-learn's own
+classes decide the candidates, the splits, the rungs, the scores, ``cv_results_`` and the
+refit. What changes is how the fits of one batch of candidates run. Before scikit-learn fits
+them one by one, every (candidate, split) is fitted in *recording* mode (:mod:`.prefit`): the
+steps of a ``Pipeline`` before the jaxnet estimator are fitted on the split's training rows as
+scikit-learn would, and the estimator prepares its task without training. The tasks are then
+trained together, those that share an architecture, batch layout and solver as one population
+(:mod:`.engine`, :mod:`.lbfgs`), and scikit-learn's own fits find their results ready. Every
+member trains exactly as ``clone(estimator).set_params(**candidate).fit(X[train], y[train])``
+would on its own (the same weights, batches and stopping epoch), so the results equal
+scikit-learn's search over the same estimator; a fit that raises (a diverged one: ``ValueError``)
+gets scikit-learn's ``error_score``.
+
+Added to ``cv_results_``: ``status`` per candidate, the worst of its splits: ``"converged"``,
+``"max_iter"`` (``max_iter`` ran out: scikit-learn's ``ConvergenceWarning``), ``"diverged"`` or
+``"failed"`` (the fit raised before training). A diverged candidate is never ``best_``
+(unless ``refit`` is a callable, which decides alone). ``mean_fit_time`` is each member's
+share of its population's wall time, plus the time scikit-learn's own call took (the steps of
+a pipeline). Added to the search: ``search_timing_``, where the wall time went (preparing
+the fits, training them, of which compiling, scikit-learn's own pass with the scoring, the
+refit) and how full the epochs' row slots were. ``n_jobs`` is not a parameter: the population is the
+parallelism. Left out: anything but jaxnet's estimators (or a ``Pipeline`` ending in one).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.metrics import check_scoring
-from sklearn.model_selection import ParameterGrid, check_cv
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, indexable
 
-from .. import population
+from . import engine, lbfgs, prefit
 from .base import BaseMLP
-from .plan import CHUNK_ROWS, Plan, seed_of
 
-_DATA_PARAMS = ("learning_rate_init", "alpha", "random_state", "verbose")  # vary within a program
-
-
-def _architecture(est) -> tuple:
-    """What decides the compiled program: every parameter but the ones held as data."""
-    params = est.get_params(deep=False)
-    return tuple(sorted((k, repr(v)) for k, v in params.items() if k not in _DATA_PARAMS))
+# the worst status of a candidate's splits wins
+STATUS_ORDER = ("converged", "max_iter", "diverged", "failed")
 
 
-class PopulationSearchCV(BaseEstimator):
-    """``GridSearchCV`` for jaxnet's estimators, every candidate and fold of one architecture
-    trained as one population.
+def final_estimator(estimator):
+    """The jaxnet estimator a search trains: ``estimator`` itself or a Pipeline's last step."""
+    last = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(last, BaseMLP):
+        raise TypeError(
+            "estimator must be a jaxnet.estimators MLPClassifier or MLPRegressor, or a Pipeline "
+            f"that ends in one; got {type(estimator).__name__}"
+            + (f" ending in {type(last).__name__}" if last is not estimator else "")
+        )
+    return last
 
-    Candidates that differ only in ``learning_rate_init``, ``alpha`` or ``random_state`` share
-    an architecture; they and all ``cv`` folds become the members of one
-    :func:`jaxnet.fit_population` call over the whole data, each member's training fold a row
-    mask (weights 1 on its rows, 0 elsewhere). Member ``(candidate, fold)`` trains exactly as
-    ``clone(estimator).set_params(**candidate).fit(X[train], y[train])`` does (same seed, same
-    batches), so ``cv_results_`` agree with ``GridSearchCV`` over the same estimator.
 
-    Args:
-      estimator: a :class:`MLPClassifier` or :class:`MLPRegressor` (``early_stopping=False``).
-      param_grid: a dict (or list of dicts) of parameter lists, as for ``GridSearchCV``.
-      cv: folds, as for ``GridSearchCV`` (int, splitter or iterable of splits).
-      scoring: None (the estimator's ``score``), a scorer name or a callable.
-      refit: refit the best candidate on all of ``X`` as ``best_estimator_``.
+class FixedSplits:
+    """A cross-validator that yields the splits it was given (scikit-learn's ``cv``)."""
 
-    Attributes: ``cv_results_``, ``best_index_``, ``best_params_``, ``best_score_``,
-    ``best_estimator_``, ``n_splits_``, ``scorer_``, ``refit_time_``, ``search_seconds_``.
-    Classifier labels are read from the whole ``y`` (``GridSearchCV`` reads each training
-    fold's), which differs only when a training fold lacks a class.
+    def __init__(self, splits):
+        self.splits = list(splits)
+
+    def split(self, X=None, y=None, groups=None, **params):
+        """The given ``(train, test)`` index pairs."""
+        return iter(self.splits)
+
+    def get_n_splits(self, X=None, y=None, groups=None, **params):
+        """How many splits were given."""
+        return len(self.splits)
+
+
+def _fit_params_for(params: dict, rows, n: int) -> dict:
+    """Fit parameters for the rows ``rows``: per-row arrays are indexed, the rest passed on."""
+    out = {}
+    for name, value in params.items():
+        per_row = value is not None and np.ndim(value) > 0 and len(value) == n
+        out[name] = _safe_indexing(value, rows) if per_row else value
+    return out
+
+
+def _worst(statuses) -> str:
+    return max(statuses, key=STATUS_ORDER.index)
+
+
+def train_ahead(estimator, candidates, splits, X, y, fit_params):
+    """Every (candidate, split) fit of ``estimator``, recorded, then trained as populations.
+
+    Returns:
+      ``(results, status, seconds, timing)``: results for :func:`.prefit.serving`, each
+      candidate's worst status, each fit's share of its population's wall time
+      (``(candidates, splits)`` in scikit-learn's order), and where the time went:
+      ``{"prepare_s", "train_s", "compile_s", "fits", "row_slot_fill"}``.
+    """
+    start = time.perf_counter()
+    n = len(X)
+    status = np.full((len(candidates), len(splits)), "failed", dtype=object)
+    which = {}
+    with prefit.recording() as recorded:
+        for i, candidate in enumerate(candidates):
+            for f, (train, _) in enumerate(splits):
+                est = clone(estimator).set_params(**clone(candidate, safe=False))
+                x_train = _safe_indexing(X, train)
+                y_train = None if y is None else _safe_indexing(y, train)
+                before = len(recorded)
+                try:
+                    est.fit(x_train, y_train, **_fit_params_for(fit_params, train, n))
+                except Exception:  # noqa: BLE001 - scikit-learn's own call raises it again
+                    continue
+                for j in range(before, len(recorded)):
+                    which[j] = (i, f)
+    prepared = time.perf_counter()
+    seconds = np.zeros(status.shape)
+    results: dict = {}
+    compile_s, fills = 0.0, []
+    kinds = {"stochastic": engine.train, "lbfgs": lbfgs.train}
+    for kind, train in kinds.items():
+        picked = [j for j, (_, t) in enumerate(recorded) if _kind(t) == kind]
+        for j in picked:
+            recorded[j][1].data_key = prefit.key(None, _rows_of(recorded[j][1]))
+        outcomes = train([recorded[j][1] for j in picked]) if picked else []
+        for j, outcome in zip(picked, outcomes):
+            k, task = recorded[j]
+            results.setdefault(k, []).append((task, outcome))
+            i, f = which[j]
+            status[i, f] = outcome.status
+            seconds[i, f] += outcome.seconds
+            compile_s += outcome.compile_seconds
+            fills.append(outcome.fill)
+    timing = {
+        "prepare_s": prepared - start,
+        "train_s": time.perf_counter() - prepared,
+        "compile_s": compile_s,
+        "fits": len(recorded),
+        "row_slot_fill": float(np.mean(fills)) if fills else 1.0,
+    }
+    return results, [_worst(row) for row in status], seconds, timing
+
+
+def _summary(batches: list, total: float, search) -> dict:
+    """Where a search's wall time went, summed over its batches of fits (rungs): preparing,
+    training (``compile_s`` is the compiling part of it), scikit-learn's own pass with the
+    scoring, the refit, and the rest."""
+    out = {k: sum(b[k] for b in batches) for k in ("prepare_s", "train_s", "compile_s", "score_s")}
+    fits = sum(b["fits"] for b in batches)
+    fill = sum(b["row_slot_fill"] * b["fits"] for b in batches) / max(fits, 1)
+    refit = getattr(search, "refit_time_", 0.0)
+    other = total - out["prepare_s"] - out["train_s"] - out["score_s"] - refit
+    return {**out, "refit_s": refit, "other_s": other, "total_s": total, "fits": fits,
+            "row_slot_fill": fill}  # fmt: skip
+
+
+def _kind(task) -> str:
+    return "lbfgs" if task.spec.solver == "lbfgs" else "stochastic"
+
+
+def _rows_of(task):
+    val = getattr(task, "val", None) or ()
+    return (task.x, task.y, task.weight, *val)
+
+
+class PopulationSearch:
+    """The population training of a scikit-learn search class (a mixin, listed first).
+
+    It wraps ``evaluate_candidates`` of scikit-learn's ``BaseSearchCV.fit``: each batch of
+    candidates is trained ahead (:func:`train_ahead`) and then scored by scikit-learn.
     """
 
-    def __init__(self, estimator, param_grid, *, cv=5, scoring=None, refit=True):
-        self.estimator = estimator
-        self.param_grid = param_grid
-        self.cv = cv
-        self.scoring = scoring
-        self.refit = refit
+    n_jobs = None  # the population is the parallelism; scikit-learn's fits run in turn
+    pre_dispatch = "2*n_jobs"
 
-    def fit(self, X, y):
-        """Run the search over ``X`` ``(n, features)``, ``y``; returns self."""
+    def fit(self, X, y=None, **params):
+        """Run the search over ``X``, ``y`` (fit parameters such as ``sample_weight`` and
+        ``groups`` as scikit-learn's search takes them); returns self."""
         start = time.perf_counter()
-        if not isinstance(self.estimator, BaseMLP):
-            raise TypeError(
-                "estimator must be a jaxnet.estimators MLPClassifier or MLPRegressor; "
-                f"got {type(self.estimator).__name__}"
-            )
-        if self.estimator.early_stopping:
-            raise ValueError("PopulationSearchCV needs early_stopping=False (one step count)")
-        if not isinstance(self.refit, bool):
-            raise ValueError(f"refit must be True or False; got {self.refit!r}")
-        candidates = list(ParameterGrid(self.param_grid))
-        template = clone(self.estimator)
-        X_given, y_given = X, y
-        X, Y = template._validate_xy(X, y, reset=True)
-        splits = list(check_cv(self.cv, y, classifier=is_classifier(template)).split(X, y))
-        self.scorer_ = check_scoring(self.estimator, scoring=self.scoring)
-        estimators = [clone(self.estimator).set_params(**c) for c in candidates]
-        scores = np.full((len(candidates), len(splits)), np.nan)
-        fit_times = np.zeros_like(scores)
-        score_times = np.zeros_like(scores)
-        groups: dict = {}
-        for i, est in enumerate(estimators):
-            groups.setdefault(_architecture(est), []).append(i)
-        for members in groups.values():
-            self._fit_group(
-                (X, X_given),
-                Y,
-                y,
-                template,
-                estimators,
-                members,
-                splits,
-                scores,
-                fit_times,
-                score_times,
-            )
-        self._set_results(candidates, scores, fit_times, score_times)
-        self.n_splits_ = len(splits)
-        if self.refit:
-            t = time.perf_counter()
-            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
-            self.best_estimator_.fit(X_given, y_given)
-            self.refit_time_ = time.perf_counter() - t
+        final_estimator(self.estimator)
+        X, y = indexable(X, y)
+        self._inputs = (X, y, params)
+        self._shares, self._timing = [], []
+        try:
+            super().fit(X, y, **params)
+        finally:
+            del self._inputs
         self.search_seconds_ = time.perf_counter() - start
+        self.search_timing_ = _summary(self._timing, self.search_seconds_, self)
         return self
 
-    def _fit_group(
-        self, Xs, Y, y, template, estimators, members, splits, scores, fit_times, score_times
-    ):
-        """Train every (candidate, fold) of one architecture as one population and score it.
+    def _run_search(self, evaluate_candidates, *, callback_ctx=None):
+        X, y, params = self._inputs
+        routed = self._get_routed_params_for_fit(params)
 
-        ``Xs`` is ``(X checked, X as given)``: training uses the first, scoring the second (a
-        DataFrame keeps its column names, as in ``GridSearchCV``).
-        """
-        X, X_given = Xs
-        first = clone(estimators[members[0]])
-        first.out_activation_ = template.out_activation_  # decides the loss, as in a fit
-        n_train = [len(tr) for tr, _ in splits]
-        plans = [Plan(first, X.shape[1], Y.shape[1], n) for n in n_train]
-        batch = max(p.batch for p in plans)
-        pairs = [(i, f) for i in members for f in range(len(splits))]
-        weights = np.zeros((len(pairs), X.shape[0]))
-        for m, (_, f) in enumerate(pairs):
-            weights[m, splits[f][0]] = 1.0
-        seeds = [seed_of(estimators[i].random_state) for i, _ in pairs]
-        keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
-        l2 = [float(estimators[i].alpha) / plans[f].batch_rows for i, f in pairs]
-        rows = -(-X.shape[0] // batch) * batch
-        per_epoch = rows // batch
-        epochs = int(first.max_iter)
-        chunk = max(1, min(epochs, CHUNK_ROWS // (rows * len(pairs))))
-        plan = plans[0]
-        with jax.enable_x64(True) if plan.dtype == jnp.float64 else contextlib.nullcontext():
-            params, history = population.fit_population(
-                plan.net,
-                keys,
-                X.astype(plan.dtype),
-                Y.astype(plan.dtype),
-                loss=plan.loss,
-                optimizer=plan.tx,
-                steps=epochs * per_epoch,
-                learning_rates=[float(estimators[i].learning_rate_init) for i, _ in pairs],
-                batch_size=batch,
-                grads=plan.grads,
-                eval_every=chunk * per_epoch,
-                dtype=plan.dtype,
-                progress=bool(first.verbose),
-                weights=weights,
-                hyperparams={"l2": l2},
+        def evaluate(candidate_params, cv=None, more_results=None, **kwargs):
+            candidates = list(candidate_params)
+            cv = cv or self._checked_cv_orig
+            splits = list(cv.split(X, y, **routed.splitter.split))
+            results, status, seconds, timing = train_ahead(
+                self.estimator, candidates, splits, X, y, routed.estimator.fit
             )
-        for m, (i, f) in enumerate(pairs):
-            est = _fitted_copy(estimators[i], template, plan.net, params, m)
-            test = splits[f][1]
-            t = time.perf_counter()
-            x_test, y_test = _safe_indexing(X_given, test), _safe_indexing(y, test)
-            scores[i, f] = self.scorer_(est, x_test, y_test)
-            score_times[i, f] = time.perf_counter() - t
-            fit_times[i, f] = history.seconds / len(pairs)
+            self._shares.extend(seconds.ravel().tolist())
+            more = {**(more_results or {}), "status": status}
+            start = time.perf_counter()
+            with prefit.serving(results):
+                out = evaluate_candidates(
+                    candidates, FixedSplits(splits), more_results=more, **kwargs
+                )
+            self._timing.append({**timing, "score_s": time.perf_counter() - start})
+            return out
 
-    def _set_results(self, candidates, scores, fit_times, score_times):
-        results: dict = {
-            "mean_fit_time": fit_times.mean(1),
-            "std_fit_time": fit_times.std(1),
-            "mean_score_time": score_times.mean(1),
-            "std_score_time": score_times.std(1),
-        }
-        for name in sorted({k for c in candidates for k in c}):
-            column = np.ma.MaskedArray(np.empty(len(candidates), object), mask=True)
-            for i, c in enumerate(candidates):
-                if name in c:
-                    column[i] = c[name]
-            results[f"param_{name}"] = column
-        results["params"] = candidates
-        for f in range(scores.shape[1]):
-            results[f"split{f}_test_score"] = scores[:, f]
-        mean = scores.mean(1)
-        results["mean_test_score"] = mean
-        results["std_test_score"] = scores.std(1)
-        order = np.where(np.isnan(mean), -np.inf, mean)
-        results["rank_test_score"] = 1 + np.array(
-            [np.sum(order > v) for v in order], dtype=np.int32
-        )
-        self.cv_results_ = results
-        self.best_index_ = int(np.argmin(results["rank_test_score"]))
-        self.best_params_ = candidates[self.best_index_]
-        self.best_score_ = float(mean[self.best_index_])
+        if callback_ctx is None:
+            return super()._run_search(evaluate)
+        return super()._run_search(evaluate, callback_ctx=callback_ctx)
 
-    def predict(self, X):
-        """``best_estimator_.predict(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict(X)
+    def _format_results(self, candidate_params, n_splits, out, more_results=None):
+        shares = self._shares + [0.0] * (len(out) - len(self._shares))
+        out = [{**o, "fit_time": o["fit_time"] + s} for o, s in zip(out, shares)]
+        results = super()._format_results(candidate_params, n_splits, out, more_results)
+        if "status" in results:
+            results["status"] = np.asarray(results["status"], dtype=object)
+        return results
 
-    def predict_proba(self, X):
-        """``best_estimator_.predict_proba(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_proba(X)
-
-    def score(self, X, y):
-        """The search's scorer on ``best_estimator_``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.scorer_(self.best_estimator_, X, y)
-
-    @property
-    def classes_(self):
-        return self.best_estimator_.classes_
+    def _select_best_index(self, refit, refit_metric, results):
+        """scikit-learn's choice, made among the candidates that did not diverge."""
+        status = results.get("status")
+        if callable(refit) or status is None or not np.any(status == "diverged"):
+            return super()._select_best_index(refit, refit_metric, results)
+        if np.all(status == "diverged"):
+            raise ValueError("every candidate diverged in some split; there is no best_ to pick")
+        masked = dict(results)
+        bad = status == "diverged"
+        for name, column in results.items():
+            if name.startswith("mean_test_"):
+                masked[name] = np.where(bad, np.nan, column)
+            elif name.startswith("rank_test_"):
+                masked[name] = np.where(bad, np.iinfo(np.int32).max, column)
+        return super()._select_best_index(refit, refit_metric, masked)
 
 
-def _fitted_copy(est, template, net, stacked_params, member: int):
-    """``est`` made to look fitted with member ``member`` of stacked population params."""
-    est = clone(est)
-    for name in (
-        "n_features_in_",
-        "feature_names_in_",
-        "classes_",
-        "_label_binarizer",
-        "out_activation_",
-        "_y_ndim",
+class PopulationSearchCV(PopulationSearch, GridSearchCV):
+    """``GridSearchCV`` whose candidates and splits train as populations (see the module).
+
+    Args: scikit-learn's ``GridSearchCV`` arguments but ``n_jobs`` and ``pre_dispatch``:
+      estimator (a jaxnet estimator, or a ``Pipeline`` ending in one: its other steps are
+      fitted on each split's training rows), param_grid, scoring, refit, cv, verbose,
+      error_score, return_train_score.
+
+    Attributes: ``GridSearchCV``'s (``cv_results_`` with a ``status`` column, ``best_index_``,
+    ``best_params_``, ``best_score_``, ``best_estimator_``, ...), and ``search_seconds_``.
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        error_score=np.nan,
+        return_train_score=False,
     ):
-        if hasattr(template, name):
-            setattr(est, name, getattr(template, name))
-    est.coefs_ = [np.asarray(layer["w"][member]) for layer in stacked_params]
-    est.intercepts_ = [np.asarray(layer["b"][member]) for layer in stacked_params]
-    est._net = net
-    est.n_outputs_ = net.sizes[-1]
-    est.n_layers_ = net.depth + 1
-    return est
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.scoring = scoring
+        self.refit = refit
+        self.cv = cv
+        self.verbose = verbose
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+
+
+class RandomizedPopulationSearchCV(PopulationSearch, RandomizedSearchCV):
+    """``RandomizedSearchCV`` whose candidates and splits train as populations.
+
+    Args: scikit-learn's ``RandomizedSearchCV`` arguments but ``n_jobs`` and ``pre_dispatch``:
+      estimator, param_distributions (lists or scipy.stats distributions), n_iter, scoring,
+      refit, cv, verbose, random_state, error_score, return_train_score.
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        scoring=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+    ):
+        self.estimator = estimator
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.scoring = scoring
+        self.refit = refit
+        self.cv = cv
+        self.verbose = verbose
+        self.random_state = random_state
+        self.error_score = error_score
+        self.return_train_score = return_train_score

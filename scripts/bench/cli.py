@@ -23,6 +23,7 @@ from .benchmarks import (
     population,
     search,
     sklearn,
+    sklearn_match,
     sweep,
     sweep_engines,
     sweep_sklearn,
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "population": population.bench_population,
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
+    "sklearn_match": sklearn_match.bench_sklearn_match,
     "sweep": sweep.bench_sweep,
     "search": search.bench_search,
     "install": install.bench_install,
@@ -49,7 +51,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sweep_sklearn": sweep_sklearn.bench_sweep_sklearn,
 }
 # minutes long: run with --only NAME
-OPT_IN = ("sweep_engines", "sweep", "search", "install", "tiers", "sweep_sklearn")
+OPT_IN = ("sweep_engines", "sweep", "search", "install", "tiers", "sweep_sklearn", "sklearn_match")
 COMMAND = "python scripts/bench"
 
 

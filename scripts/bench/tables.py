@@ -49,8 +49,29 @@ def markdown(name: str, result: dict) -> str:
         ):
             if k in c:
                 lines.append(f"- {k}: {c[k]:.4g}")
+        for key, rows in c.items():
+            if key != "variants" and isinstance(rows, list) and rows and isinstance(rows[0], dict):
+                lines += _rows_table(key, rows)
         for t in c["targets"]:
             verdict = "MET" if t["met"] else "MISSED"
             lines.append(f"- **{verdict}**: {t['what']}: {t['value']:.3g} (target {t['target']})")
         lines.append("")
     return "\n".join(lines)
+
+
+def _rows_table(title: str, rows: list) -> list:
+    """A list of flat dicts as a markdown table (floats to 4 significant digits)."""
+
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    keys = list(rows[0])
+    return [
+        "",
+        f"{title}:",
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+        *("| " + " | ".join(cell(r.get(k, "")) for k in keys) + " |" for r in rows),
+        "",
+    ]

@@ -1,7 +1,10 @@
-"""``sklearn``: jaxnet's estimators vs scikit-learn's MLPClassifier and GridSearchCV.
+"""``sklearn``: jaxnet's estimators vs scikit-learn's MLPClassifier and its searches, timed.
 
-Accuracy and fit time over seeds on four data sets, then PopulationSearchCV vs GridSearchCV on
-one 12-candidate search. Needs scikit-learn (imported only when this benchmark runs).
+Accuracy and fit time over seeds on four data sets (jaxnet in the data's float64, the same fit
+as scikit-learn's, and in float32), then a 12-candidate, 5-fold search: PopulationSearchCV vs
+GridSearchCV and HalvingPopulationSearchCV vs HalvingGridSearchCV over scikit-learn's MLP with
+``n_jobs=2`` (both cores, as the population uses them), with where jaxnet's time went. Needs
+scikit-learn (imported only when this benchmark runs).
 """
 
 from __future__ import annotations
@@ -40,15 +43,23 @@ def sklearn_datasets(cfg: Config) -> dict:
     return out
 
 
-def sklearn_pair(hidden, epochs: int, seed: int, **extra):
-    """``(scikit-learn's MLPClassifier, jaxnet's)``: same net, Adam, epochs (no early stop)."""
+def sklearn_pair(hidden, epochs: int, seed: int, dtype=None, **extra):
+    """``(scikit-learn's MLPClassifier, jaxnet's)``: same net, Adam, every epoch run.
+
+    ``n_iter_no_change=epochs``, so neither stops early; ``dtype`` is jaxnet's (None: the
+    data's, which makes jaxnet's fit scikit-learn's, number for number)."""
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     from jaxnet.estimators import MLPClassifier
 
-    # n_iter_no_change = epochs: scikit-learn runs every epoch, as jaxnet does
-    common = dict(hidden_layer_sizes=hidden, max_iter=epochs, random_state=seed, **extra)
-    return SkMLP(n_iter_no_change=epochs, **common), MLPClassifier(**common)
+    common = dict(
+        hidden_layer_sizes=hidden,
+        max_iter=epochs,
+        random_state=seed,
+        n_iter_no_change=epochs,
+        **extra,
+    )
+    return SkMLP(**common), MLPClassifier(dtype=dtype, **common)
 
 
 def _fit_seconds(est, x, y) -> float:
@@ -79,10 +90,13 @@ def side_by_side(name: str, split, hidden: tuple, epochs: int, seeds: int):
         seconds by side (``{"scikit-learn": [...], "jaxnet": [...]}``, one per seed).
     """
     xa, xb, ya, yb = split
-    acc = {"scikit-learn": [], "jaxnet": []}
-    secs = {"scikit-learn": [], "jaxnet": []}
+    labels = ("scikit-learn", "jaxnet", "jaxnet float32")
+    acc = {label: [] for label in labels}
+    secs = {label: [] for label in labels}
     for seed in range(seeds):
-        for label, est in zip(("scikit-learn", "jaxnet"), sklearn_pair(hidden, epochs, seed)):
+        pair = sklearn_pair(hidden, epochs, seed)
+        fast = sklearn_pair(hidden, epochs, seed, dtype="float32")[1]
+        for label, est in zip(labels, (*pair, fast)):
             secs[label].append(_one_blas_thread(lambda e=est, a=xa, b=ya: _fit_seconds(e, a, b)))
             acc[label].append(est.score(xb, yb))
     sk, jx = np.array(acc["scikit-learn"]), np.array(acc["jaxnet"])
@@ -97,6 +111,9 @@ def side_by_side(name: str, split, hidden: tuple, epochs: int, seeds: int):
         "sklearn_fit_median_s": statistics.median(secs["scikit-learn"]),
         "jaxnet_first_fit_s": secs["jaxnet"][0],  # compile included
         "jaxnet_fit_median_s": statistics.median(secs["jaxnet"][1:] or secs["jaxnet"]),
+        "jaxnet_float32_fit_median_s": statistics.median(
+            secs["jaxnet float32"][1:] or secs["jaxnet float32"]
+        ),
         "accuracy_within_spread": bool(abs(jx.mean() - sk.mean()) <= tolerance),
         "load": load_average(),
     }
@@ -131,46 +148,77 @@ def accuracy_targets(rows: list, big: str) -> list:
     return targets
 
 
+GRID = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3], "alpha": [1e-4, 1e-3, 1e-2]}
+
+
+def _timed_search(label: str, make, x, y) -> dict:
+    load = load_average()
+    start = time.perf_counter()
+    s = _one_blas_thread(lambda: make().fit(x, y))
+    out = {
+        "seconds": time.perf_counter() - start,
+        "best_score": float(s.best_score_),
+        "best_params": s.best_params_,
+        "load_before": load,
+        "load_after": load_average(),
+    }
+    if hasattr(s, "search_timing_"):
+        out["timing"] = s.search_timing_
+    print(label, out, flush=True)
+    return out
+
+
 def search_side_by_side(cfg: Config, x, y) -> dict:
-    """PopulationSearchCV, then GridSearchCV, over the same 12 candidates and folds.
+    """The same 12 candidates and folds: jaxnet's population searches (float32, and float64
+    for the grid) against scikit-learn's grid and halving searches over its own MLP, n_jobs=2.
 
     Returns:
-        ``{label: {"seconds", "best_score", "best_params", "load_before", "load_after"}}``.
+        ``{label: {"seconds", "best_score", "best_params", "load_before", "load_after"}}``,
+        with jaxnet's ``search_timing_`` under ``"timing"``.
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, StratifiedKFold
 
-    from jaxnet.estimators import PopulationSearchCV
+    from jaxnet.estimators import HalvingPopulationSearchCV, PopulationSearchCV
 
-    grid = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3], "alpha": [1e-4, 1e-3, 1e-2]}
     cv = StratifiedKFold(cfg.sklearn_search_folds, shuffle=True, random_state=0)
-    sk_est, jx_est = sklearn_pair((100, 100), cfg.sklearn_search_epochs, 0)
-    search = {}
-    for label, make in (
-        ("PopulationSearchCV(jaxnet)", lambda: PopulationSearchCV(jx_est, grid, cv=cv)),
-        ("GridSearchCV(sklearn)", lambda: GridSearchCV(sk_est, grid, cv=cv)),
-    ):
-        load = load_average()
-        start = time.perf_counter()
-        s = _one_blas_thread(lambda make=make: make().fit(x, y))
-        search[label] = {
-            "seconds": time.perf_counter() - start,
-            "best_score": s.best_score_,
-            "best_params": s.best_params_,
-            "load_before": load,
-            "load_after": load_average(),
-        }
-        print(label, search[label], flush=True)
-    return search
+    epochs = cfg.sklearn_search_epochs
+    sk_est, jx64 = sklearn_pair((100, 100), epochs, 0)
+    jx32 = sklearn_pair((100, 100), epochs, 0, dtype="float32")[1]
+    makers = {
+        "PopulationSearchCV(jaxnet float32)": lambda: PopulationSearchCV(jx32, GRID, cv=cv),
+        "PopulationSearchCV(jaxnet float64)": lambda: PopulationSearchCV(jx64, GRID, cv=cv),
+        "GridSearchCV(sklearn, n_jobs=2)": lambda: GridSearchCV(sk_est, GRID, cv=cv, n_jobs=2),
+        "HalvingPopulationSearchCV(jaxnet float32)": lambda: HalvingPopulationSearchCV(
+            jx32, GRID, cv=cv, random_state=0
+        ),
+        "HalvingGridSearchCV(sklearn, n_jobs=2)": lambda: HalvingGridSearchCV(
+            sk_est, GRID, cv=cv, random_state=0, n_jobs=2
+        ),
+    }
+    return {label: _timed_search(label, make, x, y) for label, make in makers.items()}
 
 
 def search_targets(search: dict) -> list:
-    """The search: 10x less time than GridSearchCV, best scores within half a point."""
-    pop, grid_cv = search["PopulationSearchCV(jaxnet)"], search["GridSearchCV(sklearn)"]
+    """The searches: at least 4x scikit-learn's with n_jobs=2; best scores within half a point."""
+    pop, grid_cv = (
+        search["PopulationSearchCV(jaxnet float32)"],
+        search["GridSearchCV(sklearn, n_jobs=2)"],
+    )
+    half, sk_half = (
+        search["HalvingPopulationSearchCV(jaxnet float32)"],
+        search["HalvingGridSearchCV(sklearn, n_jobs=2)"],
+    )
     return [
         target(
             "search: GridSearchCV / PopulationSearchCV time",
             grid_cv["seconds"] / pop["seconds"],
-            10.0,
+            4.0,
+        ),
+        target(
+            "search: HalvingGridSearchCV / HalvingPopulationSearchCV time",
+            sk_half["seconds"] / half["seconds"],
+            4.0,
         ),
         target(
             "search: |best mean score difference| (points)",
@@ -185,16 +233,14 @@ def fit_timings(rows: list, times: dict) -> dict:
     """The fits as variant rows, ``"<side> <data set>"``: medians as in the accuracy rows."""
     return {
         f"{label} {r['data']}": {
-            "first_s": r["jaxnet_first_fit_s"] if label == "jaxnet" else times[r["data"]][label][0],
+            "first_s": times[r["data"]][label][0],
             "compile_s": 0.0,
-            "median_s": r["jaxnet_fit_median_s"]
-            if label == "jaxnet"
-            else r["sklearn_fit_median_s"],
+            "median_s": statistics.median(times[r["data"]][label][1:] or times[r["data"]][label]),
             "min_s": min(times[r["data"]][label]),
             "times_s": times[r["data"]][label],
         }
         for r in rows
-        for label in ("scikit-learn", "jaxnet")
+        for label in ("scikit-learn", "jaxnet", "jaxnet float32")
     }
 
 
@@ -215,9 +261,10 @@ def bench_sklearn(cfg: Config) -> dict:
     search = search_side_by_side(cfg, xa, ya)
     targets += search_targets(search)
     result = case(
-        f"jaxnet.estimators.MLPClassifier vs sklearn MLPClassifier, Adam, {cfg.sklearn_seeds} "
-        f"seeds; 80/20 stratified split, standardised; {cfg.sklearn_search_folds}-fold search over "
-        f"12 candidates, {cfg.sklearn_search_epochs} epochs",
+        f"jaxnet.estimators.MLPClassifier (the data's float64, and float32) vs sklearn "
+        f"MLPClassifier, Adam, {cfg.sklearn_seeds} seeds; 80/20 stratified split, standardised; "
+        f"{cfg.sklearn_search_folds}-fold searches over 12 candidates, "
+        f"{cfg.sklearn_search_epochs} epochs, scikit-learn with n_jobs=2",
         1,
         fit_timings(rows, times),
         {},
