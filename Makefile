@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Reinstall when the project's metadata changes; the install is editable, so code edits need none.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,data,dev,browser,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[test,data,dev,browser,ray,optuna,pandas,tensorboard]"
 	touch $(STAMP)
 
 # The main job: the demo sweep (about 2 minutes on 2 cores) -> runs/demo.sqlite + runs/demo/*.png

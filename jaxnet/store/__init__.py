@@ -33,8 +33,9 @@ One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.
 (opening, creating, refusing, one transaction per write), :mod:`.runs` (sweeps and runs,
 written and read), :mod:`.claims` (claims and data identities for several processes),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
-params, scalers and labels of a sweep's best configs) and :mod:`.search` (a search's rung
-results, member states at rung boundaries and PBT lineage).
+params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
+results, member states at rung boundaries and PBT lineage) and :mod:`.trials` (an Optuna
+study's asked trials).
 Every SQL statement of jaxnet lives in this package.
 """
 
@@ -90,6 +91,10 @@ from .search import save_segment as save_segment
 from .search import search_of as search_of
 from .search import steps_trained as steps_trained
 from .search import stored_rungs as stored_rungs
+from .trials import TRIAL_COLUMNS as TRIAL_COLUMNS
+from .trials import finished_trials as finished_trials
+from .trials import save_trials as save_trials
+from .trials import stored_trials as stored_trials
 
 __all__ = [
     "APPLICATION",
@@ -144,4 +149,8 @@ __all__ = [
     "finish_configs",
     "stored_rungs",
     "steps_trained",
+    "TRIAL_COLUMNS",
+    "save_trials",
+    "stored_trials",
+    "finished_trials",
 ]

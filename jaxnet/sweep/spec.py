@@ -382,6 +382,37 @@ def _random(where: str, table) -> tuple[dict, int, int]:
     return axes, n, seed
 
 
+def _is_study(spec: dict) -> bool:
+    """The file's ``[search]`` table asks for an Optuna study (checked in full later)."""
+    search = spec.get("search")
+    return isinstance(search, dict) and search.get("method") == "optuna"
+
+
+def _space(where: str, table, grid: dict) -> dict:
+    """An Optuna study's search space: the ``[random]`` table's distributions, with no ``n``
+    (the study asks ``search.trials``) and the ``[grid]`` axes one value each (held fixed)."""
+    if table is None:
+        raise SweepError(
+            f"{where}: search method 'optuna' searches the [random] table's distributions; "
+            "add one, e.g. [random] learning_rate = {log_uniform = [1e-4, 1e-1]}"
+        )
+    if not isinstance(table, dict):
+        raise SweepError(f"{where}: random must be a table, like [random] width = [16, 64]")
+    for key, instead in (("n", "search.trials"), ("seed", "search.seed")):
+        if key in table:
+            raise SweepError(
+                f"{where}: random.{key} is not used by an optuna search; set {instead} instead"
+            )
+    many = next((axis for axis, values in grid.items() if len(values) > 1), None)
+    if many is not None:
+        raise SweepError(
+            f"{where}: grid.{many} has {len(grid[many])} values; an optuna search holds [grid] "
+            f"axes fixed: give one value, or search it in [random] as a list to choose from"
+        )
+    axes, _, _ = _random(where, {**table, "n": 1})
+    return axes
+
+
 def _check_axes(where: str, grid: dict, random: dict) -> None:
     both = [k for k in grid if k in random]
     if both:
@@ -412,7 +443,10 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
         k: _checked(where, k, SETTING_CHECKS[k], v) for k, v in spec.items() if k in SETTING_CHECKS
     }
     grid = _grid(where, spec.get("grid", {}))
-    random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
+    if _is_study(spec):
+        random, draws, seed = _space(where, spec.get("random"), grid), 0, 0
+    else:
+        random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
     _check_axes(where, grid, random)
     _check_count(where, grid, draws)
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
