@@ -109,8 +109,9 @@ def runs(conn: sqlite3.Connection, sweep_name: str | None = None) -> list[dict]:
 CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS]
 
 
-def write_csv(conn: sqlite3.Connection, file) -> int:
-    """Write every run as CSV to ``file``: a header line, then one row per trained member.
+def write_csv(conn: sqlite3.Connection, file, sweep_name: str | None = None) -> int:
+    """Write every run (of ``sweep_name``, or all) as CSV to ``file``: a header line, then one
+    row per trained member.
 
     Columns: the sweep name, then every ``runs`` column except the curve blobs (config
     columns first, then metrics and timings). Missing metrics are empty cells.
@@ -120,12 +121,13 @@ def write_csv(conn: sqlite3.Connection, file) -> int:
     """
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    where, args = ("WHERE s.name = ? ", (sweep_name,)) if sweep_name is not None else ("", ())
     sql = (
         f"SELECT s.name AS sweep, {', '.join('r.' + c for c in CSV_COLUMNS[1:])} "
-        "FROM runs r JOIN sweeps s ON r.sweep_id = s.id ORDER BY r.id"
+        f"FROM runs r JOIN sweeps s ON r.sweep_id = s.id {where}ORDER BY r.id"
     )
     n = 0
-    for row in conn.execute(sql):
+    for row in conn.execute(sql, args):
         writer.writerow(["" if v is None else v for v in row])
         n += 1
     return n

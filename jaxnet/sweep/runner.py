@@ -76,7 +76,11 @@ def run(
         _check_search_record(conn, plan, store_path)
         opened = open_sweep(conn, plan)
         total, todo = _counts(conn, plan, opened, method)
-        shown = f"{len(opened.groups)} groups" if method is None else f"{_article(method.name)} {method.name} search"
+        shown = (
+            f"{len(opened.groups)} groups"
+            if method is None
+            else f"{_article(method.name)} {method.name} search"
+        )
         what = "trials" if isinstance(method, OptunaSearch) else "configs"
         log(
             f"sweep {sweep.name}: {sweep.dataset}, {total} {what}; "
