@@ -12,6 +12,7 @@ from ..rank import best_run
 from ..search.summary import search_facts
 from ..spec import METRICS
 from .facts import optional_facts, spec_facts, sweep_facts
+from .importances import importances
 from .members import curve_name_keys, member, table_columns
 
 
@@ -22,6 +23,7 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
     columns, fixed = table_columns(rows, ranked)
     keys = [c["key"] for c in columns]
     name_keys = curve_name_keys(columns)
+    found, why = importances(conn, entry, rows, ranked) if ranked in METRICS else ([], "")
     return {
         "name": entry["name"],
         "description": spec["description"],
@@ -34,6 +36,8 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
         "sort": keys.index(ranked) if ranked in keys else None,
         "configs": spec["configs"],
         "stored": len({r["config_id"] for r in rows}),
+        "importances": found,
+        "importances_note": why,
     }
 
 
@@ -52,7 +56,8 @@ def sweep_sections(conn, metric: str | None = None) -> list[dict]:
       One dict per sweep: ``name``, ``description``, ``note`` (why its spec could not be
       read, or None), ``facts`` (label, text) pairs, ``fixed`` (settings every member shares),
       ``columns``, ``members`` (one dict per stored run: cell texts, sort values, curve
-      points), ``sort`` (the ranking column), ``configs`` (planned, None when unknown) and
-      ``stored`` (configs with a row).
+      points), ``sort`` (the ranking column), ``configs`` (planned, None when unknown),
+      ``stored`` (configs with a row), and for an Optuna sweep ``importances`` (parameter,
+      importance) pairs, largest first, or ``importances_note`` saying why there are none.
     """
     return [_section(conn, entry, metric) for entry in store.sweeps(conn)]
