@@ -289,6 +289,27 @@ def test_a_study_trains_each_batch_as_one_population_and_tells_every_trial(studi
     assert "search: optuna (trials 8, batch 4, pruner none, sampler tpe, seed 0)" in lines
 
 
+def test_a_study_leaves_jaxnet_as_json_tensorboard_runs_and_importances(studied, tmp_path):
+    spec, db, _ = studied
+    rc, text = run_cli(["runs", str(db), "--format", "jsonl", "--sweep", "tpe"])
+    runs = [json.loads(line) for line in text.splitlines()]
+    by_id = {r["config_id"]: r for r in runs}
+    assert rc == 0 and len(runs) == 8
+    with store.opened(db) as conn:
+        for t in store.stored_trials(conn, "tpe"):
+            lr = json.loads(t["params"])["learning_rate"]
+            assert by_id[t["config_id"]]["config"]["learning_rate"] == lr
+        (section,) = sweep.page.sweep_sections(conn)
+    names = [name for name, _ in section["importances"]]
+    assert sorted(names) == ["init_scale", "learning_rate"] and section["importances_note"] == ""
+    assert sum(v for _, v in section["importances"]) == pytest.approx(1.0)
+    html = sweep.page.render([section], {}, {}, "tpe.sqlite")
+    assert "Parameter importances (Optuna, fANOVA)" in html and 'class="parallel"' in html
+    if importlib.util.find_spec("tensorboardX"):
+        rc, text = run_cli(["export", str(db), "--tensorboard", str(tmp_path / "tb")])
+        assert rc == 0 and len(list((tmp_path / "tb" / "tpe").iterdir())) == 8 + 1  # + events
+
+
 def test_a_rerun_of_a_finished_study_trains_nothing_and_more_trials_continue_it(studied, tmp_path):
     spec, db, _ = studied
     again = _quiet(spec, db)

@@ -45,8 +45,8 @@ def results(store_path, sweep: str | None = None):
       A ``pandas.DataFrame`` when pandas is installed (``pip install "jaxnet[pandas]"``),
       else a list of dicts, one per run: the columns of ``jaxnet runs --format csv`` (the
       sweep's name, the config columns, status, metrics, timings; a metric the run lacks is
-      None) and ``curve`` and ``val_curve`` as float32 arrays ``(points,)`` (NaN where a step
-      was never taken).
+      NaN in the DataFrame, None in a dict) and ``curve`` and ``val_curve`` as float32
+      arrays ``(points,)`` (NaN where a step was never taken).
 
     Raises:
       StoreError: not a results store; SweepError: no such sweep in it.
@@ -72,7 +72,7 @@ def json_row(row: dict) -> dict:
     out = dict(row)
     out["config"] = json.loads(row["config"])
     for key in ("curve", "val_curve"):
-        out[key] = [_number(v) for v in np.asarray(row[key]).tolist()]
+        out[key] = [_number(v) for v in np.asarray(row[key], np.float32)]
     for key, value in out.items():
         if isinstance(value, float):
             out[key] = _number(value)

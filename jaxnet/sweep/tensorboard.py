@@ -150,9 +150,13 @@ def export_tensorboard(store_path, out_dir, sweep: str | None = None) -> list[Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        written = []
+        written, folders = [], set()
         for name in names:
-            written += _write_sweep(tbx, scratch / _safe(name), rows[name])
+            folder = _safe(name)
+            while folder in folders:  # names made safe may meet ("." and ".." are both "run")
+                folder += "_"
+            folders.add(folder)
+            written += _write_sweep(tbx, scratch / folder, rows[name])
         if out.exists():
             out.rmdir()  # empty (checked above): the export takes its place
         os.replace(scratch, out)

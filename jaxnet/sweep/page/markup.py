@@ -143,6 +143,5 @@ def render(
         f"{_e(utc_span(store.now(), store.now()))}</p>{status}<nav>{nav}</nav></header>"
         f"<main>{body}</main>"
         f'<script type="application/json" id="jaxnet-data">{_json_for_script(boot)}</script>'
-        f"<script>{_asset('page.js')}</script><script>{_asset('parallel.js')}</script>"
-        "</body></html>\n"
+        f"<script>{_asset('page.js')}\n{_asset('parallel.js')}</script></body></html>\n"
     )

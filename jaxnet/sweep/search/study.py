@@ -89,6 +89,12 @@ def make_sampler(optuna, name: str, seed: int, batch: int, size: int):
       optuna: the module; name: one of :data:`jaxnet.sweep.search_table.SAMPLERS`.
       seed: the search's seed; batch: the batch's index; size: trials per batch.
     """
+    with warnings.catch_warnings():  # consider_pruned_trials is "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _sampler(optuna, name, seed, batch, size)
+
+
+def _sampler(optuna, name: str, seed: int, batch: int, size: int):
     s, samplers = batch_seed(seed, batch), optuna.samplers
     if name == "tpe":
         return samplers.TPESampler(seed=s, constant_liar=True)
