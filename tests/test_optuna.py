@@ -7,6 +7,7 @@ the same program serves every batch. A process killed with SIGKILL mid-study, tw
 on one study and the Ray engine are slow (``make test-slow``).
 """
 
+import dataclasses
 import importlib
 import json
 import math
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import fake_row, run_cli
 
 from jaxnet import store, sweep
 from jaxnet.sweep import search
@@ -94,6 +95,9 @@ BAD = [
     ("seed = -1", "search.seed"),
     ("interval = 6", "search.interval"),  # PBT's key
     ('pruner = "halving"\nmin_steps = 24', "search.min_steps"),  # not below the steps
+    ('batch = 1\nsampler = "cmaes"', "search.batch 1"),  # CMA-ES needs a population
+    ('sampler = "TPE"', "search.sampler"),
+    ("trials = 1.5", "search.trials"),
 ]
 
 
@@ -406,6 +410,29 @@ def test_with_the_halving_pruner_each_batch_is_a_bracket_told_back_as_pruned_tri
     ids += (trials[-1]["config_id"],)
     _, plan = planned(results)
     assert [t.configs for t in plan.tasks] == [(configs[-1],)]
+
+
+def test_a_space_of_one_point_trains_it_once_and_tells_every_trial_its_value(tmp_path):
+    spec = _spec("point", trials=6)
+    method = search.method_for(sweep.preflight(spec))
+    trials = [_trial(spec, n, n // 4, 0.1) for n in range(6)]  # every trial the same config
+    (cid,) = {t["config_id"] for t in trials}
+    config = (json.loads(trials[0]["config"]),)
+    state = search.SearchState("point", "best_val_loss", config, (cid,), {cid: []}, frozenset(),
+                               tuple(trials[:4]))  # fmt: skip
+    plan = method.plan(state)
+    assert [t.configs for t in plan.tasks] == [config]  # four trials, one population of one
+    done = dataclasses.replace(state, results={cid: [_result(0, 24, 0.3)]}, rows=frozenset([cid]))
+    assert method.plan(done).ask  # 4 of 6 trials asked
+    done = dataclasses.replace(done, trials=tuple(trials))
+    plan = method.plan(done)
+    assert plan.done and not plan.tasks and plan.finished == {cid: "completed"}
+    db = tmp_path / "point.sqlite"
+    with store.opened(db) as conn:  # 6 trials, one row: the study is over
+        store.insert_runs(conn, store.add_sweep(conn, "point", spec.source, "h"),
+                          [fake_row(cid)])  # fmt: skip
+        store.save_trials(conn, "point", trials)
+        assert store.finished_trials(conn, "point") == 6 and method.left(conn) == 0
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from .models import DEFAULT_KEEP, Keeper, check_keep
 from .options import EngineOptions
 from .plan import canonical, config_id, padding_overhead, trial_config
 from .preparation import Preflight, preflight
-from .search import OptunaSearch, drive_search, load_state, method_for
+from .search import OptunaSearch, drive_search, method_for
 from .spec import Sweep, SweepError
 
 
@@ -111,8 +111,10 @@ def _counts(conn, plan: Preflight, opened: Opened, method) -> tuple[int, int]:
 def _grid_steps(conn, plan: Preflight) -> int:
     """What the sweep's configs cost trained to their last step: a grid's configs, or the
     configs an Optuna study asked so far."""
-    configs = plan.configs or load_state(conn, plan.sweep.name, "", []).configs
-    return sum(c["steps"] for c in configs)
+    if plan.configs:
+        return sum(c["steps"] for c in plan.configs)
+    asked = {t["config_id"]: t["config"] for t in store.stored_trials(conn, plan.sweep.name)}
+    return sum(json.loads(c)["steps"] for c in asked.values())
 
 
 def search_scope(plan: Preflight) -> str:

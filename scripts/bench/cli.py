@@ -22,6 +22,7 @@ from .benchmarks import (
     population,
     search,
     sklearn,
+    study,
     sweep,
     sweep_engines,
     tutorial,
@@ -41,8 +42,9 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
     "search": search.bench_search,
+    "study": study.bench_study,
 }
-OPT_IN = ("sweep_engines", "sweep", "search")  # minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "study")  # minutes long: run with --only NAME
 COMMAND = "python scripts/bench"
 
 

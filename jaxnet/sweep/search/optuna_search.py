@@ -71,10 +71,10 @@ class OptunaSearch:
         """What trains next: the first batch not yet decided (batches in order, each a
         bracket); once every stored batch is decided, ask the next or end."""
         finished, seen = {}, set()
+        by_id = dict(zip(state.ids, state.configs))
         for trials in _batches(state.trials):
             new = list(dict.fromkeys(t["config_id"] for t in trials if t["config_id"] not in seen))
             seen.update(new)
-            by_id = dict(zip(state.ids, state.configs))
             bracket = dataclasses.replace(
                 state, ids=tuple(new), configs=tuple(by_id[c] for c in new)
             )
