@@ -150,7 +150,10 @@ def _numeric_array(value, argument: str):
     if arr.dtype.kind == "c":
         raise TypeError(f"{argument} must be a real numeric array; got dtype {arr.dtype}")
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}")
+        hint = ""
+        if arr.dtype.kind in "USO" and argument == "y":  # class labels as text
+            hint = "; text labels become class indices with jn.data.Dataset.from_arrays(x, y)"
+        raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}{hint}")
     return arr
 
 

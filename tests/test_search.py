@@ -630,7 +630,7 @@ def test_jaxnet_runs_shows_rungs_lineage_steps_and_kept_models(halved, pbt_run):
     _, db, _ = halved
     rc, out = run_cli(["runs", str(db)])
     assert rc == 0
-    assert "12 runs (0 diverged, 8 pruned)" in out
+    assert "12 of its file's 12 configs stored (0 diverged, 8 pruned)" in out
     assert "search: halving (factor 3, min_steps 12); steps trained: 240 of 432 (56 %)" in out
     assert "rung 0 (step 12): 12 configs, 4 went on; 8 pruned" in out
     assert "rung 1 (step 36): 4 configs; 4 completed" in out

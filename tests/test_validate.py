@@ -383,3 +383,14 @@ def test_population_learning_rates_that_make_no_sense(kwargs, error, message):
     keys = jax.random.split(jax.random.key(0), 2)
     with pytest.raises(error, match=message):
         jn.fit_population(NET, keys, X, Y, loss="sse", steps=1, **kw)
+
+
+def test_text_labels_in_fit_point_at_from_arrays():
+    net = jn.MLP((2, 3, 2))
+    with pytest.raises(TypeError) as caught:
+        jn.fit(net, jn.init(net, 0), np.ones((2, 2)), np.array(["cat", "dog"]),
+               loss="cross_entropy", optimizer="sgd", learning_rate=0.1, steps=1)  # fmt: skip
+    assert str(caught.value) == (
+        "y must be a numeric array; got dtype <U3; text labels become class indices with "
+        "jn.data.Dataset.from_arrays(x, y)"
+    )

@@ -23,8 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--format",
         choices=FORMATS,
-        help="table (default): each sweep's best configs; csv: one row per trained member; "
-        "json, jsonl: the same with each run's config and curves",
+        help="table (default): each sweep's best configs; csv: one row per trained member "
+        "(in_sweep_file: 0 for a config the sweep's file no longer defines); json, jsonl: the "
+        "same with each run's config and curves",
     )
     p.add_argument("--csv", action="store_true", help="the same as --format csv")
     p.add_argument("--sweep", help="only this sweep's runs (csv, json, jsonl)")

@@ -2,7 +2,8 @@
 
 Runs the sweep (resuming what the store already holds), prints its summary and the best
 configs, and with ``--report`` draws the report page. Ctrl-C stops with exit status 130 and
-says how many groups are stored. Left out: everything the sweep does (``jaxnet.sweep``).
+says how many of the file's configs are stored (rows of an earlier version of the file are
+counted apart). Left out: everything the sweep does (``jaxnet.sweep``).
 """
 
 from __future__ import annotations
@@ -94,17 +95,18 @@ def run(args) -> int | None:
             spec, path, cache_dir=args.cache_dir, keep_models=keep, **_engine_options(args)
         )
     except KeyboardInterrupt:
-        groups = store.stored_group_count(path, spec.name)
-        print(
-            f"jaxnet sweep: interrupted, {groups} groups stored in {path}, rerun to resume",
-            file=sys.stderr,
-        )
+        print(f"jaxnet sweep: {sweep.stored_tally(path, spec).interrupted()}", file=sys.stderr)
         return 130
     print(summary.describe())
     with store.opened(path, must_exist=True) as conn:
-        rows = store.runs(conn, spec.name)
+        rows, earlier = sweep.split_rows(store.runs(conn, spec.name), spec)
     metric = sweep.default_metric(spec.settings)
     print(f"\nbest of {spec.name} by {metric}:")
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
+    if earlier:
+        print(
+            f"({len(earlier)} stored rows of configs no longer in the file are not ranked here; "
+            f"`jaxnet runs {path}` shows them apart)"
+        )
     if args.report:
         print_page(page.write_page(path, args.report, spec.name))

@@ -26,21 +26,26 @@ validation loss at each evaluation. Writes go through :func:`insert_runs`, one t
 per call, and a config id already stored is skipped (``ON CONFLICT DO NOTHING``), so a
 config is never stored twice.
 
-Left out: migrations between schema versions (there is one), deleting runs, and merging
-stores written by several machines.
+Left out: migrations between schema versions (there is one: columns added since are added
+to an older store in place), deleting runs, and merging stores written by several machines.
 
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
-(opening, creating, refusing, one transaction per write), :mod:`.runs` (sweeps and runs,
+(opening, creating, refusing, one transaction per write), :mod:`.columns` (the migration
+that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and runs,
 written and read), :mod:`.claims` (claims and data identities for several processes),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
 params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
-results, member states at rung boundaries and PBT lineage) and :mod:`.trials` (an Optuna
-study's asked trials).
+results, member states at rung boundaries and PBT lineage), :mod:`.trials` (an Optuna
+study's asked trials) and :mod:`.calls` (each run of a sweep: programs compiled, cache hits,
+wall time).
 Every SQL statement of jaxnet lives in this package.
 """
 
 from .arrays import decode_arrays as decode_arrays
 from .arrays import encode_arrays as encode_arrays
+from .calls import OUTCOMES as OUTCOMES
+from .calls import call_totals as call_totals
+from .calls import record_call as record_call
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
@@ -48,6 +53,7 @@ from .claims import release_claim as release_claim
 from .claims import release_claims as release_claims
 from .claims import renew_claims as renew_claims
 from .claims import take_over_claim as take_over_claim
+from .columns import add_missing_columns as add_missing_columns
 from .connection import connect as connect
 from .connection import open_existing as open_existing
 from .connection import opened as opened
@@ -62,6 +68,7 @@ from .models import write_models as write_models
 from .runs import CSV_COLUMNS as CSV_COLUMNS
 from .runs import add_runs as add_runs
 from .runs import add_sweep as add_sweep
+from .runs import config_groups as config_groups
 from .runs import config_of as config_of
 from .runs import done_config_ids as done_config_ids
 from .runs import group_count as group_count
@@ -69,9 +76,11 @@ from .runs import insert_runs as insert_runs
 from .runs import runs as runs
 from .runs import stored_counts as stored_counts
 from .runs import stored_group_count as stored_group_count
+from .runs import stored_groups as stored_groups
 from .runs import sweep_rows as sweep_rows
 from .runs import sweeps as sweeps
 from .runs import write_csv as write_csv
+from .schema import ADDED_RUN_COLUMNS as ADDED_RUN_COLUMNS
 from .schema import APPLICATION as APPLICATION
 from .schema import BLOB_COLUMNS as BLOB_COLUMNS
 from .schema import RUN_COLUMNS as RUN_COLUMNS
@@ -100,6 +109,7 @@ __all__ = [
     "APPLICATION",
     "SCHEMA_VERSION",
     "RUN_COLUMNS",
+    "ADDED_RUN_COLUMNS",
     "BLOB_COLUMNS",
     "CSV_COLUMNS",
     "StoreError",
@@ -111,6 +121,7 @@ __all__ = [
     "open_existing",
     "opened",
     "writing",
+    "add_missing_columns",
     "add_sweep",
     "done_config_ids",
     "insert_runs",
@@ -122,6 +133,8 @@ __all__ = [
     "stored_counts",
     "group_count",
     "stored_group_count",
+    "config_groups",
+    "stored_groups",
     "claim",
     "claim_holder",
     "take_over_claim",
@@ -153,4 +166,7 @@ __all__ = [
     "save_trials",
     "stored_trials",
     "finished_trials",
+    "OUTCOMES",
+    "record_call",
+    "call_totals",
 ]

@@ -10,6 +10,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+from .columns import add_missing_columns
 from .schema import APPLICATION, SCHEMA, SCHEMA_VERSION, StoreError
 
 
@@ -127,6 +128,7 @@ def connect(path) -> sqlite3.Connection:
         _check_meta(conn, path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        add_missing_columns(conn, path)  # a store of an older jaxnet, opened to write
     except sqlite3.OperationalError as e:  # e.g. creating tables in a read-only file
         conn.close()
         raise StoreError(_access_message(path, e)) from None

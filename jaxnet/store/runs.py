@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from .columns import existing_or_default, with_defaults
 from .connection import opened, writing
 from .schema import BLOB_COLUMNS, RUN_COLUMNS, decode_floats, now
 
@@ -43,7 +44,9 @@ def insert_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> in
     Args:
       conn: an open store.
       sweep_id: from :func:`add_sweep`.
-      rows: dicts with every key of :data:`RUN_COLUMNS` (blobs already encoded).
+      rows: dicts with every key of :data:`RUN_COLUMNS` (blobs already encoded); a column
+        added later (:data:`~jaxnet.store.schema.ADDED_RUN_COLUMNS`) may be left out, for
+        its default.
 
     Returns:
       How many rows were inserted.
@@ -61,7 +64,8 @@ def add_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> int:
         "ON CONFLICT (config_id) DO NOTHING"
     )
     before = conn.total_changes
-    conn.executemany(sql, [(sweep_id, *(row[c] for c in RUN_COLUMNS)) for row in rows])
+    values = [(sweep_id, *(with_defaults(dict(row))[c] for c in RUN_COLUMNS)) for row in rows]
+    conn.executemany(sql, values)
     return conn.total_changes - before
 
 
@@ -83,7 +87,7 @@ def sweeps(conn: sqlite3.Connection) -> list[dict]:
 
 
 def _decoded(row: sqlite3.Row) -> dict:
-    out = dict(row)
+    out = with_defaults(dict(row))  # a store of an older jaxnet, read as it is
     for column in BLOB_COLUMNS:
         out[column] = decode_floats(out[column])
     return out
@@ -106,29 +110,42 @@ def runs(conn: sqlite3.Connection, sweep_name: str | None = None) -> list[dict]:
     return [_decoded(row) for row in conn.execute(sql + " ORDER BY r.id", args)]
 
 
-CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS]
+CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS] + ["in_sweep_file"]
 
 
-def write_csv(conn: sqlite3.Connection, file, sweep_name: str | None = None) -> int:
+def write_csv(conn: sqlite3.Connection, file, in_file=None, sweep_name: str | None = None) -> int:
     """Write every run (of ``sweep_name``, or all) as CSV to ``file``: a header line, then one
     row per trained member.
 
     Columns: the sweep name, then every ``runs`` column except the curve blobs (config
-    columns first, then metrics and timings). Missing metrics are empty cells.
+    columns first, then metrics and timings), then ``in_sweep_file``: 1 for a config of the
+    sweep's file as it is now, 0 for one of an earlier version of it. Missing values are
+    empty cells.
+
+    Args:
+      conn: an open store; file: a text file to write to.
+      in_file: ``(sweep name, config id) -> True, False or None`` (None: unknown); None
+        leaves the last column empty (see :func:`jaxnet.sweep.in_file_marker`).
+      sweep_name: only this sweep's runs; None: every sweep's.
 
     Returns:
       The number of rows written.
     """
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    stored = CSV_COLUMNS[1:-1]
+    selected = existing_or_default(conn, stored)  # a store of an older jaxnet lacks some
     where, args = ("WHERE s.name = ? ", (sweep_name,)) if sweep_name is not None else ("", ())
     sql = (
-        f"SELECT s.name AS sweep, {', '.join('r.' + c for c in CSV_COLUMNS[1:])} "
+        f"SELECT s.name AS sweep, {', '.join(selected)} "
         f"FROM runs r JOIN sweeps s ON r.sweep_id = s.id {where}ORDER BY r.id"
     )
+    at = 1 + stored.index("config_id")
     n = 0
     for row in conn.execute(sql, args):
-        writer.writerow(["" if v is None else v for v in row])
+        current = None if in_file is None else in_file(row[0], row[at])
+        mark = "" if current is None else int(current)
+        writer.writerow(["" if v is None else v for v in row] + [mark])
         n += 1
     return n
 
@@ -178,3 +195,25 @@ def stored_group_count(path, sweep_name: str) -> int:
             return group_count(conn, sweep_name)
     except (ValueError, sqlite3.Error):
         return 0
+
+
+def config_groups(conn: sqlite3.Connection, sweep_name: str) -> dict[str, str]:
+    """Every stored config id of sweep ``sweep_name`` and the group (population) it came from."""
+    rows = conn.execute(
+        "SELECT r.config_id, r.group_id FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+        "WHERE s.name = ?",
+        (sweep_name,),
+    )
+    return {config: group for config, group in rows}
+
+
+def stored_groups(path, sweep_name: str) -> dict[str, str]:
+    """:func:`config_groups` of the store at ``path``; empty if there is no usable store yet
+    (as for :func:`stored_group_count`). Only reads."""
+    if not Path(path).is_file():
+        return {}
+    try:
+        with opened(path, must_exist=True) as conn:
+            return config_groups(conn, sweep_name)
+    except (ValueError, sqlite3.Error):
+        return {}

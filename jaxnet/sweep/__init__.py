@@ -2,26 +2,28 @@
 
 One file per stage, imports flowing one way: :mod:`.spec` reads and checks the file and
 :mod:`.options` the engine options; :mod:`.plan` expands the file into configs and groups them
-by compiled program; :mod:`.preparation` is the preflight (the data loaded, split and scaled once,
-and every check against it, before anything is written); :mod:`.task` trains one group as one
-population and builds its rows; :mod:`.engines` run tasks here or on Ray
-(:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine and
-commits their rows; :mod:`.runner` tells that story for one call. On the read side, from the
-store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks the
-rows, :mod:`.figures` draws the PNGs, and :mod:`.page` writes them and every stored member
-into one offline web page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search:
-:mod:`.search` decides which configs train and to which step (successive halving, PBT), and
-its segments run on the same engines (an Optuna study's batches too). :mod:`.outputs` gives
-the runs out as a pandas table, CSV, JSON or JSON lines, :mod:`.tensorboard` as TensorBoard
-event files. :mod:`.models` keeps the best configs' trained params in
-the store (:func:`load_model`). The file format is documented in :mod:`.spec` and in
-docs/sweeps.md.
+by compiled program, with :mod:`.regimen` (how a config trains: dropout, weight decay,
+gradients, schedule, early stopping); :mod:`.preparation` is the preflight (the data loaded,
+split and scaled once, and every check against it, before anything is written); :mod:`.task`
+trains one group as one population and builds its rows; :mod:`.engines` run tasks here or on
+Ray (:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine
+and commits their rows; :mod:`.runner` tells that story for one call. On the read side, from
+the store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks
+the rows (and :mod:`.agreement` compares runs trained with both gradients), :mod:`.figures`
+draws the PNGs, and :mod:`.page` writes them and every stored member into one offline web
+page; :mod:`.outputs` gives the runs out as a pandas table, CSV, JSON or JSON lines, and
+:mod:`.tensorboard` as TensorBoard event files. A ``[search]`` table (:mod:`.search_table`)
+makes the sweep a search: :mod:`.search` decides which configs train and to which step
+(successive halving, PBT, Optuna's samplers), and its segments run on the same engines.
+:mod:`.models` keeps the best configs' trained params in the store (:func:`load_model`). The
+file format is documented in :mod:`.spec` and in docs/sweeps.md.
 """
 
 from ..compile_cache import compile_clock as compile_clock
 from .figures import curve_bands as curve_bands
 from .figures import draw_figures as draw_figures
 from .figures import heatmap_arrays as heatmap_arrays
+from .figures import lr_points as lr_points
 from .figures import lr_series as lr_series
 from .figures import metric_label as metric_label
 from .figures import report as report
@@ -80,8 +82,18 @@ from .task import fit_group as fit_group
 from .task import member_rows as member_rows
 from .task import train_group as train_group
 from .tensorboard import export_tensorboard as export_tensorboard
+from .versions import StoredTally as StoredTally
+from .versions import current_ids as current_ids
+from .versions import in_file_marker as in_file_marker
+from .versions import split_rows as split_rows
+from .versions import stored_tally as stored_tally
 
 __all__ = [
+    "StoredTally",
+    "current_ids",
+    "in_file_marker",
+    "split_rows",
+    "stored_tally",
     "METRICS",
     "SETTING_DEFAULTS",
     "AXIS_DEFAULTS",
@@ -131,6 +143,7 @@ __all__ = [
     "heatmap_arrays",
     "curve_bands",
     "lr_series",
+    "lr_points",
     "scatter_series",
     "draw_figures",
     "report",

@@ -1,9 +1,10 @@
 """A sweep's results out of the store: a table for pandas, JSON and JSON lines with curves.
 
 The store keeps curves as float32 bytes (no client reads those); here every run becomes a
-plain row: its config columns, status, metrics and timings -- the columns of ``jaxnet runs
---format csv``, in that order (:data:`jaxnet.store.CSV_COLUMNS`) -- and, where the format holds
-them, its curves: ``curve`` (the training loss, window means of ``curve_stride`` steps) and
+plain row: its config columns, status, metrics and timings, and whether its config is one of
+its sweep's file as it is now (``in_sweep_file``) -- the columns of ``jaxnet runs --format
+csv``, in that order (:data:`jaxnet.store.CSV_COLUMNS`) -- and, where the format holds them,
+its curves: ``curve`` (the training loss, window means of ``curve_stride`` steps) and
 ``val_curve`` (the validation loss after every ``eval_every`` steps, the last evaluation at
 the run's last step). Left out: ranking and figures (:mod:`.rank`, :mod:`.figures`).
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from .. import store
 from .spec import SweepError
+from .versions import in_file_marker
 
 COLUMNS = (*store.CSV_COLUMNS, "curve", "val_curve")
 
@@ -31,7 +33,13 @@ def check_sweep(conn, sweep: str | None) -> None:
 
 def _rows(conn, sweep: str | None) -> list[dict]:
     check_sweep(conn, sweep)
-    return [{c: r[c] for c in COLUMNS} for r in store.runs(conn, sweep)]
+    marker = in_file_marker(conn)
+    rows = []
+    for r in store.runs(conn, sweep):
+        current = marker(r["sweep"], r["config_id"])
+        r = {**r, "in_sweep_file": None if current is None else int(current)}
+        rows.append({c: r.get(c) for c in COLUMNS})
+    return rows
 
 
 def results(store_path, sweep: str | None = None):
@@ -99,4 +107,4 @@ def write_csv(conn, file, sweep: str | None = None) -> int:
     """Write the runs (of ``sweep``, or all) as CSV (:func:`jaxnet.store.write_csv`), after
     checking that the sweep exists; how many."""
     check_sweep(conn, sweep)
-    return store.write_csv(conn, file, sweep)
+    return store.write_csv(conn, file, in_file_marker(conn), sweep)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import _validate, data, mlp
 from ..sizing import MAX_GROUP_BYTES, training_bytes
+from . import regimen
 from .options import EngineOptions
 from .plan import expand, group, task_defaults, trial_config
 from .spec import Sweep, SweepError
@@ -188,6 +189,7 @@ def preflight(sweep: Sweep, options: EngineOptions | None = None) -> Preflight:
     _check_metric(settings["metric"], prepared)
     if sweep.search["method"] == "optuna":  # its configs are asked as it goes
         corners = space_corners(sweep, prepared)
+        regimen.check_configs(sweep.name, corners, {*sweep.grid, *sweep.random}, "optuna")
         check_against_data(sweep, [[c] for c in corners], prepared, settings["loss"])
         _check_search(sweep, corners)
         study_batch(sweep, prepared)

@@ -1,5 +1,7 @@
 """Rank a sweep's rows: pool seeds into settings and format the terminal table.
 
+Only rows of the same version of a sweep file are ranked together (:mod:`.versions`).
+
 Left out: figures (:mod:`.figures`) and the report page (:mod:`.page`), which read the same
 pooled settings.
 """
@@ -9,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import store
-from .fields import SETTING_KEYS
+from .agreement import agreement_line
+from .fields import BY_KEY, REGIMEN_KEYS, SETTING_KEYS
 from .plan import canonical, default_metric
 from .search.summary import search_lines
-from .spec import spec_from_source
+from .versions import config_count, readable_spec, split_rows
 
 # --- ranking ----------------------------------------------------------------------------------
 
@@ -87,18 +90,32 @@ def _mean_of(rows: list[dict], metric: str | None) -> str:
     return format_metric(float(np.mean(values)), metric) if values else "-"
 
 
+def _regimen_texts(settings: list[dict], rows: list[dict]) -> list[str]:
+    """Per setting, how it trains where that varies in ``rows``: ``dropout 0.2 wd 0.0001``,
+    ``jax.grad``...; empty strings when nothing of :data:`.fields.REGIMEN_KEYS` varies."""
+    varying = [k for k in REGIMEN_KEYS if len({repr(r[k]) for r in rows}) > 1]
+    return [" ".join(BY_KEY[k].legend(s[k]) for k in varying if s[k] is not None) for s in settings]
+
+
 def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     """The ``top`` settings by ``metric`` (mean over seeds) as aligned text lines.
 
     The last column is the mean test accuracy (or loss) of the same runs, when there is a
-    test set: shown, not ranked by, so the test set stays out of model selection.
+    test set: shown, not ranked by, so the test set stays out of model selection. Where the
+    rows differ in how they train (dropout, weight decay, gradients, schedule), a column
+    before the metric says it. When configs were trained with both the hand-written and the
+    automatic gradients, a last line says how far apart the pairs ended (:mod:`.agreement`).
     """
     settings = settings_of(rows, metric)[:top]
+    regimen = _regimen_texts(settings, rows)
+    trained = max((len(t) for t in regimen), default=0)
+    trained = max(trained, len("trained with")) + 2 if trained else 0
     test, title = _test_metric(rows), f"{metric} (mean ± sd over seeds)"
     width = len(title) + 2
     head = (
         f"{'rank':>4}  {'hidden':<12} {'activation':<10} {'optimizer':<9} {'lr':>8} "
-        f"{'batch':>5} {'steps':>6} {'params':>7}  {title:<{width}}{test or ''}"
+        f"{'batch':>5} {'steps':>6} {'params':>7}  {'trained with' if trained else '':<{trained}}"
+        f"{title:<{width}}{test or ''}"
     )
     lines = [head.rstrip()]
     for i, s in enumerate(settings, 1):
@@ -110,10 +127,11 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
         line = (
             f"{i:>4}  {s['hidden']:<12} {s['activation']:<10} {s['optimizer']:<9} "
             f"{s['learning_rate']:>8.3g} {s['batch_size']:>5} {s['steps']:>6} "
-            f"{s['n_params']:>7}  {described:<{width}}{tested}"
+            f"{s['n_params']:>7}  {regimen[i - 1]:<{trained}}{described:<{width}}{tested}"
         )
         lines.append(line.rstrip())
-    return lines
+    agreement = agreement_line(rows)
+    return lines if agreement is None else [*lines, agreement]
 
 
 def _pruned(rows: list[dict]) -> str:
@@ -125,22 +143,38 @@ def _pruned(rows: list[dict]) -> str:
 
 def store_summary(conn, top: int = 5) -> list[str]:
     """Each stored sweep: one line about it, its best ``top`` settings, then its search (rungs
-    or PBT lineage, steps trained) and kept models when it has them."""
+    or PBT lineage, steps trained) and kept models when it has them; rows of configs its file
+    no longer defines (earlier versions of it) follow, ranked apart."""
     lines = []
     for entry in store.sweeps(conn):
-        sweep = spec_from_source(entry["spec"])
-        metric = default_metric(sweep.settings)
-        rows = store.runs(conn, entry["name"])
-        diverged = sum(r["status"] == "diverged" for r in rows)
-        pruned = sum(r["status"] == "pruned" for r in rows)
-        counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
-        lines.append(
-            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({counts}), "
-            f"since {entry['created']}; best by {metric}:"
-        )
-        lines.extend("  " + line for line in ranked_table(rows, metric, top))
-        best = best_run(rows, metric)
-        more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
-        lines.extend("  " + line for line in more)
+        lines.extend(_sweep_summary(conn, entry, top))
         lines.append("")
     return lines or ["the store holds no sweeps yet"]
+
+
+def _sweep_summary(conn, entry: dict, top: int) -> list[str]:
+    sweep = readable_spec(entry["spec"])
+    rows, earlier = split_rows(store.runs(conn, entry["name"]), sweep)
+    if sweep is None:  # a spec this jaxnet cannot read: the rows as they are
+        metric, dataset = "train_loss", rows[0]["dataset"] if rows else "?"
+        of = f"{len(rows)} runs (its spec is unreadable here)"
+    else:
+        metric, dataset = default_metric(sweep.settings), sweep.dataset
+        stored = len({r["config_id"] for r in rows})
+        of = f"{stored} of its file's {config_count(sweep)} configs stored"
+    diverged = sum(r["status"] == "diverged" for r in rows)
+    pruned = sum(r["status"] == "pruned" for r in rows)
+    counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
+    lines = [f"{entry['name']}: {dataset}, {of} ({counts}), since {entry['created']}; "
+             f"best by {metric}:"]  # fmt: skip
+    lines.extend("  " + line for line in ranked_table(rows, metric, top))
+    best = best_run(rows, metric)
+    more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
+    lines.extend("  " + line for line in more)
+    if earlier:
+        lines.append(
+            f"  and {len(earlier)} rows of configs no longer in the file (earlier versions of "
+            "it), ranked apart:"
+        )
+        lines.extend("  " + line for line in ranked_table(earlier, metric, top))
+    return lines

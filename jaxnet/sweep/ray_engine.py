@@ -1,9 +1,11 @@
 """The Ray engine: each shape group is one Ray task, anywhere on a Ray cluster.
 
-Ray is an optional extra (``pip install -e ".[ray]"``). Without an address, Ray starts an
-embedded cluster on this machine; with ``address="auto"`` (or ``RAY_ADDRESS`` set) it joins a
-running one (``ray start --head`` on one machine, ``ray start --address=HEAD:6379`` on the
-others; docs/sweeps.md says what to export so that nodes may join).
+Ray is an optional extra (``pip install -e ".[ray]"``). Without an address, a cluster is
+started on this machine by a process of its own that has no JAX (:class:`LocalHead`, so Ray's
+fork never happens where JAX runs) and ends with the sweep; with ``address="auto"`` (or
+``RAY_ADDRESS`` set) the sweep joins a running one (``ray start --head`` on one machine,
+``ray start --address=HEAD:6379`` on the others; docs/sweeps.md says what to export so that
+nodes may join).
 
 The sweep's data goes into Ray's object store once; every task gets a reference to it. A task
 returns its rows to the driver, which alone writes the store. A task whose node or worker dies
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
+import select
+import subprocess
+import sys
 import time
 
-from .options import EngineOptions
+from .options import RAY_MISSING, EngineOptions
 from .preparation import Prepared
 from .task import train_group
 
@@ -29,34 +34,106 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ValueError(
-            "engine 'ray' needs Ray, an optional extra: pip install 'jaxnet[ray]'"
-        ) from None
+        raise ValueError(RAY_MISSING) from None
     return ray
 
 
-def _init(ray, address: str | None) -> None:
-    """Start Ray here, or join ``address``; a failure to join says what a user must set."""
-    # "local" starts a new cluster: left to itself, Ray would join the cluster named in
-    # /tmp/ray/ray_current_cluster, which may be someone else's or long dead.
-    address = address or os.environ.get("RAY_ADDRESS") or "local"
+def _token_mode_here() -> None:
+    """Token authentication for this process's Ray, as Ray turns it on itself for a local
+    cluster it starts: the variable, and Ray's configuration read again (it read the
+    variable when it was imported)."""
+    os.environ["RAY_AUTH_MODE"] = "token"
     try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except (ImportError, AttributeError):  # a Ray without token authentication: nothing to do
+        pass
+
+
+class LocalHead:
+    """A local Ray cluster held by ``python -m jaxnet._ray_head``, a process without JAX (see
+    that module: Ray's fork in a process running JAX is what JAX warns about).
+
+    Args:
+      timeout: seconds to wait for the cluster to start.
+
+    Attributes:
+      address: the cluster's ``HOST:PORT``; pid: the holding process's id.
+
+    Raises:
+      ValueError: Ray could not start (its first line of error named).
+    """
+
+    def __init__(self, timeout: float = 120.0):
+        env = dict(os.environ)
+        # Ray turns token authentication on for a new local cluster when the mode is unset,
+        # and warns that it did; choosing it here is the same cluster without the warning.
+        env.setdefault("RAY_AUTH_MODE", "token")
+        self._proc = subprocess.Popen(  # no preexec_fn: nothing runs between fork and exec
+            [sys.executable, "-m", "jaxnet._ray_head"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
-    except (ConnectionError, ray.exceptions.RayError) as e:
+        self.pid = self._proc.pid
+        line = self._first_line(timeout)
+        if not line.startswith("address "):
+            self.stop()
+            raise ValueError(line.removeprefix("error ") or "its process ended without a word")
+        self.address = line.removeprefix("address ")
+        if "RAY_AUTH_MODE" not in os.environ:  # to join it from here with its token
+            _token_mode_here()
+
+    def _first_line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+        if not ready:
+            return f"error no answer in {timeout:g} s"
+        return self._proc.stdout.readline().strip()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Let the cluster go (its holder shuts Ray down and exits); kill the holder, by its
+        pid, if it has not exited within ``timeout`` seconds."""
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+
+
+def _init(ray, address: str | None) -> LocalHead | None:
+    """Join ``address`` (or ``RAY_ADDRESS``), or start a cluster on this machine through
+    :class:`LocalHead`; a failure says in one line what a user must set.
+
+    Returns:
+      The :class:`LocalHead` this call started, or None when it joined a running cluster.
+    """
+    address = address or os.environ.get("RAY_ADDRESS")
+    address = None if address == "local" else address  # Ray's name for a new local cluster
+    head = None
+    try:
+        if address is None:
+            head = LocalHead()
+        ray.init(
+            address=address or head.address, log_to_driver=False, logging_level=logging.WARNING
+        )
+        return head
+    except (ConnectionError, ValueError, ray.exceptions.RayError) as e:
         if ray.is_initialized():
             ray.shutdown()
+        if head is not None:
+            head.stop()
         hint = ""
-        if os.environ.get("RAY_AUTH_MODE") != "token":
+        if address is not None and os.environ.get("RAY_AUTH_MODE") != "token":
             hint = (
                 "; a cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token "
                 "and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) here"
             )
-        where = "a new local cluster" if address == "local" else address
+        where = "a new local cluster" if address is None else address
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"engine 'ray': cannot start or join {where}: {message}{hint}") from e
 
@@ -87,10 +164,10 @@ class RayEngine:
         options: EngineOptions,
     ):
         ray = _ray()
-        self._ray, self._owns = ray, not ray.is_initialized()
+        self._ray, self._owns, self._head = ray, not ray.is_initialized(), None
         start = time.perf_counter()
         if self._owns:
-            _init(ray, options.address)
+            self._head = _init(ray, options.address)
         self.startup_seconds = time.perf_counter() - start
         try:
             self._cpus, self._gpus = self._request(
@@ -171,3 +248,6 @@ class RayEngine:
         self._refs = {}
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
+        if getattr(self, "_head", None) is not None:
+            self._head.stop()  # the local cluster this engine started ends with it
+            self._head = None

@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 
 from tqdm.auto import tqdm
 
-from .. import compile_cache, store
+from .. import _progress, compile_cache, store
 from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
 from .models import DEFAULT_KEEP, Keeper, check_keep
@@ -52,7 +51,8 @@ def run(
     Args:
       sweep: the spec (:func:`load`, :func:`parse` or :func:`from_dict`).
       store_path: the SQLite results store; created when missing.
-      progress: show a progress bar over groups and members (None: when stderr is a terminal).
+      progress: show a progress bar over groups and members (None: in a terminal or a
+        Jupyter notebook).
       log: called with one line per group and a line before training.
       engine, address, gpus_per_group, cpus_per_group, retries, lease: how the groups run
         (see :class:`~.options.EngineOptions`).
@@ -86,15 +86,10 @@ def run(
             f"sweep {sweep.name}: {sweep.dataset}, {total} {what}; "
             f"{total - todo} already stored, {todo} to train in {shown} -> {store_path}"
         )
-        tally, startup = Tally(), 0.0
-        if todo:
-            tally, startup = _train(
-                conn, store_path, plan, opened, todo, progress, log, keeper, method
-            )
+        train = (conn, store_path, plan, opened, todo, progress, log, keeper, method)
+        summary = _train_and_record(train, start, counts, (total, todo))
         steps = store.steps_trained(conn, sweep.name) if method is not None else None
         grid_steps = _grid_steps(conn, plan)
-    seconds = time.perf_counter() - start
-    summary = _summary(plan, store_path, opened, (total, todo), tally, seconds, startup, counts)
     if method is None:
         return summary
     return dataclasses.replace(summary, method=method.name, steps=(steps, grid_steps))
@@ -126,6 +121,45 @@ def search_scope(plan: Preflight) -> str:
     else:
         text = " ".join(sorted(config_id(plan.sweep.name, c) for c in plan.configs))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _train_and_record(train: tuple, start: float, counts, left: tuple) -> SweepSummary:
+    """Train what is left (``train``: :func:`_train`'s arguments; ``left``: ``(configs or
+    trials, of them left to train)``), then store how this call ended -- completed,
+    interrupted or failed -- with its summary's counts."""
+    conn, store_path, plan, opened, todo = train[:5]
+    tally, startup, outcome = Tally(), 0.0, "failed"
+    try:
+        if todo:
+            tally, startup = _train(*train)
+        outcome = "completed"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    finally:
+        seconds = time.perf_counter() - start
+        summary = _summary(plan, store_path, opened, left, tally, seconds, startup, counts)
+        _record_call(conn, opened.sweep_id, summary, outcome)
+    return summary
+
+
+def _record_call(conn, sweep_id: int, summary: SweepSummary, outcome: str) -> None:
+    """Store what this call's summary says and the rows cannot (programs compiled, cache
+    hits, wall time), for the report page. Never hides how the call ended: a store that
+    cannot take the row (a full disk) only loses this row."""
+    in_process = summary.engine == "in-process"
+    if in_process:
+        programs, hits = summary.programs, summary.cache_hits
+    else:  # the workers compile: the driver knows only the training programs they reported
+        programs, hits = (summary.compiles if outcome == "completed" else None), None
+    programs, hits = (n if n is None or n >= 0 else None for n in (programs, hits))
+    try:
+        store.record_call(
+            conn, sweep_id, outcome=outcome, engine=summary.engine, programs=programs,
+            cache_hits=hits, seconds=summary.seconds,
+        )  # fmt: skip
+    except (store.StoreError, ValueError):  # a full disk; a count JAX's listeners got wrong
+        pass
 
 
 def _check_search_record(conn, plan: Preflight, store_path) -> None:
@@ -191,7 +225,7 @@ def _train(conn, store_path, plan: Preflight, opened: Opened, todo, progress, lo
 
 
 def _progress_bar(total: int, progress: bool | None, desc: str):
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    enabled = _progress.wanted(progress)
     return tqdm(total=total, desc=desc, unit="member", disable=not enabled, leave=False)
 
 

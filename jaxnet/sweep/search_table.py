@@ -184,3 +184,35 @@ def check_search(table) -> dict:
         except ValueError as e:
             raise ValueError(f"search.{key} must be {e}; got {table[key]!r}") from None
     return _check_pruner(out, table) if method == "optuna" else out
+
+
+def is_study(spec: dict) -> bool:
+    """The parsed file's ``[search]`` table asks for an Optuna study (checked in full later)."""
+    search = spec.get("search")
+    return isinstance(search, dict) and search.get("method") == "optuna"
+
+
+def check_space(table, grid: dict) -> None:
+    """The tables of an Optuna study: a ``[random]`` table (its space) with no ``n`` (the study
+    asks ``search.trials``) or ``seed`` (``search.seed``), and ``[grid]`` axes of one value
+    each (held fixed). The distributions themselves are checked as any ``[random]`` table's.
+
+    Raises:
+      ValueError: naming the table or key at fault.
+    """
+    if table is None:
+        raise ValueError(
+            "search method 'optuna' searches the [random] table's distributions; add one, "
+            "e.g. [random] learning_rate = {log_uniform = [1e-4, 1e-1]}"
+        )
+    if not isinstance(table, dict):
+        raise ValueError("random must be a table, like [random] width = [16, 64]")
+    for key, instead in (("n", "search.trials"), ("seed", "search.seed")):
+        if key in table:
+            raise ValueError(f"random.{key} is not used by an optuna search; set {instead} instead")
+    many = next((axis for axis, values in grid.items() if len(values) > 1), None)
+    if many is not None:
+        raise ValueError(
+            f"grid.{many} has {len(grid[many])} values; an optuna search holds [grid] axes "
+            "fixed: give one value, or search it in [random] as a list to choose from"
+        )

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..grads import loss_batch
+from ..grads import loss_batch, loss_batch_masked
 from ..mlp import MLP
 
 FD_STEP = 1e-5  # h: about eps64 ** (1/3), which balances truncation against rounding
@@ -53,13 +53,16 @@ def unit_directions(params, count: int | None, seed: int):
     return v, jax.tree.map(lambda leaf: int(np.size(leaf)) if count is None else count, params)
 
 
-def _shifted_loss(net, params, x, y, loss, i, name, delta):
+def _shifted_loss(net, params, x, y, loss, masks, i, name, delta):
     layer = dict(params[i], **{name: params[i][name] + delta})
-    return loss_batch(net, [*params[:i], layer, *params[i + 1 :]], x, y, loss)
+    shifted = [*params[:i], layer, *params[i + 1 :]]
+    if masks is None:
+        return loss_batch(net, shifted, x, y, loss)
+    return loss_batch_masked(net, shifted, x, y, loss, masks)  # a fixed mask: one smooth net
 
 
 @partial(jax.jit, static_argnums=(0, 4))
-def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
+def finite_differences(net: MLP, params, x, y, loss: str, directions, h, masks=None):
     """Central differences of the loss along directions within each parameter array.
 
     Args:
@@ -68,6 +71,8 @@ def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
       directions: shaped like params with leaves ``(k, *leaf.shape)``: ``k`` directions
         that move that array alone.
       h: the step.
+      masks: None, or dropout masks (``(n, width)`` per hidden layer) held fixed while the
+        params move, so the differences see the one thinned net the gradients are taken of.
 
     Returns:
       Shaped like params with leaves ``(k,)``: ``(L(p + h v) - L(p - h v)) / 2h``.
@@ -78,7 +83,7 @@ def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
         for name, dirs in layer.items():
             # L(p + h v) and L(p - h v) in one mapped pass: half the dispatches op by op.
             steps = jnp.concatenate([h * dirs, -h * dirs])
-            shifted = partial(_shifted_loss, net, params, x, y, loss, i, name)
+            shifted = partial(_shifted_loss, net, params, x, y, loss, masks, i, name)
             both = jax.lax.map(shifted, steps, batch_size=2 * FD_BATCH)
             out[i][name] = (both[: len(dirs)] - both[len(dirs) :]) / (2.0 * h)
     return out

@@ -19,6 +19,7 @@ from pathlib import Path
 from .benchmarks import (
     digits,
     grads,
+    install,
     population,
     search,
     sklearn,
@@ -42,9 +43,11 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
     "search": search.bench_search,
+    "install": install.bench_install,
     "study": study.bench_study,
 }
-OPT_IN = ("sweep_engines", "sweep", "search", "study")  # minutes long: run with --only NAME
+# minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "install", "study")
 COMMAND = "python scripts/bench"
 
 
