@@ -154,13 +154,11 @@ def bench_samplers(cfg: Config, folder: Path) -> dict:
     )  # fmt: skip
 
 
-def bench_batched(cfg: Config, folder: Path) -> dict:
-    """The TPE study batched into populations vs study.optimize with jn.fit, one at a time."""
+def bench_batched(cfg: Config, folder: Path, batched: dict) -> dict:
+    """The TPE study batched into populations (``batched``: seed 0's run of
+    :func:`bench_samplers`) vs study.optimize with jn.fit, one at a time."""
     trials, batch, steps = _sizes(cfg)
-    batched = _study(folder, "batched", sampler="tpe", trials=trials, batch=batch, seed=0,
-                     steps=steps)  # fmt: skip
-    toml = folder / "batched.toml"
-    one = _process(_OPTIMIZE, folder, "optimize", toml, 0, trials)
+    one = _process(_OPTIMIZE, folder, "optimize", folder / "tpe0.toml", 0, trials)
     runs = {
         f"batched ({batch} a population)": {**batched, "median_s": batched["wall_s"],
                                              "min_s": batched["wall_s"]},
@@ -180,9 +178,6 @@ def bench_study(cfg: Config) -> dict:
     """Both cases (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="jaxnet-bench-study-") as tmp:
         folder = Path(tmp)
-        return {
-            "cases": {
-                "TPE vs random": bench_samplers(cfg, folder),
-                "batched vs study.optimize": bench_batched(cfg, folder),
-            }
-        }
+        samplers = bench_samplers(cfg, folder)
+        batched = bench_batched(cfg, folder, samplers["variants"]["tpe, seed 0"])
+        return {"cases": {"TPE vs random": samplers, "batched vs study.optimize": batched}}
