@@ -25,6 +25,7 @@ from helpers import fake_row, run_cli
 
 from jaxnet import store, sweep
 from jaxnet.sweep import search
+from jaxnet.sweep.page.importances import importances
 from jaxnet.sweep.plan import trial_config
 from jaxnet.sweep.search import optuna_search, study
 from jaxnet.sweep.search.space import axes_of, distributions
@@ -433,6 +434,26 @@ def test_a_space_of_one_point_trains_it_once_and_tells_every_trial_its_value(tmp
                           [fake_row(cid)])  # fmt: skip
         store.save_trials(conn, "point", trials)
         assert store.finished_trials(conn, "point") == 6 and method.left(conn) == 0
+
+
+def test_importances_say_why_when_there_are_none(tmp_path, monkeypatch):
+    spec = _spec("ties", trials=4)
+    trials = [_trial(spec, n, 0, lr) for n, lr in enumerate([0.1, 0.2, 0.3, 0.4])]
+    db = tmp_path / "ties.sqlite"
+    with store.opened(db) as conn:
+        sweep_id = store.add_sweep(conn, "ties", spec.source, "h")
+        rows = [fake_row(t["config_id"], best_val_loss=0.5) for t in trials]  # all tie
+        store.insert_runs(conn, sweep_id, rows)
+        store.save_trials(conn, "ties", trials)
+        store.record_search(conn, "ties", "optuna", "{}")
+        (entry,) = store.sweeps(conn)
+        found, why = importances(conn, entry, store.runs(conn, "ties"), "best_val_loss")
+        assert found == [] and "could not be computed" in why and "variance" in why
+        found, why = importances(conn, entry, store.runs(conn, "ties")[:1], "best_val_loss")
+        assert found == [] and "at least 2 complete trials" in why
+        monkeypatch.setitem(sys.modules, "optuna", None)
+        found, why = importances(conn, entry, store.runs(conn, "ties"), "best_val_loss")
+        assert found == [] and 'pip install "jaxnet[optuna]"' in why
 
 
 @pytest.mark.slow
