@@ -27,6 +27,7 @@ from jaxnet import store, sweep
 from jaxnet.sweep import search
 from jaxnet.sweep.page.importances import importances
 from jaxnet.sweep.plan import trial_config
+from jaxnet.sweep.preparation import study_batch
 from jaxnet.sweep.search import optuna_search, study
 from jaxnet.sweep.search.space import axes_of, distributions
 
@@ -97,6 +98,7 @@ BAD = [
     ("interval = 6", "search.interval"),  # PBT's key
     ('pruner = "halving"\nmin_steps = 24', "search.min_steps"),  # not below the steps
     ('batch = 1\nsampler = "cmaes"', "search.batch 1"),  # CMA-ES needs a population
+    ('batch = 3\nsampler = "cmaes"', "at least 4"),  # its rank-mu update needs two parents
     ('sampler = "TPE"', "search.sampler"),
     ("trials = 1.5", "search.trials"),
 ]
@@ -137,6 +139,16 @@ def test_hostile_search_spaces_are_refused_in_one_line(space, named):
     with pytest.raises(sweep.SweepError) as info:
         sweep.parse(f"{head}[random]\n{space}\n[search]{tail}", "bad.toml")
     assert named in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_auto_batch_is_a_quarter_of_the_trials_and_cmaes_gets_its_smallest_population():
+    text = SPEC.format(name="auto", trials=6, extra="").replace("batch = 4\n", "")
+    spec = sweep.parse(text, "auto.toml")
+    assert spec.search["batch"] == "auto"
+    prepared = sweep.prepare(spec)
+    assert study_batch(spec, prepared) == 2  # ceil(6 / 4): three rounds told before the last
+    cma = sweep.parse(text + 'sampler = "cmaes"\n', "auto.toml")
+    assert study_batch(cma, prepared) == 4  # not 2: CMA-ES keeps two parents of four
 
 
 def test_a_study_holds_grid_axes_fixed_and_needs_a_space_and_a_validation_metric():

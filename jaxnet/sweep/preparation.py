@@ -256,15 +256,22 @@ def space_corners(sweep: Sweep, prepared: Prepared) -> list[dict]:
     return [trial_config(sweep, task, largest), trial_config(sweep, task, fewest)]
 
 
+# CMA-ES's smallest population: below 4 it keeps one parent (mu = 1) and its rank-mu update of
+# the covariance is void (the cmaes package divides by its zero rate); 4 is also its default
+# population for one or two dimensions.
+CMA_MIN_BATCH = 4
+
+
 def study_batch(sweep: Sweep, prepared: Prepared) -> int:
     """How many trials an Optuna study asks at once: ``search.batch``, or (``"auto"``) as
     many as one population of the space's largest net holds within
     :data:`~jaxnet.sizing.MAX_GROUP_BYTES`, but at most a quarter of the trials (at least 1),
-    so the sampler sees three rounds of results before its last ask.
+    so the sampler sees three rounds of results before its last ask (CMA-ES: at least
+    :data:`CMA_MIN_BATCH`).
 
     Raises:
       SweepError: a batch of the largest net would need more memory than the limit, or
-        CMA-ES asked for a population of one.
+        CMA-ES asked for a population below :data:`CMA_MIN_BATCH`.
     """
     s = sweep.search
     one = group_bytes([space_corners(sweep, prepared)[0]], prepared)
@@ -276,10 +283,12 @@ def study_batch(sweep: Sweep, prepared: Prepared) -> int:
             f"{batch * one / 2**30:,.1f} GiB; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB per "
             f"population (jaxnet.sizing.MAX_GROUP_BYTES): at most {fits} fit"
         )
-    if s["sampler"] == "cmaes" and batch < 2:
+    if s["sampler"] == "cmaes" and s["batch"] == "auto":
+        batch = max(batch, min(CMA_MIN_BATCH, fits))
+    if s["sampler"] == "cmaes" and batch < CMA_MIN_BATCH:
         raise SweepError(
-            f"{sweep.name}: search.batch 1: sampler 'cmaes' asks a population of at least 2 "
-            "trials at once (its batch is CMA-ES's population size)"
+            f"{sweep.name}: search.batch {batch}: sampler 'cmaes' asks a population of at least "
+            f"{CMA_MIN_BATCH} trials at once (its batch is CMA-ES's population size)"
         )
     return batch
 
