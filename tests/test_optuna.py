@@ -306,6 +306,15 @@ def test_a_study_trains_each_batch_as_one_population_and_tells_every_trial(studi
     assert "search: optuna (trials 8, batch 4, pruner none, sampler tpe, seed 0)" in lines
 
 
+def test_a_seed_past_int64_is_shown_whole_in_the_summary():
+    from jaxnet.sweep.search import summary
+
+    described = summary._described(
+        {"method": "optuna", "trials": 8, "pruner": "none", "seed": 2**64, "min_steps": 1}
+    )
+    assert described == "optuna (trials 8, pruner none, seed 18446744073709551616)"
+
+
 def test_a_study_leaves_jaxnet_as_json_tensorboard_runs_and_importances(studied, tmp_path):
     spec, db, _ = studied
     rc, text = run_cli(["runs", str(db), "--format", "jsonl", "--sweep", "tpe"])

@@ -16,6 +16,7 @@ import pytest
 from helpers import fake_row, run_cli
 
 from jaxnet import store, sweep
+from jaxnet.cli import main
 
 pandas = pytest.importorskip("pandas")
 
@@ -120,6 +121,17 @@ def test_jaxnet_runs_refuses_bad_formats_in_one_line(db, capsys, argv, named):
         rc = e.code
     err = capsys.readouterr().err.strip()
     assert rc == 2 and named in err and "\n" not in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_jaxnet_runs_with_stdout_closed_says_so_in_one_line(db, capsys, monkeypatch, fmt):
+    monkeypatch.setattr(sys, "stdout", None)  # what Python sets when started with `>&-`
+    assert main(["runs", str(db), "--format", fmt]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"jaxnet runs: error: stdout is closed: --format {fmt} has nowhere to write its records"
+    )
 
 
 # --- TensorBoard ------------------------------------------------------------------------------

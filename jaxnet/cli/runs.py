@@ -47,6 +47,8 @@ def run(args) -> None:
     fmt = _format(args)
     if fmt == "table" and args.sweep is not None:
         raise CliError("--sweep goes with --format csv, json or jsonl")
+    if sys.stdout is None:  # started with stdout closed (`>&-`): the records have nowhere to go
+        raise CliError(f"stdout is closed: --format {fmt} has nowhere to write its records")
     with store.opened(args.store, must_exist=True) as conn:
         if fmt == "table":
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())

@@ -40,8 +40,9 @@ def _settings(conn, name: str, spec_text: str) -> dict | None:
 
 def _value(v) -> str:
     if isinstance(v, list):
-        return "/".join(f"{f:g}" for f in v)
-    return v if isinstance(v, str) else f"{v:g}"
+        return "/".join(_value(f) for f in v)
+    # An int as itself: a seed such as 2**64 would read 1.84467e+19 through :g.
+    return v if isinstance(v, str) else str(v) if isinstance(v, int) else f"{v:g}"
 
 
 def _described(search: dict) -> str:
