@@ -85,13 +85,19 @@ def test_results_hold_curves_and_one_sweep_and_dicts_without_pandas(db, monkeypa
         (lambda db, tmp: sweep.results(db, sweep="gamma"), "no sweep 'gamma'; it has alpha, beta"),
         (lambda db, tmp: sweep.results(tmp / "none.sqlite"), "no such results store"),
         (lambda db, tmp: sweep.results(tmp), "no such results store"),  # a folder
+        (lambda db, tmp: sweep.results(3), "store_path must be a results store's path; got 3"),
+        (lambda db, tmp: sweep.results(""), "store_path must be"),
+        (lambda db, tmp: sweep.results(db, sweep=5), "sweep must be a sweep's name"),
+        (lambda db, tmp: sweep.export_tensorboard(None, tmp / "t"), "store_path must be"),
+        (lambda db, tmp: sweep.export_tensorboard(db, 7), "out_dir must be a folder's path"),
+        (lambda db, tmp: sweep.export_tensorboard(db, tmp / "t", ["alpha"]), "sweep must be"),
     ],
 )
 def test_results_refuse_what_is_not_there_in_one_line(db, tmp_path, call, named):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises((ValueError, TypeError)) as info:
         call(db, tmp_path)
     assert named in str(info.value) and "\n" not in str(info.value)
-    assert not (tmp_path / "none.sqlite").exists()
+    assert not (tmp_path / "none.sqlite").exists() and not (tmp_path / "t").exists()
 
 
 def test_json_and_jsonl_hold_configs_curves_and_nulls(db):
@@ -182,6 +188,7 @@ def test_an_export_refuses_a_used_folder_and_a_missing_extra_in_one_line(
     cases = [
         (["--tensorboard", str(used)], "is not empty"),
         (["--tensorboard", str(a_file)], "is not a folder"),
+        (["--tensorboard", ""], "--tensorboard needs a folder; got an empty path"),
         (["--tensorboard", str(tmp_path / "n"), "--sweep", "gamma"], "no sweep 'gamma'"),
     ]
     for argv, named in cases:

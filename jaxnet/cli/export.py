@@ -5,6 +5,8 @@ Left out: the writing itself (``jaxnet.sweep.export_tensorboard``).
 
 from __future__ import annotations
 
+from .args import CliError
+
 
 def add_parser(sub) -> None:
     """Add ``export`` and its options to the ``jaxnet`` subparsers ``sub``."""
@@ -25,6 +27,8 @@ def run(args) -> None:
     """Write the event files and say where they are."""
     from ..sweep import export_tensorboard  # lazy: it imports JAX
 
+    if not args.tensorboard:  # "" would be the current folder
+        raise CliError("--tensorboard needs a folder; got an empty path")
     runs = export_tensorboard(args.store, args.tensorboard, args.sweep)
     sweeps = len({p.parent for p in runs})
     print(

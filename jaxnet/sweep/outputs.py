@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 
 import numpy as np
 
@@ -22,6 +23,19 @@ from .spec import SweepError
 from .versions import in_file_marker
 
 COLUMNS = (*store.CSV_COLUMNS, "curve", "val_curve")
+
+
+def check_arguments(store_path, sweep) -> None:
+    """Refuse a ``store_path`` that is not a path and a ``sweep`` that is not a name, naming
+    the argument, before the store is opened.
+
+    Raises:
+      TypeError: one line naming the argument, what was expected and what came.
+    """
+    if not isinstance(store_path, (str, os.PathLike)) or str(store_path) == "":
+        raise TypeError(f"store_path must be a results store's path; got {store_path!r}")
+    if sweep is not None and not isinstance(sweep, str):
+        raise TypeError(f"sweep must be a sweep's name (str) or None; got {sweep!r}")
 
 
 def check_sweep(conn, sweep: str | None) -> None:
@@ -57,8 +71,10 @@ def results(store_path, sweep: str | None = None):
       arrays ``(points,)`` (NaN where a step was never taken).
 
     Raises:
-      StoreError: not a results store; SweepError: no such sweep in it.
+      TypeError: ``store_path`` not a path or ``sweep`` not a name; StoreError: not a
+      results store; SweepError: no such sweep in it.
     """
+    check_arguments(store_path, sweep)
     with store.opened(store_path, must_exist=True) as conn:
         rows = _rows(conn, sweep)
     try:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import store
 from .fields import FIELDS
-from .outputs import check_sweep
+from .outputs import check_arguments, check_sweep
 from .spec import METRICS, SweepError
 
 INSTALL = 'pip install "jaxnet[tensorboard]"'
@@ -139,8 +139,11 @@ def export_tensorboard(store_path, out_dir, sweep: str | None = None) -> list[Pa
 
     Raises:
       SweepError: tensorboardX is missing, ``out_dir`` is not empty, or no such sweep;
-      StoreError: not a results store.
+      StoreError: not a results store; TypeError: an argument of the wrong kind.
     """
+    check_arguments(store_path, sweep)
+    if not isinstance(out_dir, (str, os.PathLike)) or str(out_dir) == "":
+        raise TypeError(f"out_dir must be a folder's path; got {out_dir!r}")
     out = _target(out_dir)
     tbx = _tensorboardx()
     with store.opened(store_path, must_exist=True) as conn:
