@@ -1,7 +1,7 @@
 # Two commands on a fresh machine: `make run` and `make test`. Both build .venv when missing,
 # each installing only what it needs: `make run` jaxnet and its datasets (the `data` extra),
-# `make test` also the test, browser and Ray extras the tests use. Add an extra by hand with
-# `.venv/bin/pip install -e ".[ray]"` (or browser, dev, cuda).
+# `make test` also the test, browser, Ray, Optuna, pandas and TensorBoard extras the tests use.
+# Add an extra by hand with `.venv/bin/pip install -e ".[ray]"` (or browser, dev, cuda, ...).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,10 +21,11 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[data]"
 	touch $(RUN_STAMP)
 
-# What the tests need: pytest and hypothesis, scikit-learn, Selenium (the report page's browser
-# tests) and Ray (the Ray engine's tests).
+# What the tests need: pytest, hypothesis and TensorBoard (its reader checks exports),
+# scikit-learn, Selenium (the report page's browser tests), Ray (the Ray engine's tests), and
+# Optuna, pandas and tensorboardX (the search, results and export extras).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,data,browser,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[test,data,browser,ray,optuna,pandas,tensorboard]"
 	touch $(STAMP) $(RUN_STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python

@@ -592,12 +592,27 @@ def test_selecting_rows_draws_their_curves(opened, site):
     assert len(real.find_elements("css selector", "svg.chart g.series")) == 1
 
 
+def test_parallel_coordinates_draw_a_line_per_member_through_every_axis(opened, site):
+    db, _ = site
+    for i, name in enumerate(["real", "synthetic"]):
+        chart = _section(opened, i).find_element("css selector", "svg.parallel")
+        axes = chart.find_elements("css selector", "g.axis")
+        lines = chart.find_elements("css selector", "polyline")
+        assert len(axes) >= 2 and 0 < len(lines) <= len(_stored(db, name))
+        for line in lines:
+            assert len(line.get_attribute("points").split()) == len(axes)
+        labels = [a.find_element("css selector", "text.axis-label").text for a in axes]
+        assert labels[-1].startswith(("best_val", "final_val", "train_", "test_"))  # the metric
+
+
 def test_stored_markup_renders_as_text(opened):
     from selenium.common.exceptions import NoAlertPresentException
 
     assert opened.execute_script("return window.pwned === undefined")
     assert (
-        opened.find_elements("css selector", 'img[src="x"], main script, main svg:not(.chart)')
+        opened.find_elements(
+            "css selector", 'img[src="x"], main script, main svg:not(.chart):not(.parallel)'
+        )
         == []
     )
     synthetic, hostile = _section(opened, 1), _section(opened, 2)

@@ -114,7 +114,11 @@ def _with_search(top: str, table: str) -> str:
 @pytest.mark.parametrize(
     "top, table, named",
     [
-        ("", 'method = "bayes"', "search.method must be one of grid, halving, pbt; got 'bayes'"),
+        (
+            "",
+            'method = "bayes"',
+            "search.method must be one of grid, halving, pbt, optuna; got 'bayes'",
+        ),
         ("", "min_steps = 3", "search.method must be one of"),
         ("", 'method = "halving"', "search.min_steps is missing"),
         (

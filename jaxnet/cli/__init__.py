@@ -1,8 +1,8 @@
 """The ``jaxnet`` command: one subcommand per job, each a thin layer over library calls.
 
 One module per subcommand (``tutorial``, ``train``, ``predict``, ``gradcheck``, ``sweep``,
-``runs``, ``report``), each with its ``add_parser(sub)`` and its ``run(args)``; what they
-share is in :mod:`jaxnet.cli.args`. Every subcommand reports bad arguments and bad files in
+``runs``, ``report``, ``export``), each with its ``add_parser(sub)`` and its ``run(args)``; what
+they share is in :mod:`jaxnet.cli.args`. Every subcommand reports bad arguments and bad files in
 one line on stderr and exits with status 2, never with a traceback. Parsing imports no JAX
 (the library is imported inside the ``run`` functions), so ``--help``, ``--version`` and
 argument errors answer at once. Left out: any training, checking or storing of its own.
@@ -15,7 +15,7 @@ import sqlite3
 import sys
 
 from .. import __version__, compile_cache
-from . import gradcheck, predict, report, runs, sweep, train, tutorial
+from . import export, gradcheck, predict, report, runs, sweep, train, tutorial
 from .args import CliError, OneLineErrorParser, join_negative_values
 
 DESCRIPTION = (
@@ -24,7 +24,7 @@ DESCRIPTION = (
 )
 
 # In the order `jaxnet --help` lists them.
-SUBCOMMANDS = (tutorial, train, predict, gradcheck, sweep, runs, report)
+SUBCOMMANDS = (tutorial, train, predict, gradcheck, sweep, runs, report, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

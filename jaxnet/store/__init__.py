@@ -35,8 +35,9 @@ that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and
 written and read), :mod:`.claims` (claims and data identities for several processes),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
 params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
-results, member states at rung boundaries and PBT lineage) and :mod:`.calls` (each run of a
-sweep: programs compiled, cache hits, wall time).
+results, member states at rung boundaries and PBT lineage), :mod:`.trials` (an Optuna
+study's asked trials) and :mod:`.calls` (each run of a sweep: programs compiled, cache hits,
+wall time).
 Every SQL statement of jaxnet lives in this package.
 """
 
@@ -99,6 +100,10 @@ from .search import save_segment as save_segment
 from .search import search_of as search_of
 from .search import steps_trained as steps_trained
 from .search import stored_rungs as stored_rungs
+from .trials import TRIAL_COLUMNS as TRIAL_COLUMNS
+from .trials import finished_trials as finished_trials
+from .trials import save_trials as save_trials
+from .trials import stored_trials as stored_trials
 
 __all__ = [
     "APPLICATION",
@@ -157,6 +162,10 @@ __all__ = [
     "finish_configs",
     "stored_rungs",
     "steps_trained",
+    "TRIAL_COLUMNS",
+    "save_trials",
+    "stored_trials",
+    "finished_trials",
     "OUTCOMES",
     "record_call",
     "call_totals",

@@ -113,8 +113,9 @@ def runs(conn: sqlite3.Connection, sweep_name: str | None = None) -> list[dict]:
 CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS] + ["in_sweep_file"]
 
 
-def write_csv(conn: sqlite3.Connection, file, in_file=None) -> int:
-    """Write every run as CSV to ``file``: a header line, then one row per trained member.
+def write_csv(conn: sqlite3.Connection, file, in_file=None, sweep_name: str | None = None) -> int:
+    """Write every run (of ``sweep_name``, or all) as CSV to ``file``: a header line, then one
+    row per trained member.
 
     Columns: the sweep name, then every ``runs`` column except the curve blobs (config
     columns first, then metrics and timings), then ``in_sweep_file``: 1 for a config of the
@@ -125,6 +126,7 @@ def write_csv(conn: sqlite3.Connection, file, in_file=None) -> int:
       conn: an open store; file: a text file to write to.
       in_file: ``(sweep name, config id) -> True, False or None`` (None: unknown); None
         leaves the last column empty (see :func:`jaxnet.sweep.in_file_marker`).
+      sweep_name: only this sweep's runs; None: every sweep's.
 
     Returns:
       The number of rows written.
@@ -133,13 +135,14 @@ def write_csv(conn: sqlite3.Connection, file, in_file=None) -> int:
     writer.writerow(CSV_COLUMNS)
     stored = CSV_COLUMNS[1:-1]
     selected = existing_or_default(conn, stored)  # a store of an older jaxnet lacks some
+    where, args = ("WHERE s.name = ? ", (sweep_name,)) if sweep_name is not None else ("", ())
     sql = (
         f"SELECT s.name AS sweep, {', '.join(selected)} "
-        "FROM runs r JOIN sweeps s ON r.sweep_id = s.id ORDER BY r.id"
+        f"FROM runs r JOIN sweeps s ON r.sweep_id = s.id {where}ORDER BY r.id"
     )
     at = 1 + stored.index("config_id")
     n = 0
-    for row in conn.execute(sql):
+    for row in conn.execute(sql, args):
         current = None if in_file is None else in_file(row[0], row[at])
         mark = "" if current is None else int(current)
         writer.writerow(["" if v is None else v for v in row] + [mark])

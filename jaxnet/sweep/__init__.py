@@ -11,10 +11,12 @@ and commits their rows; :mod:`.runner` tells that story for one call. On the rea
 the store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks
 the rows (and :mod:`.agreement` compares runs trained with both gradients), :mod:`.figures`
 draws the PNGs, and :mod:`.page` writes them and every stored member into one offline web
-page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search: :mod:`.search`
-decides which configs train and to which step (successive halving, PBT), and its segments
-run on the same engines. :mod:`.models` keeps the best configs' trained params in the store
-(:func:`load_model`). The file format is documented in :mod:`.spec` and in docs/sweeps.md.
+page; :mod:`.outputs` gives the runs out as a pandas table, CSV, JSON or JSON lines, and
+:mod:`.tensorboard` as TensorBoard event files. A ``[search]`` table (:mod:`.search_table`)
+makes the sweep a search: :mod:`.search` decides which configs train and to which step
+(successive halving, PBT, Optuna's samplers), and its segments run on the same engines.
+:mod:`.models` keeps the best configs' trained params in the store (:func:`load_model`). The
+file format is documented in :mod:`.spec` and in docs/sweeps.md.
 """
 
 from ..compile_cache import compile_clock as compile_clock
@@ -30,6 +32,10 @@ from .models import best_config_id as best_config_id
 from .models import load_model as load_model
 from .options import ENGINES as ENGINES
 from .options import EngineOptions as EngineOptions
+from .outputs import results as results
+from .outputs import write_csv as write_csv
+from .outputs import write_json as write_json
+from .outputs import write_jsonl as write_jsonl
 from .page import watch as watch
 from .page import write_page as write_page
 from .page import write_report as write_report
@@ -75,6 +81,7 @@ from .task import environment as environment
 from .task import fit_group as fit_group
 from .task import member_rows as member_rows
 from .task import train_group as train_group
+from .tensorboard import export_tensorboard as export_tensorboard
 from .versions import StoredTally as StoredTally
 from .versions import current_ids as current_ids
 from .versions import in_file_marker as in_file_marker
@@ -145,4 +152,9 @@ __all__ = [
     "watch",
     "load_model",
     "best_config_id",
+    "results",
+    "write_csv",
+    "write_json",
+    "write_jsonl",
+    "export_tensorboard",
 ]

@@ -111,6 +111,22 @@ def expand(sweep: Sweep, task: str) -> list[dict]:
     return configs
 
 
+def trial_config(sweep: Sweep, task: str, params: dict) -> dict:
+    """The config of one trial of an Optuna search: the ``[grid]`` axes (one value each, held
+    fixed) with the values the sampler chose for the ``[random]`` axes.
+
+    Args:
+      sweep: an optuna search's spec; task: the dataset's task; params: axis -> value, one
+        for each ``[random]`` axis, as the config holds it (e.g. ``hidden`` a list of ints).
+
+    Returns:
+      The config dict (see :func:`canonical`).
+    """
+    settings = task_defaults(sweep.settings, task)
+    fixed = {axis: values[0] for axis, values in sweep.grid.items()}
+    return _config(sweep, settings, {**AXIS_DEFAULTS, **fixed, **params})
+
+
 def effective_batch(config: dict, n_train: int) -> int | None:
     """The batch size a config trains with (:func:`jaxnet.sizing.batch_rows`): None, the full
     batch, for 0 or at least the training rows."""

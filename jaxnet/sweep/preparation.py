@@ -20,8 +20,9 @@ import numpy as np
 
 from .. import _validate, data, mlp
 from ..sizing import MAX_GROUP_BYTES, training_bytes
+from . import regimen
 from .options import EngineOptions
-from .plan import expand, group, task_defaults
+from .plan import expand, group, task_defaults, trial_config
 from .spec import Sweep, SweepError
 
 # The most rungs (halving) and rounds (PBT) a search may make of one config's steps.
@@ -186,6 +187,13 @@ def preflight(sweep: Sweep, options: EngineOptions | None = None) -> Preflight:
     prepared = prepare(sweep)
     settings = task_defaults(sweep.settings, prepared.task)
     _check_metric(settings["metric"], prepared)
+    if sweep.search["method"] == "optuna":  # its configs are asked as it goes
+        corners = space_corners(sweep, prepared)
+        regimen.check_configs(sweep.name, corners, {*sweep.grid, *sweep.random}, "optuna")
+        check_against_data(sweep, [[c] for c in corners], prepared, settings["loss"])
+        _check_search(sweep, corners)
+        study_batch(sweep, prepared)
+        return Preflight(sweep, options or EngineOptions(), settings, prepared, [], [])
     configs = expand(sweep, prepared.task)
     n_train = len(prepared.parts["train"][1])
     ends = (prepared.n_features, prepared.n_outputs)
@@ -219,10 +227,82 @@ def rung_count(min_steps: int, factor: float, steps: int) -> int:
     return math.ceil(math.log(steps / min_steps) / math.log(factor))
 
 
+def _ends(sweep: Sweep, axis: str) -> list:
+    """The values of a ``[random]`` axis an Optuna study's checks try: both ends of a range,
+    every choice of a list."""
+    kind, args = sweep.random[axis]
+    return (
+        list(args) if kind == "choice" else [int(a) if kind.startswith("int_") else a for a in args]
+    )
+
+
+def space_corners(sweep: Sweep, prepared: Prepared) -> list[dict]:
+    """The configs at the ends of an Optuna study's space, for the checks the preflight runs
+    before any trial is asked: the largest (every range at its top, each list's value that
+    needs the most memory) and the one with the fewest steps."""
+    task = prepared.task
+    largest = {a: _ends(sweep, a)[-1] if sweep.random[a][0] != "choice" else _ends(sweep, a)[0]
+               for a in sweep.random}  # fmt: skip
+    for axis, (kind, _) in sweep.random.items():
+        if kind == "choice":
+            largest[axis] = max(
+                _ends(sweep, axis),
+                key=lambda v, a=axis: group_bytes([trial_config(sweep, task, {**largest, a: v})],
+                                                  prepared),
+            )  # fmt: skip
+    fewest = dict(largest)
+    if "steps" in sweep.random:
+        fewest["steps"] = min(_ends(sweep, "steps"))
+    return [trial_config(sweep, task, largest), trial_config(sweep, task, fewest)]
+
+
+# CMA-ES's smallest population: below 4 it keeps one parent (mu = 1) and its rank-mu update of
+# the covariance is void (the cmaes package divides by its zero rate); 4 is also its default
+# population for one or two dimensions.
+CMA_MIN_BATCH = 4
+
+
+def study_batch(sweep: Sweep, prepared: Prepared) -> int:
+    """How many trials an Optuna study asks at once: ``search.batch``, or (``"auto"``) as
+    many as one population of the space's largest net holds within
+    :data:`~jaxnet.sizing.MAX_GROUP_BYTES`, but at most a quarter of the trials (at least 1),
+    so the sampler sees three rounds of results before its last ask (CMA-ES: at least
+    :data:`CMA_MIN_BATCH`).
+
+    Raises:
+      SweepError: a batch of the largest net would need more memory than the limit, or
+        CMA-ES asked for a population below :data:`CMA_MIN_BATCH`.
+    """
+    s = sweep.search
+    one = group_bytes([space_corners(sweep, prepared)[0]], prepared)
+    fits = max(1, MAX_GROUP_BYTES // max(one, 1))
+    batch = min(fits, max(1, math.ceil(s["trials"] / 4))) if s["batch"] == "auto" else s["batch"]
+    if batch * one > MAX_GROUP_BYTES:
+        raise SweepError(
+            f"{sweep.name}: search.batch {batch} of the space's largest net would need about "
+            f"{batch * one / 2**30:,.1f} GiB; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB per "
+            f"population (jaxnet.sizing.MAX_GROUP_BYTES): at most {fits} fit"
+        )
+    if s["sampler"] == "cmaes" and s["batch"] == "auto":
+        batch = max(batch, min(CMA_MIN_BATCH, fits))
+    if s["sampler"] == "cmaes" and batch < CMA_MIN_BATCH:
+        raise SweepError(
+            f"{sweep.name}: search.batch {batch}: sampler 'cmaes' asks a population of at least "
+            f"{CMA_MIN_BATCH} trials at once (its batch is CMA-ES's population size)"
+        )
+    return batch
+
+
 def _check_search(sweep: Sweep, configs: list[dict]) -> None:
     """A search's keys against the configs: halving's first rung below every config's steps,
-    PBT's interval too (a round as long as the run exchanges nothing)."""
-    key = {"halving": "min_steps", "pbt": "interval"}.get(sweep.search["method"])
+    PBT's interval too (a round as long as the run exchanges nothing); an Optuna study's
+    halving pruner the same, against the ends of its space."""
+    method, search = sweep.search["method"], sweep.search
+    if method == "optuna" and search["pruner"] == "halving":
+        method = "halving"
+    elif method == "optuna":
+        return
+    key = {"halving": "min_steps", "pbt": "interval"}.get(method)
     if key is None:
         return
     fewest, most = min(c["steps"] for c in configs), max(c["steps"] for c in configs)

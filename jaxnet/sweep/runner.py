@@ -23,9 +23,9 @@ from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
 from .models import DEFAULT_KEEP, Keeper, check_keep
 from .options import EngineOptions
-from .plan import canonical, config_id, padding_overhead
+from .plan import canonical, config_id, padding_overhead, trial_config
 from .preparation import Preflight, preflight
-from .search import drive_search, method_for
+from .search import OptunaSearch, drive_search, method_for
 from .spec import Sweep, SweepError
 
 
@@ -82,28 +82,62 @@ def run(
     with switched(tiered), store.opened(store_path) as conn:
         _check_search_record(conn, plan, store_path)
         opened = open_sweep(conn, plan)
-        shown = f"{len(opened.groups)} groups" if method is None else f"a {method.name} search"
-        log(
-            f"sweep {sweep.name}: {sweep.dataset}, {len(plan.configs)} configs; "
-            f"{len(plan.configs) - opened.todo} already stored, {opened.todo} to train in "
-            f"{shown} -> {store_path}"
+        total, todo = _counts(conn, plan, opened, method)
+        shown = (
+            f"{len(opened.groups)} groups"
+            if method is None
+            else f"{_article(method.name)} {method.name} search"
         )
-        train = (conn, store_path, plan, opened, progress, log, keeper, method)
-        summary = _train_and_record(train, start, counts)
+        what = "trials" if isinstance(method, OptunaSearch) else "configs"
+        log(
+            f"sweep {sweep.name}: {sweep.dataset}, {total} {what}; "
+            f"{total - todo} already stored, {todo} to train in {shown} -> {store_path}"
+        )
+        train = (conn, store_path, plan, opened, todo, progress, log, keeper, method)
+        summary = _train_and_record(train, start, counts, (total, todo))
         steps = store.steps_trained(conn, sweep.name) if method is not None else None
+        grid_steps = _grid_steps(conn, plan)
     if method is None:
         return summary
-    grid_steps = sum(c["steps"] for c in plan.configs)
     return dataclasses.replace(summary, method=method.name, steps=(steps, grid_steps))
 
 
-def _train_and_record(train: tuple, start: float, counts) -> SweepSummary:
-    """Train what is left (``train``: :func:`_train`'s arguments), then store how this call
-    ended -- completed, interrupted or failed -- with its summary's counts."""
-    conn, store_path, plan, opened = train[:4]
+def _counts(conn, plan: Preflight, opened: Opened, method) -> tuple[int, int]:
+    """``(configs, configs without a row)``; for an Optuna study ``(trials, trials to ask or
+    train)``: its configs are asked as it goes."""
+    if isinstance(method, OptunaSearch):
+        return method.trials, method.left(conn)
+    return len(plan.configs), opened.todo
+
+
+def _grid_steps(conn, plan: Preflight) -> int:
+    """What the sweep's configs cost trained to their last step: a grid's configs, or the
+    configs an Optuna study asked so far."""
+    if plan.configs:
+        return sum(c["steps"] for c in plan.configs)
+    asked = {t["config_id"]: t["config"] for t in store.stored_trials(conn, plan.sweep.name)}
+    return sum(json.loads(c)["steps"] for c in asked.values())
+
+
+def search_scope(plan: Preflight) -> str:
+    """What a search decides over, hashed (16 hex digits): its configs, or an Optuna study's
+    fixed config and space (its configs are asked as it goes)."""
+    if plan.sweep.search["method"] == "optuna":
+        base = trial_config(plan.sweep, plan.prepared.task, {})
+        text = canonical({"fixed": base, "space": plan.sweep.random})
+    else:
+        text = " ".join(sorted(config_id(plan.sweep.name, c) for c in plan.configs))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _train_and_record(train: tuple, start: float, counts, left: tuple) -> SweepSummary:
+    """Train what is left (``train``: :func:`_train`'s arguments; ``left``: ``(configs or
+    trials, of them left to train)``), then store how this call ended -- completed,
+    interrupted or failed -- with its summary's counts."""
+    conn, store_path, plan, opened, todo = train[:5]
     tally, startup, outcome = Tally(), 0.0, "failed"
     try:
-        if opened.groups:
+        if todo:
             tally, startup = _train(*train)
         outcome = "completed"
     except KeyboardInterrupt:
@@ -111,7 +145,7 @@ def _train_and_record(train: tuple, start: float, counts) -> SweepSummary:
         raise
     finally:
         seconds = time.perf_counter() - start
-        summary = _summary(plan, store_path, opened, tally, seconds, startup, counts)
+        summary = _summary(plan, store_path, opened, left, tally, seconds, startup, counts)
         _record_call(conn, opened.sweep_id, summary, outcome)
     return summary
 
@@ -153,8 +187,11 @@ def _check_search_record(conn, plan: Preflight, store_path) -> None:
             f"{search['method']} search would mix with them: give it a new name or a new store"
         )
     # The configs too: a search decides over a fixed set (a rung ranks all who reached it).
-    ids = sorted(config_id(sweep.name, c) for c in plan.configs)
-    configs = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+    # An Optuna study's trials may grow (a rerun with more trials continues the study).
+    configs = search_scope(plan)
+    search = {
+        k: v for k, v in search.items() if not (search["method"] == "optuna" and k == "trials")
+    }
     settings = canonical({**search, "configs": configs})
     before = store.record_search(conn, sweep.name, search["method"], settings)
     if before is not None:
@@ -167,16 +204,16 @@ def _check_search_record(conn, plan: Preflight, store_path) -> None:
         )
 
 
-def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log, keeper, method):
+def _train(conn, store_path, plan: Preflight, opened: Opened, todo, progress, log, keeper, method):
     """Start the engine, drive the groups (or the search) through it; ``(tally, engine
-    start-up seconds)``."""
+    start-up seconds)``. ``todo``: configs (or trials) left, for the progress bar."""
     name = plan.sweep.name
     engine = make_engine(plan.options, name, plan.prepared, plan.settings["curve_points"])
     retries = plan.options.retry_limit
     try:
         with (
             Leases(conn, store_path, plan.options.lease) as leases,
-            _progress_bar(opened.todo, progress, name) as bar,
+            _progress_bar(todo, progress, name) as bar,
         ):
             if method is None:
                 tally = drive(
@@ -188,7 +225,7 @@ def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log, kee
                     conn, plan, method, opened.sweep_id, engine, leases, keeper,
                     retries=retries, log=log, bar=bar,
                 )  # fmt: skip
-                tally.elsewhere = max(0, opened.todo - tally.trained)
+                tally.elsewhere = max(0, todo - tally.trained)
     finally:
         engine.close()
     return tally, getattr(engine, "startup_seconds", 0.0)
@@ -207,15 +244,16 @@ def _compile_counts() -> tuple:
     return compile_cache.xla_compiles(), hits, background, used[1], used[2], tier_switches()
 
 
-def _summary(plan, store_path, opened, tally, seconds, startup, counts) -> SweepSummary:
+def _summary(plan, store_path, opened, left, tally, seconds, startup, counts) -> SweepSummary:
     deltas = (now - was for now, was in zip(_compile_counts(), counts))
     programs, hits, background, tier1, tier2, switches = deltas
     ends = (plan.prepared.n_features, plan.prepared.n_outputs)
+    total, todo = left
     return SweepSummary(
         plan.sweep.name,
         str(store_path),
-        len(plan.configs),
-        len(plan.configs) - opened.todo,
+        total,
+        total - todo,
         tally.trained,
         tally.groups,
         tally.compiles,
@@ -333,3 +371,7 @@ class SweepSummary:
         t = self.tier_programs
         switched = f" ({self.switches} switched)" if self.switches else ""
         return f"programs at tier 1: {t.get(1, 0)}, tier 2: {t.get(2, 0)}{switched}"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

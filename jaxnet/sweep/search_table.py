@@ -16,6 +16,16 @@ step, as sweeps always did. The other methods decide which configs run and to wh
     perturb = [0.8, 1.25]  # ...and multiplies the copied learning rate by one of these
     seed = 0             # seeds who copies whom and which factor
 
+    [search]
+    method = "optuna"    # Optuna's samplers over the [random] table's distributions
+    sampler = "tpe"      # tpe, cmaes, gp, random or qmc
+    trials = 64          # how many trials the study asks for in all
+    batch = 16           # trials asked at once and trained as populations (default: auto)
+    seed = 0             # seeds the sampler
+    pruner = "halving"   # none (default), or successive halving within each batch:
+    min_steps = 100      #   its first rung (required with pruner = "halving")
+    factor = 3           #   at each rung the best 1/factor of the batch go on
+
 :data:`METHOD_KEYS` lists each method's keys with their checks and defaults (None:
 required); a new method adds its entry there. Checks that need the data or the expanded
 configs (``min_steps`` below every config's ``steps``, a validation metric with validation
@@ -27,7 +37,11 @@ from __future__ import annotations
 
 import math
 
-METHODS = ("grid", "halving", "pbt")
+METHODS = ("grid", "halving", "pbt", "optuna")
+SAMPLERS = ("tpe", "cmaes", "gp", "random", "qmc")
+PRUNERS = ("none", "halving")
+# The most trials one study may ask for (as many as a sweep may hold configs).
+MAX_TRIALS = 100_000
 GRID = {"method": "grid"}
 
 
@@ -62,6 +76,29 @@ def _factors(v):
     return [float(f) for f in v]
 
 
+def _one_of(names):
+    def check(v):
+        if v not in names:
+            raise ValueError(f"one of {', '.join(names)}")
+        return v
+
+    return check
+
+
+def _trials(v):
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_TRIALS:
+        raise ValueError(f"an int from 1 to {MAX_TRIALS:,} (how many trials the study asks for)")
+    return int(v)
+
+
+def _batch(v):
+    if v == "auto":
+        return v
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_TRIALS:
+        raise ValueError(f'"auto" or an int from 1 to {MAX_TRIALS:,} (trials asked at once)')
+    return int(v)
+
+
 # method -> {key: (check, default)}; a default of None means the key is required.
 METHOD_KEYS = {
     "grid": {},
@@ -72,16 +109,40 @@ METHOD_KEYS = {
         "perturb": (_factors, [0.8, 1.25]),
         "seed": (_int_at_least(0), 0),
     },
+    "optuna": {
+        "sampler": (_one_of(SAMPLERS), "tpe"),
+        "trials": (_trials, None),
+        "batch": (_batch, "auto"),
+        "seed": (_int_at_least(0), 0),
+        "pruner": (_one_of(PRUNERS), "none"),
+        "min_steps": (_int_at_least(1), 0),  # 0: not given; required with pruner = "halving"
+        "factor": (_above_one, 3.0),
+    },
 }
 # What each method's missing required key means, for the one-line refusal.
 REQUIRED_MEANING = {
     "min_steps": "the steps of the first rung",
     "interval": "steps between exploit rounds",
+    "trials": "how many trials the study asks for",
 }
 
 
 def _owner(key: str) -> str | None:
     return next((m for m, keys in METHOD_KEYS.items() if key in keys), None)
+
+
+def _check_pruner(out: dict, table: dict) -> dict:
+    """An Optuna search's pruner keys: ``min_steps`` with ``pruner = "halving"`` only."""
+    if out["pruner"] == "halving" and not out["min_steps"]:
+        raise ValueError(
+            'search.min_steps is missing: pruner = "halving" needs it (the steps of the first rung)'
+        )
+    given = [k for k in ("min_steps", "factor") if k in table]
+    if out["pruner"] == "none" and given:
+        raise ValueError(
+            f'search.{given[0]} goes with pruner = "halving"; this search has pruner = "none"'
+        )
+    return out
 
 
 def check_search(table) -> dict:
@@ -122,4 +183,36 @@ def check_search(table) -> dict:
             out[key] = check(table[key])
         except ValueError as e:
             raise ValueError(f"search.{key} must be {e}; got {table[key]!r}") from None
-    return out
+    return _check_pruner(out, table) if method == "optuna" else out
+
+
+def is_study(spec: dict) -> bool:
+    """The parsed file's ``[search]`` table asks for an Optuna study (checked in full later)."""
+    search = spec.get("search")
+    return isinstance(search, dict) and search.get("method") == "optuna"
+
+
+def check_space(table, grid: dict) -> None:
+    """The tables of an Optuna study: a ``[random]`` table (its space) with no ``n`` (the study
+    asks ``search.trials``) or ``seed`` (``search.seed``), and ``[grid]`` axes of one value
+    each (held fixed). The distributions themselves are checked as any ``[random]`` table's.
+
+    Raises:
+      ValueError: naming the table or key at fault.
+    """
+    if table is None:
+        raise ValueError(
+            "search method 'optuna' searches the [random] table's distributions; add one, "
+            "e.g. [random] learning_rate = {log_uniform = [1e-4, 1e-1]}"
+        )
+    if not isinstance(table, dict):
+        raise ValueError("random must be a table, like [random] width = [16, 64]")
+    for key, instead in (("n", "search.trials"), ("seed", "search.seed")):
+        if key in table:
+            raise ValueError(f"random.{key} is not used by an optuna search; set {instead} instead")
+    many = next((axis for axis, values in grid.items() if len(values) > 1), None)
+    if many is not None:
+        raise ValueError(
+            f"grid.{many} has {len(grid[many])} values; an optuna search holds [grid] axes "
+            "fixed: give one value, or search it in [random] as a list to choose from"
+        )

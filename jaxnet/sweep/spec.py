@@ -107,7 +107,7 @@ from pathlib import Path
 
 from .. import activations, data, losses, mlp, schedules, train
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
-from .search_table import GRID, check_search
+from .search_table import GRID, check_search, check_space, is_study
 
 try:
     import tomllib
@@ -437,6 +437,16 @@ def _random(where: str, table) -> tuple[dict, int, int]:
     return axes, n, seed
 
 
+def _space(where: str, table, grid: dict) -> dict:
+    """An Optuna study's space: the ``[random]`` table's distributions (see
+    :func:`.search_table.check_space` for what it refuses)."""
+    try:
+        check_space(table, grid)
+    except ValueError as e:
+        raise SweepError(f"{where}: {e}") from None
+    return _random(where, {**table, "n": 1})[0]
+
+
 def _check_axes(where: str, grid: dict, random: dict) -> None:
     both = [k for k in grid if k in random]
     if both:
@@ -467,7 +477,10 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
         k: _checked(where, k, SETTING_CHECKS[k], v) for k, v in spec.items() if k in SETTING_CHECKS
     }
     grid = _grid(where, spec.get("grid", {}))
-    random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
+    if is_study(spec):
+        random, draws, seed = _space(where, spec.get("random"), grid), 0, 0
+    else:
+        random, draws, seed = _random(where, spec["random"]) if "random" in spec else ({}, 0, 0)
     _check_axes(where, grid, random)
     _check_count(where, grid, draws)
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}

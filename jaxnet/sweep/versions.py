@@ -7,6 +7,8 @@ the readers show them apart: :func:`split_rows` cuts a sweep's rows into the cur
 and the earlier versions', and :func:`stored_tally` counts what a store holds of a file (the
 message of an interrupted sweep). A row is current when its config id is one of the file's
 configs; the file is the latest spec text stored under the sweep's name (or the one in hand).
+An Optuna study's configs are the trials it asked, not the file's: all its rows are current
+(a stored study refuses another space or fixed config, so no earlier version shares its name).
 
 Left out: deleting old rows (a store keeps everything), and telling earlier versions apart
 from each other.
@@ -22,8 +24,14 @@ from .plan import config_id, expand
 from .spec import Sweep, SweepError, spec_from_source
 
 
+def _asks(sweep: Sweep) -> bool:
+    """An Optuna study: its configs are asked as it goes, so the file alone does not list them."""
+    return sweep.search["method"] == "optuna"
+
+
 def current_ids(sweep: Sweep) -> frozenset[str]:
-    """Config ids of every config the file defines.
+    """Config ids of every config the file defines (none for an Optuna study: its configs are
+    the trials it asks).
 
     The data's task only chooses the default loss, so the ids of both tasks are taken: a
     stored row is current when it is one of them.
@@ -38,8 +46,9 @@ def current_ids(sweep: Sweep) -> frozenset[str]:
 
 
 def config_count(sweep: Sweep) -> int:
-    """How many configs the file defines (the same for either task)."""
-    return len(expand(sweep, TASKS[0]))
+    """How many configs the file defines (the same for either task); an Optuna study's
+    trials."""
+    return sweep.search["trials"] if _asks(sweep) else len(expand(sweep, TASKS[0]))
 
 
 def split_rows(rows: list[dict], sweep: Sweep | None) -> tuple[list[dict], list[dict]]:
@@ -53,7 +62,7 @@ def split_rows(rows: list[dict], sweep: Sweep | None) -> tuple[list[dict], list[
     Returns:
       ``(current, earlier)``, each in store order.
     """
-    if sweep is None:
+    if sweep is None or _asks(sweep):
         return list(rows), []
     ids = current_ids(sweep)
     return [r for r in rows if r["config_id"] in ids], [
@@ -104,7 +113,7 @@ def stored_tally(store_path, sweep: Sweep) -> StoredTally:
     """
     pairs = store.stored_groups(store_path, sweep.name)
     ids = current_ids(sweep)
-    current = {c: g for c, g in pairs.items() if c in ids}
+    current = {c: g for c, g in pairs.items() if _asks(sweep) or c in ids}
     return StoredTally(
         str(store_path),
         config_count(sweep),
@@ -127,11 +136,11 @@ def in_file_marker(conn):
     ids = {}
     for entry in store.sweeps(conn):
         spec = readable_spec(entry["spec"])
-        ids[entry["name"]] = None if spec is None else current_ids(spec)
+        ids[entry["name"]] = None if spec is None else True if _asks(spec) else current_ids(spec)
 
     def marker(name: str, config: str) -> bool | None:
         known = ids.get(name)
-        return None if known is None else config in known
+        return known if known is None or known is True else config in known
 
     return marker
 

@@ -24,6 +24,7 @@ from .benchmarks import (
     search,
     sklearn,
     sklearn_match,
+    study,
     sweep,
     sweep_engines,
     sweep_sklearn,
@@ -49,9 +50,19 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "install": install.bench_install,
     "tiers": tiers.bench_tiers,
     "sweep_sklearn": sweep_sklearn.bench_sweep_sklearn,
+    "study": study.bench_study,
 }
 # minutes long: run with --only NAME
-OPT_IN = ("sweep_engines", "sweep", "search", "install", "tiers", "sweep_sklearn", "sklearn_match")
+OPT_IN = (
+    "sweep_engines",
+    "sweep",
+    "search",
+    "install",
+    "tiers",
+    "sweep_sklearn",
+    "sklearn_match",
+    "study",
+)
 COMMAND = "python scripts/bench"
 
 

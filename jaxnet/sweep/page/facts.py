@@ -55,6 +55,8 @@ def spec_facts(entry: dict) -> dict:
         configs = len(expand(spec, "classification"))
     except (SweepError, ValueError, TypeError, KeyError):
         configs = None
+    if spec.search["method"] == "optuna":  # its configs are the trials it asks
+        configs = spec.search["trials"]
     return {
         "description": spec.settings.get("description") or "",
         "dataset": spec.dataset,

@@ -1,6 +1,7 @@
 """The report page's HTML: one self-contained file, its script, style and data inlined.
 
-The script and style are read from ``page.js`` and ``page.css`` beside this module; the data
+The scripts and style are read from ``page.js`` (the table and curves), ``parallel.js``
+(the parallel coordinates) and ``page.css`` beside this module; the data
 (:func:`.sections.sweep_sections`) is inline JSON that escapes ``<``, ``>`` and ``&``, and
 every stored string that reaches the HTML is escaped, so stored text stays inert. Left out:
 reading the store (:mod:`.sections`) and writing files (:mod:`.writer`).
@@ -45,6 +46,22 @@ def _figure_html(paths: list[str], note: str, version: str) -> str:
     return f'<div class="figures">{items}</div>'
 
 
+def _importances_html(section: dict) -> str:
+    """An Optuna sweep's parameter importances as bars (nothing for other sweeps)."""
+    found, note = section.get("importances") or [], section.get("importances_note") or ""
+    if not found:
+        return f'<p class="note importances">{_e(note)}</p>' if note else ""
+    items = "".join(
+        f'<li><span class="param">{_e(name)}</span><span class="bar" style="width: '
+        f'{100 * value:.1f}%"></span><span class="value">{value:.2f}</span></li>'
+        for name, value in found
+    )
+    return (
+        '<div class="importances"><h3>Parameter importances (Optuna, fANOVA)</h3>'
+        f'<ul class="importance-bars">{items}</ul></div>'
+    )
+
+
 def _section_html(i: int, section: dict, figures: list[str], note: str, version: str) -> str:
     facts = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in section["facts"])
     fixed = ", ".join(section["fixed"])
@@ -68,6 +85,12 @@ def _section_html(i: int, section: dict, figures: list[str], note: str, version:
         '<p class="hint">Click rows to add their curves. Solid: training loss (window means);'
         " dashed: validation loss at each evaluation.</p>",
         '<ul class="legend"></ul></div></div>',
+        '<div class="parallel-wrap"><h3>Configs and the ranking metric</h3>'
+        '<svg class="parallel" viewBox="0 0 900 320" role="img" '
+        'aria-label="parallel coordinates of the configs and the metric"></svg>'
+        '<p class="hint">One line per member, through its value on each varying config field; '
+        "its colour and the last axis are the ranking metric (dark: best).</p></div>",
+        _importances_html(section),
         _figure_html(figures, note, version),
         "</section>",
     ]
@@ -120,5 +143,5 @@ def render(
         f"{_e(utc_span(store.now(), store.now()))}</p>{status}<nav>{nav}</nav></header>"
         f"<main>{body}</main>"
         f'<script type="application/json" id="jaxnet-data">{_json_for_script(boot)}</script>'
-        f"<script>{_asset('page.js')}</script></body></html>\n"
+        f"<script>{_asset('page.js')}\n{_asset('parallel.js')}</script></body></html>\n"
     )

@@ -15,6 +15,7 @@ from ..search.summary import search_facts
 from ..spec import METRICS
 from ..versions import readable_spec, split_rows
 from .facts import earlier_facts, optional_facts, spec_facts, sweep_facts
+from .importances import importances
 from .members import curve_name_keys, earlier_member, member, table_columns
 
 
@@ -27,6 +28,7 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
     keys = [c["key"] for c in columns]
     name_keys = curve_name_keys(columns)
     facts = sweep_facts(spec, rows, optional_facts(conn, entry["name"]))
+    found, why = importances(conn, entry, rows, ranked) if ranked in METRICS else ([], "")
     return {
         "name": entry["name"],
         "description": spec["description"],
@@ -41,6 +43,8 @@ def _section(conn, entry: dict, metric: str | None) -> dict:
         "sort": keys.index(ranked) if ranked in keys else None,
         "configs": spec["configs"],
         "stored": len({r["config_id"] for r in rows}),
+        "importances": found,
+        "importances_note": why,
     }
 
 
@@ -60,7 +64,8 @@ def sweep_sections(conn, metric: str | None = None) -> list[dict]:
       read, or None), ``facts`` (label, text) pairs, ``fixed`` (settings every member shares),
       ``columns``, ``members`` (one dict per stored run: cell texts, sort values, curve
       points; the current file's first, then those of earlier versions, marked ``earlier``),
-      ``sort`` (the ranking column), ``configs`` (planned, None when unknown) and
-      ``stored`` (configs with a row).
+      ``sort`` (the ranking column), ``configs`` (planned, None when unknown),
+      ``stored`` (configs with a row), and for an Optuna sweep ``importances`` (parameter,
+      importance) pairs, largest first, or ``importances_note`` saying why there are none.
     """
     return [_section(conn, entry, metric) for entry in store.sweeps(conn)]

@@ -8,6 +8,9 @@ schedules the training in segments:
   only the best ``1/factor`` of the configs that reached it (sweep-wide) go on.
 * :mod:`.pbt` -- population-based training: every ``interval`` steps the worst members of
   each group copy the params and optimizer state of the best and perturb their learning rate.
+* :mod:`.optuna_search` -- Optuna's samplers (TPE, CMA-ES, GP, random, QMC) asked for a batch
+  of trials at a time (:mod:`.study`, :mod:`.space`), each batch trained as populations and
+  told back; ``pruner = "halving"`` makes each batch a successive-halving bracket.
 
 A method is any object with a ``name`` and ``plan(state) -> Plan`` (:mod:`.state`): given the
 search's state as the store holds it, the tasks to train next (configs of one compiled
@@ -22,11 +25,12 @@ after ``kill -9`` like them. Rows of finished configs are built from the store a
 
 from __future__ import annotations
 
-from ..preparation import Preflight
+from ..preparation import Preflight, study_batch
 from .halving import Halving as Halving
 from .halving import promote as promote
 from .halving import rung_steps as rung_steps
 from .loop import drive_search as drive_search
+from .optuna_search import OptunaSearch as OptunaSearch
 from .pbt import PBT as PBT
 from .pbt import exploit as exploit
 from .state import Plan as Plan
@@ -37,6 +41,7 @@ from .state import value_at as value_at
 
 __all__ = [
     "Halving",
+    "OptunaSearch",
     "PBT",
     "Plan",
     "SearchState",
@@ -57,6 +62,9 @@ def method_for(preflight: Preflight):
     Args:
       preflight: the sweep's :class:`~jaxnet.sweep.preparation.Preflight` (its groups are the
         programs a method starts from).
+
+    Raises:
+      SweepError: an Optuna search without Optuna (or what its sampler needs) installed.
     """
     search = preflight.sweep.search
     if search["method"] == "halving":
@@ -67,4 +75,11 @@ def method_for(preflight: Preflight):
     if search["method"] == "pbt":
         s = search
         return PBT(s["interval"], s["fraction"], s["perturb"], s["seed"], preflight.groups)
+    if search["method"] == "optuna":
+        p = preflight.prepared
+        batch = study_batch(preflight.sweep, p)
+        ends = (p.n_features, p.n_outputs)
+        return OptunaSearch(
+            preflight.sweep, p.task, batch, preflight.n_train, preflight.max_padding, ends
+        )
     return None

@@ -6,8 +6,10 @@ and their states dropped: one transaction), claims the plan's tasks in the store
 (:class:`jaxnet.sweep.driver.Leases`, as a grid claims groups), hands them to the engine and
 commits each finished task's rung results, states and lineage in one transaction. A task
 stored meanwhile by another process is released, not trained; a process with nothing to
-claim waits for the tasks others hold (a halving rung waits for all its configs). It ends when
-the plan is done and every decided config has its row.
+claim waits for the tasks others hold (a halving rung waits for all its configs). A method
+that asks for its configs as it goes (an Optuna study) says so in its plan, and the loop has
+it ask and store its next batch first. It ends when the plan is done and every decided config
+has its row.
 
 Because every decision is recomputed from the store, a process killed at any moment and
 rerun (or several processes at once) ends with the rows an uninterrupted run writes.
@@ -46,6 +48,9 @@ class _Search:
         self._write_finished(state, plan.finished)
         if plan.done and not self.running:
             return False
+        if plan.ask and not self.running:  # an Optuna study's next batch: stored, then planned
+            self.method.ask(self.conn, state, plan.finished)
+            return True
         self._fill(plan.tasks)
         if self.running:
             self._collect(poll, retries)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 
 import numpy as np
 
@@ -59,11 +60,14 @@ class Plan:
       finished: config id -> ``"completed"``, ``"pruned"`` or ``"diverged"``, for every config
         whose fate is decided, whether its row is written yet or not.
       done: every config's fate is decided: the search is over once their rows are written.
+      ask: a method that asks for its configs as it goes (an Optuna study) needs its next
+        batch asked (``method.ask``) before it can plan more.
     """
 
     tasks: list
     finished: dict
     done: bool
+    ask: bool = False
 
 
 def task_key(sweep: str, rung: int, configs) -> str:
@@ -92,6 +96,8 @@ class SearchState:
       configs: every config, file order; ids: their config ids.
       results: config id -> its rung results, rung order (evaluations decoded).
       rows: config ids that have their row.
+      trials: an Optuna study's stored trials, by number (:func:`jaxnet.store.stored_trials`);
+        their configs are among ``configs``. Empty for other methods.
     """
 
     sweep: str
@@ -100,6 +106,7 @@ class SearchState:
     ids: tuple
     results: dict
     rows: frozenset
+    trials: tuple = ()
 
     def result(self, cid: str, rung: int) -> dict | None:
         """Config ``cid``'s result at ``rung``, or None."""
@@ -107,15 +114,34 @@ class SearchState:
         return found[rung] if rung < len(found) and found[rung]["rung"] == rung else None
 
 
+def _with_trials(sweep: str, configs, trials: list) -> list:
+    """``configs`` and, after them, the config of every stored trial (each config once)."""
+    out, seen = list(configs), {config_id(sweep, c) for c in configs}
+    for t in trials:
+        config = json.loads(t["config"])
+        if config_id(sweep, config) != t["config_id"]:
+            raise store.StoreError(
+                f"{sweep}: trial {t['number']}'s stored config does not match its config id "
+                "(the store was changed by hand): rerun the sweep into a new store"
+            )
+        if t["config_id"] not in seen:
+            seen.add(t["config_id"])
+            out.append(config)
+    return out
+
+
 def load_state(conn, sweep: str, metric: str, configs) -> SearchState:
-    """The :class:`SearchState` of ``sweep`` in an open store (no per-step losses read)."""
+    """The :class:`SearchState` of ``sweep`` in an open store (no per-step losses read): the
+    given configs, and those of an Optuna study's stored trials."""
+    trials = store.stored_trials(conn, sweep)
+    configs = _with_trials(sweep, configs, trials)
     ids = tuple(config_id(sweep, c) for c in configs)
     results: dict[str, list] = {cid: [] for cid in ids}
     for r in store.rung_results(conn, sweep):
         if r["config_id"] in results:
             results[r["config_id"]].append(_decoded(r))
     rows = frozenset(store.done_config_ids(conn, sweep))
-    return SearchState(sweep, metric, tuple(configs), ids, results, rows)
+    return SearchState(sweep, metric, tuple(configs), ids, results, rows, tuple(trials))
 
 
 def load_results(conn, sweep: str, ids) -> dict:

@@ -12,37 +12,106 @@ import json
 from collections import Counter
 
 from ... import store
-from ..plan import expand
+from ..plan import default_metric, expand
 from ..spec import SweepError, spec_from_source
 
 
-def _settings(conn, name: str) -> dict | None:
-    """The search's settings as the sweep file gave them (without the config-set hash)."""
+def _metric(entry: dict) -> str:
+    """The metric a stored sweep ranks by (a search's is always a validation metric)."""
+    return default_metric(spec_from_source(entry["spec"]).settings)
+
+
+def _settings(conn, name: str, spec_text: str) -> dict | None:
+    """The search's settings as the sweep file gave them (without the config-set hash; an
+    Optuna study's ``trials`` from the sweep's latest text)."""
     found = store.search_of(conn, name)
     if found is None:
         return None
     settings = json.loads(found[1])
     settings.pop("configs", None)
+    if settings["method"] == "optuna":  # kept apart: a study may be given more trials
+        try:
+            spec = spec_from_source(spec_text)
+            settings = {"method": "optuna", "trials": spec.search["trials"], **settings}
+        except (SweepError, ValueError, TypeError, KeyError):
+            pass
     return settings
 
 
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "/".join(_value(f) for f in v)
+    # An int as itself: a seed such as 2**64 would read 1.84467e+19 through :g.
+    return v if isinstance(v, str) else str(v) if isinstance(v, int) else f"{v:g}"
+
+
 def _described(search: dict) -> str:
-    keys = ", ".join(
-        f"{k} {'/'.join(f'{f:g}' for f in v) if isinstance(v, list) else f'{v:g}'}"
-        for k, v in search.items()
-        if k != "method"
-    )
+    shown = dict(search)
+    if shown.get("pruner") == "none":  # an Optuna study's halving keys mean nothing then
+        shown.pop("min_steps", None)
+        shown.pop("factor", None)
+    keys = ", ".join(f"{k} {_value(v)}" for k, v in shown.items() if k != "method")
     return f"{search['method']} ({keys})"
+
+
+def _trial_configs(conn, name: str) -> list[dict]:
+    """The distinct configs of an Optuna study's stored trials, first trial first."""
+    found = {t["config_id"]: t["config"] for t in store.stored_trials(conn, name)}
+    return [json.loads(c) for c in found.values()]
+
+
+def study_lines(conn, name: str, rows: list[dict], metric: str) -> list[str]:
+    """An Optuna study's trials: how many were asked in how many batches, what they were told,
+    and the best trial's params (``metric`` ranks them)."""
+    trials = store.stored_trials(conn, name)
+    if not trials:
+        return ["no trials asked yet"]
+    by_id = {r["config_id"]: r for r in rows}
+    told = Counter(_told(by_id.get(t["config_id"]), metric) for t in trials)
+    batches = len({t["batch"] for t in trials})
+    distinct = len({t["config_id"] for t in trials})
+    states = ", ".join(f"{n} {state}" for state, n in sorted(told.items()))
+    lines = [
+        f"{len(trials)} trials asked in {batches} batch{'es' if batches != 1 else ''} "
+        f"({distinct} distinct configs): {states}"
+    ]
+    done = [t for t in trials if _told(by_id.get(t["config_id"]), metric) == "complete"]
+    if done:
+        sign = -1.0 if metric.endswith("accuracy") else 1.0
+        best = min(done, key=lambda t: (sign * by_id[t["config_id"]][metric], t["number"]))
+        params = ", ".join(f"{k} {_param(v)}" for k, v in json.loads(best["params"]).items())
+        lines.append(
+            f"best trial #{best['number']} (config {best['config_id'][:8]}, {metric} "
+            f"{by_id[best['config_id']][metric]:.4g}): {params}"
+        )
+    return lines
+
+
+def _param(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _told(row: dict | None, metric: str) -> str:
+    """What a trial was told, from its config's row: complete, pruned or fail; ``running``
+    while it has no row."""
+    if row is None:
+        return "running"
+    if row["status"] == "pruned":
+        return "pruned"
+    return "complete" if row[metric] is not None else "fail"
 
 
 def steps_line(conn, name: str, spec_text: str) -> str | None:
     """``steps trained: 780 of 3,240 (24 %)``: a search's steps against a grid's, or None."""
-    if store.search_of(conn, name) is None:
+    found = store.search_of(conn, name)
+    if found is None:
         return None
     try:  # the task only picks a loss, which does not change a config's steps
         configs = expand(spec_from_source(spec_text), "classification")
     except (SweepError, ValueError, TypeError, KeyError):
         return None
+    if found[0] == "optuna":  # its configs were asked as it went
+        configs = _trial_configs(conn, name)
     grid = sum(c["steps"] for c in configs)
     done = store.steps_trained(conn, name)
     return f"steps trained: {done:,} of {grid:,} ({100 * done / max(grid, 1):.0f} %)"
@@ -95,12 +164,15 @@ def search_lines(conn, entry: dict, rows: list[dict], best: str | None) -> list[
       best: the config id of its best run, or None.
     """
     name, lines = entry["name"], []
-    search = _settings(conn, name)
+    search = _settings(conn, name, entry["spec"])
     if search is not None:
         steps = steps_line(conn, name, entry["spec"])
         lines.append(f"search: {_described(search)}" + (f"; {steps}" if steps else ""))
-        detail = rung_lines(conn, name, rows) if search["method"] == "halving" else []
+        halving = search["method"] == "halving" or search.get("pruner") == "halving"
+        detail = rung_lines(conn, name, rows) if halving else []
         detail += lineage_lines(conn, name, best) if search["method"] == "pbt" else []
+        if search["method"] == "optuna":
+            detail = study_lines(conn, name, rows, _metric(entry)) + detail
         lines += [f"  {line}" for line in detail]
     kept = store.kept_model_ids(conn, name)
     if kept:
@@ -113,14 +185,16 @@ def search_facts(conn, entry: dict, rows: list[dict], best: str | None) -> list[
     """The report page's header lines of a search: method, steps, rungs or lineage (of the
     best run, config id ``best``), and the kept models."""
     name = entry["name"]
-    search = _settings(conn, name)
+    search = _settings(conn, name, entry["spec"])
     facts = []
     if search is not None:
         facts.append(("search", _described(search)))
         steps = steps_line(conn, name, entry["spec"])
         if steps:
             facts.append(("steps trained", steps.split(": ", 1)[1]))
-        if search["method"] == "halving":
+        if search["method"] == "optuna":
+            facts += [("trials", "; ".join(study_lines(conn, name, rows, _metric(entry))))]
+        if search["method"] == "halving" or search.get("pruner") == "halving":
             facts += [("rungs", "; ".join(rung_lines(conn, name, rows)) or "-")]
         if search["method"] == "pbt":
             facts += [("lineage", "; ".join(lineage_lines(conn, name, best)))]
