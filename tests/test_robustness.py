@@ -250,7 +250,7 @@ def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready
 @pytest.mark.parametrize(
     "spec, fragments",
     [
-        ({"grid": {"steps": [10**12]}}, ["grid.steps", "below 2147483648", "1000000000000"]),
+        ({"grid": {"steps": [10**12]}}, ["grid.steps", "at most 2147483647", "1000000000000"]),
         (
             {"random": {"n": 10**9, "learning_rate": {"log_uniform": [1e-4, 0.1]}}},
             ["asks for 1,000,000,000 configs", "limit is 100,000"],
@@ -362,7 +362,10 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             ["train", "--dataset", "xor", "--data-seed", "-1"],
             "--data-seed must be a non-negative int",
         ),
-        (["tutorial", "--steps", "-5"], "--steps must be a positive int; got -5"),
+        (
+            ["tutorial", "--steps", "-5"],
+            "--steps must be a positive int (at most 2147483647 = 2**31 - 1); got -5",
+        ),
         (["train", "--dataset", "xor", "--steps", "0"], "--steps must be a positive int"),
         (
             ["train", "--dataset", "xor", "--patience", "0"],
@@ -373,8 +376,14 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             "a 2-10000000-2 net would need about 31.3 GiB",
         ),
         (["train", "--dataset", "xor", "--hidden", "40000,40000"], "2-40000-40000-2 net would"),
-        (["runs", "x.sqlite", "--top", "-1"], "--top must be a positive int; got -1"),
-        (["runs", "x.sqlite", "--top", "0"], "--top must be a positive int; got 0"),
+        (
+            ["runs", "x.sqlite", "--top", "-1"],
+            "--top must be a positive int (at most 2147483647 = 2**31 - 1); got -1",
+        ),
+        (
+            ["runs", "x.sqlite", "--top", "0"],
+            "--top must be a positive int (at most 2147483647 = 2**31 - 1); got 0",
+        ),
         (["sweep", "x.toml", "--top", "-1"], "--top must be a positive int"),
     ],
 )

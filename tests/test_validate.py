@@ -137,7 +137,10 @@ def test_params_that_do_not_match_the_spec():
 
 def test_fit_arguments():
     fit = lambda **kw: jn.fit(NET, PARAMS, X, Y, loss="sse", **kw)  # noqa: E731
-    with pytest.raises(ValueError, match="steps must be a positive int; got 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"steps must be a positive int \(at most 2147483647 = 2\*\*31 - 1\); got 0",
+    ):
         fit(optimizer="sgd", learning_rate=1.0, steps=0)
     with pytest.raises(ValueError, match="learning_rate is required"):
         fit(optimizer="sgd", steps=5)

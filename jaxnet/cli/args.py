@@ -13,6 +13,8 @@ import sys
 
 import numpy as np
 
+from .._limits import INT32_MAX, LIMIT_TEXT, int_in_range, shown
+
 # Literal copies, so that building the parser imports no JAX; tests/test_cli_help.py checks
 # they equal jaxnet.train.OPTIMIZERS and jaxnet.sweep.METRICS.
 OPTIMIZER_NAMES = ("adam", "adamw", "momentum", "nesterov", "rmsprop", "sgd")
@@ -70,10 +72,14 @@ def int_list(text: str, argument: str) -> tuple[int, ...]:
         values = tuple(int(p) for p in parts)
     except ValueError:
         raise CliError(
-            f"{argument} must be comma-separated positive ints like 8,8; got {text!r}"
+            f"{argument} must be comma-separated positive ints like 8,8; got {shown(text)}"
         ) from None
     if any(v <= 0 for v in values):
-        raise CliError(f"{argument} must be positive ints; got {text!r}")
+        raise CliError(f"{argument} must be positive ints; got {shown(text)}")
+    if any(v > INT32_MAX for v in values):
+        raise CliError(
+            f"{argument} must be positive ints of at most {LIMIT_TEXT}; got {shown(text)}"
+        )
     return values
 
 
@@ -95,11 +101,12 @@ def positive_number(value: float, argument: str) -> float:
 
 
 def at_least(value: int, low: int, argument: str) -> int:
-    """``value`` if it is at least ``low``, else a one-line error naming the flag."""
-    if value < low:
-        expected = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
-        raise CliError(f"{argument} must be {expected}; got {value}")
-    return value
+    """``value`` if it is at least ``low`` and fits in int32 (the library's one rule,
+    :func:`jaxnet._limits.int_in_range`), else a one-line error naming the flag."""
+    try:
+        return int_in_range(value, argument, low)
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
 
 def plain_arguments(args: argparse.Namespace) -> dict:

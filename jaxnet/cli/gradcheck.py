@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from .args import RESIDUAL_HELP, CliError, check_residual, int_list
+from .args import RESIDUAL_HELP, at_least, check_residual, int_list
 
 
 def add_parser(sub) -> None:
@@ -50,12 +50,12 @@ def run(args) -> int:
     from ..mlp import MLP
     from ..verification import gradcheck, output_activation_for, random_problem
 
+    at_least(args.seed, 0, "--seed")
     if args.all:
         return run_matrix(args.dtype, args.seed)
     sizes = int_list(args.sizes, "--sizes")
     loss = check_name(args.loss, "--loss")
-    if args.batch < 1:
-        raise CliError(f"--batch must be a positive int; got {args.batch}")
+    at_least(args.batch, 1, "--batch")
     out = args.output_activation or output_activation_for(loss, args.activation)
     net = MLP(
         sizes,

@@ -124,10 +124,13 @@ def _check_arguments(args) -> None:
             raise CliError(f"{flag} must be a fraction in [0, 1); got {getattr(args, name)}")
     if args.batch_size < 0:
         raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
+    at_least(args.batch_size, 0, "--batch-size")
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
-    if args.patience is not None:
-        at_least(args.patience, 1, "--patience")
+    at_least(args.seed, 0, "--seed")
+    for flag, value in (("--patience", args.patience), ("--eval-every", args.eval_every)):
+        if value is not None:  # 0 is refused, not taken for "the default": one rule for both
+            at_least(value, 1, flag)
     if args.patience is not None and args.val_size == 0:
         raise CliError("--patience needs a validation set (--val-size > 0)")
     if args.keep == "best" and args.val_size == 0:

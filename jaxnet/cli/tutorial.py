@@ -94,6 +94,7 @@ def run(args) -> int | None:
     hidden = int_list(args.hidden, "--hidden")
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
+    at_least(args.seed, 0, "--seed")
 
     import jax
     import optax

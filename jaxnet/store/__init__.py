@@ -31,16 +31,20 @@ stores written by several machines.
 
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
 (opening, creating, refusing, one transaction per write), :mod:`.runs` (sweeps and runs,
-written and read) and :mod:`.claims` (claims and data identities for several processes).
+written and read) and :mod:`.claims` (claims, and the data identity a sweep's name is bound
+to, checked again when each group is stored).
 Every SQL statement of jaxnet lives in this package.
 """
 
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
+from .claims import data_identity as data_identity
+from .claims import insert_runs_if_identity as insert_runs_if_identity
 from .claims import release_claim as release_claim
 from .claims import release_claims as release_claims
 from .claims import renew_claims as renew_claims
+from .claims import stored_datasets as stored_datasets
 from .claims import take_over_claim as take_over_claim
 from .connection import connect as connect
 from .connection import open_existing as open_existing
@@ -101,4 +105,7 @@ __all__ = [
     "release_claim",
     "release_claims",
     "check_data_identity",
+    "data_identity",
+    "stored_datasets",
+    "insert_runs_if_identity",
 ]

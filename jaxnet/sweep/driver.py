@@ -9,8 +9,11 @@ hold, so every process ends when the whole sweep is stored. A finished group's r
 committed in one transaction as soon as the engine reports it; a group reported twice (a task
 Ray reran) is stored once, and a failed task is submitted again up to ``retries`` times.
 
-:func:`open_sweep` is the store's side of a sweep's start: its row, the identity of its data
-file, and the groups that still have configs to train.
+:func:`open_sweep` is the store's side of a sweep's start: the identity of its data (a
+sweep's name is bound to one dataset: another one under the same name is refused), its row,
+and the groups that still have configs to train. The identity is checked again before each
+claim and in the transaction that commits each group, so a process that read a data file
+another process on the store has since replaced stops instead of mixing the two.
 """
 
 from __future__ import annotations
@@ -141,11 +144,13 @@ class Opened:
         (groups with nothing left are dropped).
       claims: each group's claim key, :func:`shape_id` of the whole group it comes from, so
         every process on the store names a group alike whatever it finds stored.
+      identity: the data identity this process trains on (checked at each claim and commit).
     """
 
     sweep_id: int
     groups: list
     claims: list
+    identity: str | None = None
 
     @property
     def todo(self) -> int:
@@ -154,25 +159,77 @@ class Opened:
 
 
 def open_sweep(conn, plan: Preflight) -> Opened:
-    """Record the sweep (and its data file's identity) in the store; find what is left to do.
+    """Bind the sweep's name to its data in the store, record the sweep; find what is left.
+
+    Nothing is written when the data is refused.
 
     Raises:
-      SweepError: the data file changed since the sweep's stored runs were trained.
+      SweepError: the store holds runs of this sweep's name trained on other data (another
+        dataset, or its file has changed since).
     """
-    sweep = plan.sweep
+    sweep, identity = plan.sweep, plan.prepared.identity
+    if identity is not None:
+        _check_stored_dataset(conn, plan)
+        recorded = store.check_data_identity(conn, sweep.name, identity)
+        if recorded:
+            raise SweepError(_other_data(sweep.name, recorded, identity, conn))
     sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
-    identity = plan.prepared.identity
-    recorded = identity and store.check_data_identity(conn, sweep.name, identity)
-    if recorded:
-        raise SweepError(
-            f"sweep {sweep.name!r}: its data file changed since its stored runs were trained "
-            f"(stored: {recorded}; now: {identity}); give the sweep a new name or use a new store"
-        )
     done = store.done_config_ids(conn, sweep.name)
     left = [[c for c in g if config_id(sweep.name, c) not in done] for g in plan.groups]
     kept = [i for i, g in enumerate(left) if g]
     claims = [shape_id(plan.groups[i], plan.n_train) for i in kept]
-    return Opened(sweep_id, [left[i] for i in kept], claims)
+    return Opened(sweep_id, [left[i] for i in kept], claims, identity)
+
+
+def _store_file(conn) -> str:
+    return conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def _other_data(name: str, recorded: str, identity: str, conn) -> str:
+    """The one line that refuses a sweep name whose stored runs were trained on other data."""
+    where = _store_file(conn)
+    if recorded.split()[0] == identity.split()[0] and recorded.split()[0] != "builtin":
+        what = f"its data file changed since its stored runs in {where} were trained"
+    else:
+        what = f"its stored runs in {where} were trained on other data"
+    return (
+        f"sweep {name!r}: {what} (stored: {recorded}; now: {identity}); give this sweep a new "
+        f'name (e.g. name = "{name}-2") or use another store'
+    )
+
+
+def _check_stored_dataset(conn, plan: Preflight) -> None:
+    """Rows stored before data identities covered built-in datasets name their dataset only."""
+    sweep = plan.sweep
+    if store.data_identity(conn, sweep.name) is not None:
+        return
+    others = [d for d in store.stored_datasets(conn, sweep.name) if d != sweep.dataset]
+    if others:
+        raise SweepError(
+            _other_data(sweep.name, f"dataset {others[0]}", plan.prepared.identity, conn)
+        )
+
+
+def check_identity(conn, name: str, identity: str | None) -> None:
+    """Refuse to go on when the store's data identity for ``name`` is no longer ``identity``:
+    another process started the sweep on other data (a data file changed since this one read
+    it) before any group was stored.
+
+    Raises:
+      SweepError: naming both identities; nothing of this process's groups is stored after.
+    """
+    recorded = None if identity is None else store.data_identity(conn, name)
+    if recorded is not None and recorded != identity:
+        raise SweepError(_changed_meanwhile(name, recorded, identity))
+
+
+def _changed_meanwhile(name: str, recorded: str, identity: str) -> str:
+    return (
+        f"sweep {name!r}: another process started it on other data while this one trained "
+        f"(the store now records {recorded}; this process read {identity}): this process "
+        "stops without storing its groups, so the sweep's rows never mix two datasets; "
+        "rerun it to train on the data the store records"
+    )
 
 
 class _Loop:
@@ -182,7 +239,7 @@ class _Loop:
         self.conn, self.sweep_id, self.name = conn, opened.sweep_id, name
         self.groups, self.engine, self.leases = opened.groups, engine, leases
         self.retries, self.log, self.bar = retries, log, bar
-        self.shapes = opened.claims
+        self.shapes, self.identity = opened.claims, opened.identity
         self.waiting = list(range(len(self.groups)))  # neither claimed by us nor known to be stored
         self.running: dict[int, list[dict]] = {}  # claimed and submitted: index -> configs
         self.attempts: dict[int, int] = {}
@@ -205,7 +262,9 @@ class _Loop:
                 return
             if not self._missing(i):
                 self._stored_elsewhere(i)
-            elif self.leases.claim(self.name, self.shapes[i]):
+                continue
+            check_identity(self.conn, self.name, self.identity)
+            if self.leases.claim(self.name, self.shapes[i]):
                 missing = self._missing(i)  # again: its last holder may have just committed it
                 if not missing:
                     self.leases.release(self.name, self.shapes[i])
@@ -237,9 +296,21 @@ class _Loop:
             self.log(f"group {label} failed ({type(error).__name__}); running it again")
         self.engine.submit(i, self.running[i])
 
+    def _insert(self, rows: list[dict]) -> int:
+        """Store one group's rows if the sweep's data is still this process's data."""
+        if self.identity is None:
+            return store.insert_runs(self.conn, self.sweep_id, rows)
+        inserted = store.insert_runs_if_identity(
+            self.conn, self.sweep_id, rows, self.name, self.identity
+        )
+        if inserted is None:
+            recorded = store.data_identity(self.conn, self.name)
+            raise SweepError(_changed_meanwhile(self.name, recorded, self.identity))
+        return inserted
+
     def _commit(self, i: int, result) -> None:
         configs = self.running.pop(i)
-        inserted = store.insert_runs(self.conn, self.sweep_id, result.rows)
+        inserted = self._insert(result.rows)
         self.leases.release(self.name, self.shapes[i])
         self.committed.add(i)
         t = self.tally

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from .._limits import int_in_range
+
 ENGINES = ("in-process", "ray")
 RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
 
@@ -64,11 +66,8 @@ class EngineOptions:
         cpus = self.cpus_per_group
         if cpus is not None and (not _number(cpus) or cpus <= 0):
             raise ValueError(f"cpus_per_group must be a positive number or None; got {cpus!r}")
-        retries = self.retries
-        if retries is not None and (
-            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
-        ):
-            raise ValueError(f"retries must be an int >= 0; got {retries!r}")
+        if self.retries is not None:
+            int_in_range(self.retries, "retries", 0)
         if not _number(self.lease) or not self.lease >= 1:
             raise ValueError(f"lease must be at least 1 second; got {self.lease!r}")
 

@@ -34,8 +34,9 @@ class Prepared:
         ``x`` ``(n, features)`` scaled with a scaler fitted on the training rows; ``y`` class
         indices ``(n,)`` or scaled regression targets ``(n,)``.
       task: ``"classification"`` or ``"regression"``; n_features, n_outputs: the net's ends.
-      identity: for a file dataset, what the store records to notice a changed file (the
-        file's SHA-256 and how it is read); None for a built-in dataset.
+      identity: what the store binds the sweep's name to (:func:`data_identity`): for a file
+        dataset, the SHA-256 of the bytes read and how they were read; for a built-in one,
+        its name.
     """
 
     parts: dict
@@ -45,27 +46,37 @@ class Prepared:
     identity: str | None = None
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as e:
-        raise type(e)(f"cannot read {path}: {e.strerror}") from e
-    return digest.hexdigest()
+def data_identity(sweep: Sweep, content: bytes | None = None) -> str:
+    """What a sweep's rows were trained on, as the store records it beside the sweep's name.
+
+    Args:
+      sweep: the spec; content: the bytes of its data file (None for a built-in dataset).
+
+    Returns:
+      ``"csv sha256=... target=... task=..."`` or ``"npz sha256=... task=..."`` for a file (the
+      SHA-256 of exactly the bytes parsed), ``"builtin NAME"`` for a built-in dataset.
+    """
+    s = sweep.settings
+    if content is None:
+        return f"builtin {sweep.dataset}"
+    digest = hashlib.sha256(content).hexdigest()
+    if sweep.dataset == "csv":
+        return f"csv sha256={digest} target={s['target']} task={s['task']}"
+    return f"npz sha256={digest} task={s['task']}"
 
 
-def _dataset(sweep: Sweep) -> tuple[data.Dataset, str | None]:
-    """The sweep's dataset and, for a file, its identity (see :class:`Prepared`)."""
+def _dataset(sweep: Sweep) -> tuple[data.Dataset, str]:
+    """The sweep's dataset and its identity (see :class:`Prepared`): a file is read once, and
+    the bytes hashed are the bytes parsed, so a file changed meanwhile cannot slip between."""
     s = sweep.settings
     if sweep.dataset == "csv":
-        identity = f"csv sha256={_sha256(s['csv'])} target={s['target']} task={s['task']}"
-        return data.read_csv(s["csv"], s["target"], task=s["task"]), identity
+        content = data.csv_bytes(s["csv"])
+        dataset = data.parse_csv(content, s["csv"], s["target"], task=s["task"])
+        return dataset, data_identity(sweep, content)
     if sweep.dataset == "npz":
-        identity = f"npz sha256={_sha256(s['npz'])} task={s['task']}"
-        return data.read_npz(s["npz"], task=s["task"]), identity
-    return data.load(sweep.dataset, seed=s["data_seed"]), None
+        content = data.npz_bytes(s["npz"])
+        return data.parse_npz(content, s["npz"], task=s["task"]), data_identity(sweep, content)
+    return data.load(sweep.dataset, seed=s["data_seed"]), data_identity(sweep)
 
 
 def _scaled(parts: dict, kind: str, column: int) -> dict:

@@ -88,6 +88,7 @@ import re
 from pathlib import Path
 
 from .. import activations, data, losses, mlp, train
+from .._limits import INT32_MAX, range_text, shown
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
 
 try:
@@ -165,11 +166,13 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _int_from(low: int, high: int | None = None):
+def _int_from(low: int, high: int = INT32_MAX + 1):
+    """An int from ``low`` to below ``high``; every int of a sweep file fits in int32, the
+    rule the command line and the library apply too (:mod:`jaxnet._limits`)."""
+
     def check(v):
-        if not _is_int(v) or v < low or (high is not None and v >= high):
-            top = "" if high is None else f" and below {high}"
-            raise ValueError(f"an int of at least {low}{top}")
+        if not _is_int(v) or v < low or v >= high:
+            raise ValueError(range_text(low, high - 1))
         return int(v)
 
     return check
@@ -242,7 +245,7 @@ AXIS_CHECKS = {
     "learning_rate": _positive_float,
     "batch_size": _int_from(0),
     "steps": _int_from(1, MAX_STEPS),
-    "seed": _int_from(0, 2**31),
+    "seed": _int_from(0),
     "init_scale": _positive_float,
     "residual": _boolean,
 }
@@ -274,7 +277,7 @@ def _checked(where: str, key: str, check, value):
     try:
         return check(value)
     except ValueError as e:
-        raise SweepError(f"{where}: {key} must be {e}; got {value!r}") from None
+        raise SweepError(f"{where}: {key} must be {e}; got {shown(value)}") from None
 
 
 def _unknown(where: str, table: str, given, known) -> None:
