@@ -74,7 +74,7 @@ def check_regular(path, what: str) -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError as e:
-        raise type(e)(f"cannot read {path}: {e.strerror}") from None
+        raise type(e)(f"cannot read {what} {path}: {e.strerror}") from None
     except ValueError as e:  # a NUL byte in the path
         raise ValueError(f"cannot read {what} {path!r}: {e}") from None
     if not stat.S_ISREG(mode):
@@ -99,7 +99,7 @@ def read_regular(path, limit: int, what: str, limit_name: str) -> bytes:
         # O_NONBLOCK: a FIFO put in the file's place since the check must not hang the open.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
-        raise type(e)(f"cannot read {path}: {e.strerror}") from None
+        raise type(e)(f"cannot read {what} {path}: {e.strerror}") from None
     with os.fdopen(fd, "rb") as f:
         mode, size = os.fstat(fd).st_mode, os.fstat(fd).st_size
         if not stat.S_ISREG(mode):

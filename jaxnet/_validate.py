@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
-from ._limits import int_in_range
+from ._limits import INT32_MAX, LIMIT_TEXT, int_in_range, shown
+from ._reading import excerpt
 
 
 def _is_tracer(x) -> bool:
@@ -24,13 +25,15 @@ def _is_tracer(x) -> bool:
 def layer_sizes(sizes) -> tuple[int, ...]:
     """``sizes`` as a tuple of positive ints, at least two of them."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(f"sizes must be a sequence of ints like (2, 3, 1); got {sizes!r}")
+        raise TypeError(f"sizes must be a sequence of ints like (2, 3, 1); got {excerpt(sizes)}")
     sizes = tuple(sizes)
-    for s in sizes:
+    for i, s in enumerate(sizes):
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-            raise TypeError(f"sizes must hold ints; got {s!r} in {sizes!r}")
-        if s <= 0:
-            raise ValueError(f"sizes must be positive; got {s} in {sizes!r}")
+            raise TypeError(f"sizes must hold ints; got {excerpt(s)} at sizes[{i}]")
+        if not 0 < s <= INT32_MAX:
+            raise ValueError(
+                f"sizes must be positive ints of at most {LIMIT_TEXT}; got {shown(s)} at sizes[{i}]"
+            )
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least 2 entries (inputs, outputs); got {sizes!r}")
     return tuple(int(s) for s in sizes)
@@ -187,6 +190,16 @@ def cast_finite(arr, argument: str, dtype, shape=None):
         cast = arr if arr.dtype == dtype else arr.astype(dtype)
         if bool(_all_finite(cast)):
             return cast
+    cast = host_cast(arr, argument, dtype)
+    if isinstance(arr, jax.Array):
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    return jax.device_put(cast if shape is None else cast.reshape(shape))
+
+
+def host_cast(arr, argument: str, dtype) -> np.ndarray:
+    """``arr`` as a NumPy array of ``dtype``, refused (naming ``argument`` and the index) if a
+    value is not finite, or is finite but beyond ``dtype``'s range (``1e39`` in float32) --
+    said as what the caller gave, never as the ``inf`` the cast would make of it."""
     host = np.asarray(arr)
     with np.errstate(over="ignore", invalid="ignore"):
         cast = host.astype(dtype)
@@ -201,9 +214,7 @@ def cast_finite(arr, argument: str, dtype, shape=None):
                 "dtype: it would become inf; rescale it, or compute in float64"
             )
         raise ValueError(f"{argument} must be finite; got {value} at index {where}")
-    if isinstance(arr, jax.Array):
-        return arr if arr.dtype == dtype else arr.astype(dtype)
-    return jax.device_put(cast if shape is None else cast.reshape(shape))
+    return cast
 
 
 def to_device(arr, dtype):

@@ -179,7 +179,7 @@ def test_bad_csv_is_refused_in_one_line(tmp_path, capsys, text, fragments):
         (["--dataset", "xor", "--val-size", "1.5"], "--val-size must be a fraction in [0, 1)"),
         (["--dataset", "xor", "--val-size", "0", "--patience", "2"], "--patience needs"),
         (["--dataset", "xor", "--activation", "swish"], "activation must be one of"),
-        (["--csv", "missing.csv", "--target", "y"], "cannot read missing.csv"),
+        (["--csv", "missing.csv", "--target", "y"], "cannot read CSV file missing.csv"),
     ],
 )
 def test_bad_train_arguments_are_one_line(capsys, argv, fragment):

@@ -580,12 +580,15 @@ def test_watch_follows_a_real_sweep_to_its_end_and_ctrl_c_stops_it(tmp_path):
     final = _boot(out)
     assert final["watching"] is False and len(final["sweeps"][0]["members"]) == 8
     assert len(list(out.glob("*.png"))) == 4
-    # watching a complete store waits for more; Ctrl-C ends it cleanly, the page left final
+    # watching a complete store writes the final page and ends at once, as the README says
     again = _cli("report", str(db), "--out", str(out), "--watch", "--interval", "0.2")
-    deadline = time.monotonic() + 120
-    while _boot(out)["watching"] is False and time.monotonic() < deadline:
-        time.sleep(0.1)
-    again.send_signal(signal.SIGINT)
     text = again.communicate(timeout=120)[0]
-    assert again.returncode == 0 and "stopped watching" in text and "Traceback" not in text
+    assert again.returncode == 0 and text.endswith("every sweep in the store is complete\n")
     assert _boot(out)["watching"] is False
+    # Ctrl-C ends a watch cleanly (here one that waits for a store to appear)
+    none, later = tmp_path / "none.sqlite", tmp_path / "later"
+    waiting = _cli("report", str(none), "--out", str(later), "--watch", "--interval", "0.2")
+    assert [waiting.stdout.readline(), waiting.stdout.readline()][1].startswith("waiting for")
+    waiting.send_signal(signal.SIGINT)
+    text = waiting.communicate(timeout=120)[0]
+    assert waiting.returncode == 0 and "stopped watching" in text and "Traceback" not in text

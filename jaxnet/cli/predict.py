@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .. import data
 from .args import CliError, float_list
 
@@ -124,6 +125,9 @@ def run(args) -> None:
     if not Path(args.model).is_file():  # before importing the library: answers at once
         why = "not a file" if Path(args.model).exists() else "no such file"
         raise CliError(f"cannot read checkpoint {args.model}: {why}")
+
+    if args.out not in (None, "-"):
+        atomic_files.check_writable(args.out)  # before the model is loaded and run
 
     from .. import model
 

@@ -6,7 +6,6 @@ Left out: the summary and the CSV themselves (``jaxnet.sweep.store_summary``,
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import store
@@ -31,8 +30,4 @@ def run(args) -> None:
         if not args.csv:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
             return
-        try:
-            store.write_csv(conn, sys.stdout)
-            sys.stdout.flush()
-        except BrokenPipeError:  # `jaxnet runs S --csv | head`: the reader took what it wanted
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        store.write_csv(conn, sys.stdout)  # a broken pipe (`| head`): see jaxnet.cli.output

@@ -11,7 +11,7 @@ import sys
 
 from .. import store
 from .args import at_least
-from .report import print_page
+from .report import check_report_dir, print_page
 
 
 def add_parser(sub) -> None:
@@ -77,6 +77,8 @@ def run(args) -> int | None:
     from ..sweep import page
 
     at_least(args.top, 1, "--top")
+    if args.report:
+        check_report_dir(args.report, "--report")  # before the sweep trains, not after
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:

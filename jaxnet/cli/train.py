@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .. import data, sizing
 from .args import (
     OPTIMIZER_NAMES,
@@ -151,17 +152,31 @@ def _load_dataset(args):
     return data.read_csv(args.csv, args.target, task=args.task)
 
 
+def _checked_out(args, dataset) -> Path:
+    """``--out`` (default ``runs/DATASET.jaxnet``), checked before training: its loss curve
+    beside it too, so that a place that cannot be written is found before, not after."""
+    out = Path(args.out or f"runs/{dataset.name}.jaxnet")
+    for path in (out, out.with_name(out.stem + ".loss.png")):
+        atomic_files.check_writable(path)
+    return out
+
+
 def _scaled(scaler, values):
     return values if scaler is None else scaler.transform(values)
 
 
 def _scaled_splits(args, dataset):
     """``(splits, scaler, target_scaler)``: every split scaled by scalers fitted on train only."""
-    parts = data.partition(dataset, args.val_size, args.test_size, args.data_seed)
+    try:
+        parts = data.partition(dataset, args.val_size, args.test_size, args.data_seed)
+    except ValueError as e:  # partition's argument names, as this command's flags
+        flags = str(e).replace("val_fraction", "--val-size").replace("test_fraction", "--test-size")
+        raise CliError(f"{dataset.path or dataset.name}: {flags}") from None
     x_train, y_train = parts["train"]
     scaler = None if args.scaler == "none" else data.Scaler.fit(x_train, args.scaler)
     regression = dataset.task == "regression"
     target_scaler = data.Scaler.fit(y_train, "standard") if regression else None
+    data.check_scaled(dataset, scaler, target_scaler, "float32")
     splits = {k: (_scaled(scaler, x), _scaled(target_scaler, y)) for k, (x, y) in parts.items()}
     return splits, scaler, target_scaler
 
@@ -298,6 +313,7 @@ def run(args) -> int:
     args = with_defaults(args, args.dataset or "")
     _check_arguments(args)
     dataset = _load_dataset(args)
+    out = _checked_out(args, dataset)
 
     from .. import checkpoint, plots  # after the argument checks: they answer without JAX
 
@@ -315,7 +331,6 @@ def run(args) -> int:
         )
     metrics = {k: _evaluate(net, params, x, y, loss) for k, (x, y) in splits.items()}
     print("\n".join(_summary_lines(metrics, dataset.task, target_scaler, dataset.target_name)))
-    out = Path(args.out or f"runs/{dataset.name}.jaxnet")
     diverged = history.status == "diverged"
     if diverged:  # a diverged run never replaces OUT; its last finite params only if asked
         if not args.save_diverged:

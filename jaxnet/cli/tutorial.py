@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .args import (
     RESIDUAL_HELP,
     at_least,
@@ -95,6 +96,7 @@ def run(args) -> int | None:
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
     at_least(args.seed, 0, "--seed")
+    atomic_files.check_writable(args.out)  # before training, not after
 
     import jax
     import optax

@@ -30,7 +30,7 @@ from .csv_files import (
 from .dataset import TASKS, Dataset
 from .labels import CSV_MAX_CLASSES, class_of, one_hot
 from .npz_files import NPZ_MAX_BYTES, npz_bytes, parse_npz, read_npz
-from .scaling import SCALER_KINDS, Scaler
+from .scaling import SCALER_KINDS, Scaler, check_scaled
 from .splits import partition, split, split_indices
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "TASKS",
     "Dataset",
     "Scaler",
+    "check_scaled",
     "class_of",
     "csv_bytes",
     "csv_columns",

@@ -235,4 +235,5 @@ def parse_csv(content: bytes, path, target: str, task: str | None = None) -> Dat
             f"{path}: target {excerpt(target)} has a single value {excerpt(classes[0])}; need two"
         )
     names = tuple(header[i] for i in features)
-    return Dataset(Path(path).stem, x, y, task, names, target, classes)
+    lines = np.array([line for line, _ in rows], np.int64)
+    return Dataset(Path(path).stem, x, y, task, names, target, classes, path=str(path), lines=lines)

@@ -111,4 +111,4 @@ def parse_npz(content: bytes, path, task: str | None = None) -> Dataset:
     if task == "classification" and len(classes) < 2:
         raise ValueError(f"{path}: y has a single value {classes[0]!r}; need two classes")
     names = tuple(f"x{i}" for i in range(x.shape[1]))
-    return Dataset(Path(path).stem, x, y, task, names, "y", classes)
+    return Dataset(Path(path).stem, x, y, task, names, "y", classes, path=str(path))

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import train
+from .._validate import host_cast
 from ..mlp import forward_batch, init
 from .plan import Plan, bucket_rows, epoch_losses, fit_keys, seed_of
 
@@ -110,7 +111,7 @@ class BaseMLP(BaseEstimator):
         )
         if split is not None:
             kwargs.update(
-                validation=(Xv.astype(plan.dtype), Yv.astype(plan.dtype)),
+                validation=(host_cast(Xv, "X", plan.dtype), host_cast(Yv, "y", plan.dtype)),
                 eval_every=plan.per_epoch,
                 patience=int(self.n_iter_no_change),
             )

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .. import population
+from .._validate import host_cast
 from ..mlp import MLP
 from .checks import activation_of, check_params
 from .optimizer import make_optimizer
@@ -76,8 +77,10 @@ class Plan:
         extra = self.rows - n
         w = np.r_[np.ones(n), np.zeros(extra)]
         x = np.concatenate([x, np.zeros((extra, x.shape[1]), x.dtype)])
-        y = np.concatenate([y, np.zeros((extra, y.shape[1]), y.dtype)])
-        return x.astype(self.dtype), y.astype(self.dtype), w
+        # Copies of a real target, not zeros: weight 0 makes them count for nothing, and a row
+        # of zeros is no distribution, which cross_entropy refuses (jaxnet._validate).
+        y = np.concatenate([y, np.repeat(y[:1], extra, axis=0)])
+        return host_cast(x, "X", self.dtype), host_cast(y, "y", self.dtype), w
 
     def hyperparams(self, est) -> dict:
         """The injected ``l2`` of ``est``: ``alpha`` over scikit-learn's batch size."""

@@ -22,6 +22,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from .. import population
+from .._validate import host_cast
 from .base import BaseMLP
 from .plan import CHUNK_ROWS, Plan, seed_of
 
@@ -143,8 +144,8 @@ class PopulationSearchCV(BaseEstimator):
             params, history = population.fit_population(
                 plan.net,
                 keys,
-                X.astype(plan.dtype),
-                Y.astype(plan.dtype),
+                host_cast(X, "X", plan.dtype),
+                host_cast(Y, "y", plan.dtype),
                 loss=plan.loss,
                 optimizer=plan.tx,
                 steps=epochs * per_epoch,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .._limits import int_in_range
+from .._limits import int_in_range, shown
 
 ENGINES = ("in-process", "ray")
 RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
@@ -19,6 +19,26 @@ RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_address(address) -> str:
+    """A Ray cluster address: ``"auto"``, ``"local"``, or ``[ray://]HOST:PORT`` with a port
+    from 1 to 65535; anything else is refused before Ray is imported.
+
+    Raises:
+      ValueError: naming the address and the forms expected.
+    """
+    expected = "address must be 'auto', 'local' or 'HOST:PORT' with a port from 1 to 65535"
+    if not isinstance(address, str):
+        raise ValueError(f"{expected}; got {shown(address)}")
+    if address in ("auto", "local"):
+        return address
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not (colon and host and port.isdigit() and 1 <= int(port) <= 65535) or any(
+        c.isspace() for c in address
+    ):
+        raise ValueError(f"{expected}; got {shown(address)}")
+    return address
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,10 +76,8 @@ class EngineOptions:
             raise ValueError(
                 f"engine {self.engine!r} takes no {', '.join(given)}; those go with engine 'ray'"
             )
-        if self.address is not None and not isinstance(self.address, str):
-            raise ValueError(
-                f"address must be a string like 'auto' or 'HOST:PORT'; got {self.address!r}"
-            )
+        if self.address is not None:
+            check_address(self.address)
         gpus = self.gpus_per_group
         if gpus is not None and (not _number(gpus) or gpus < 0):
             raise ValueError(f"gpus_per_group must be a number >= 0; got {gpus!r}")

@@ -79,25 +79,49 @@ def _dataset(sweep: Sweep) -> tuple[data.Dataset, str]:
     return data.load(sweep.dataset, seed=s["data_seed"]), data_identity(sweep)
 
 
-def _scaled(parts: dict, kind: str, column: int) -> dict:
-    """Scale column 0 (inputs) or 1 (targets) of every part with a train-fitted scaler."""
-    if kind == "none":
+def _scaler(parts: dict, kind: str, column: int) -> data.Scaler | None:
+    """A scaler of column 0 (inputs) or 1 (targets) fitted on the training part, or None."""
+    return None if kind == "none" else data.Scaler.fit(parts["train"][column], kind)
+
+
+def _scaled(parts: dict, scaler: data.Scaler | None, column: int) -> dict:
+    """Every part with column 0 (inputs) or 1 (targets) scaled by ``scaler``."""
+    if scaler is None:
         return parts
-    scaler = data.Scaler.fit(parts["train"][column], kind)
     return {
         k: tuple(scaler.transform(a) if i == column else a for i, a in enumerate(v))
         for k, v in parts.items()
     }
 
 
+def _parts(sweep: Sweep, dataset: data.Dataset) -> dict:
+    """The dataset's parts, cut as the sweep says; a dataset too small for its fractions is
+    refused naming the sweep, its data and the settings."""
+    s = sweep.settings
+    try:
+        return data.partition(dataset, s["val_fraction"], s["test_fraction"], s["data_seed"])
+    except ValueError as e:
+        raise SweepError(f"{sweep.name}: {dataset.path or sweep.dataset}: {e}") from None
+
+
 def prepare(sweep: Sweep) -> Prepared:
-    """Load, split and scale the sweep's dataset (see :class:`Prepared`)."""
+    """Load, split and scale the sweep's dataset (see :class:`Prepared`).
+
+    Raises:
+      SweepError: the data cannot be split by the sweep's fractions, or a value, scaled as
+        the sweep scales it, is beyond float32 (named by its file's line and column).
+    """
     s = sweep.settings
     dataset, identity = _dataset(sweep)
-    parts = data.partition(dataset, s["val_fraction"], s["test_fraction"], s["data_seed"])
-    parts = _scaled(parts, s["scaler"], 0)
-    if dataset.task == "regression":
-        parts = _scaled(parts, s["target_scaler"], 1)
+    parts = _parts(sweep, dataset)
+    regression = dataset.task == "regression"
+    scaler = _scaler(parts, s["scaler"], 0)
+    target_scaler = _scaler(parts, s["target_scaler"], 1) if regression else None
+    try:
+        data.check_scaled(dataset, scaler, target_scaler, "float32")
+    except ValueError as e:
+        raise SweepError(f"{sweep.name}: {e}") from None
+    parts = _scaled(_scaled(parts, scaler, 0), target_scaler, 1)
     outputs = dataset.n_classes if dataset.task == "classification" else 1
     return Prepared(parts, dataset.task, dataset.x.shape[1], outputs, identity)
 

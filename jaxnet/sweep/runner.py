@@ -1,9 +1,10 @@
 """Run a sweep: the short story of one ``jaxnet sweep`` call.
 
-Check everything before anything is written (:func:`~.preparation.preflight`), open the store and
-find what is left (:func:`~.driver.open_sweep`), start an engine (:mod:`.engines`) and let the
-driver claim, train and commit the groups (:func:`~.driver.drive`), then say where the wall
-time went (:class:`SweepSummary`).
+Check everything before anything is written (:func:`~.preparation.preflight`), start an engine
+(:mod:`.engines`; Ray is imported, started or joined here, so a refusal leaves nothing behind),
+open the store and find what is left (:func:`~.driver.open_sweep`), let the driver claim, train
+and commit the groups (:func:`~.driver.drive`), then say where the wall time went
+(:class:`SweepSummary`).
 """
 
 from __future__ import annotations
@@ -62,35 +63,37 @@ def run(
     compile_cache.enable(cache_dir)
     counts = _compile_counts()
     plan = preflight(sweep, options)  # every check against the data, before any write
-    with store.opened(store_path) as conn:
-        opened = open_sweep(conn, plan)
-        log(
-            f"sweep {sweep.name}: {sweep.dataset}, {len(plan.configs)} configs; "
-            f"{len(plan.configs) - opened.todo} already stored, {opened.todo} to train in "
-            f"{len(opened.groups)} groups -> {store_path}"
-        )
-        tally, startup = Tally(), 0.0
-        if opened.groups:
-            tally, startup = _train(conn, store_path, plan, opened, progress, log)
+    # The engine too starts before the store is opened: a missing Ray, a cluster that does not
+    # answer or cannot hold a group leaves no store file and no sweep row behind.
+    engine = make_engine(plan.options, sweep.name, plan.prepared, plan.settings["curve_points"])
+    try:
+        with store.opened(store_path) as conn:
+            opened = open_sweep(conn, plan)
+            log(
+                f"sweep {sweep.name}: {sweep.dataset}, {len(plan.configs)} configs; "
+                f"{len(plan.configs) - opened.todo} already stored, {opened.todo} to train in "
+                f"{len(opened.groups)} groups -> {store_path}"
+            )
+            tally = _train(conn, store_path, plan, opened, progress, log, engine)
+    finally:
+        engine.close()
+    startup = getattr(engine, "startup_seconds", 0.0)
     return _summary(plan, store_path, opened, tally, time.perf_counter() - start, startup, counts)
 
 
-def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log):
-    """Start the engine, drive the groups through it; ``(tally, engine start-up seconds)``."""
+def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log, engine) -> Tally:
+    """Drive the groups left through the started ``engine``; what it did."""
+    if not opened.groups:
+        return Tally()
     name = plan.sweep.name
-    engine = make_engine(plan.options, name, plan.prepared, plan.settings["curve_points"])
-    try:
-        with (
-            Leases(conn, store_path, plan.options.lease) as leases,
-            _progress_bar(opened.todo, progress, name) as bar,
-        ):
-            tally = drive(
-                conn, opened, name, engine, leases,
-                retries=plan.options.retry_limit, log=log, bar=bar,
-            )  # fmt: skip
-    finally:
-        engine.close()
-    return tally, getattr(engine, "startup_seconds", 0.0)
+    with (
+        Leases(conn, store_path, plan.options.lease) as leases,
+        _progress_bar(opened.todo, progress, name) as bar,
+    ):
+        return drive(
+            conn, opened, name, engine, leases,
+            retries=plan.options.retry_limit, log=log, bar=bar,
+        )  # fmt: skip
 
 
 def _progress_bar(total: int, progress: bool | None, desc: str):

@@ -89,6 +89,7 @@ from pathlib import Path
 
 from .. import activations, data, losses, mlp, train
 from .._limits import INT32_MAX, range_text, shown
+from .._reading import read_regular
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
 
 try:
@@ -462,12 +463,24 @@ def parse(text: str, where: str = "sweep") -> Sweep:
     return from_dict(spec, where, source=text)
 
 
+MAX_FILE_BYTES = 4 * 2**20  # a sweep file is a page of settings, never megabytes
+
+
 def load(path) -> Sweep:
-    """The sweep in the TOML file ``path``."""
+    """The sweep in the TOML file ``path``: a regular UTF-8 file of at most
+    :data:`MAX_FILE_BYTES` (a device, a FIFO or a binary file is refused in one line)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise SweepError(f"cannot read sweep file {path}: {e.strerror}") from None
+        content = read_regular(path, MAX_FILE_BYTES, "sweep file", "jaxnet.sweep.spec.MAX_FILE_BYTES")
+    except (OSError, ValueError) as e:
+        raise SweepError(str(e)) from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SweepError(
+            f"{path} is not a sweep file: not UTF-8 text (byte {e.start:,} is {content[e.start]:#04x})"
+        ) from None
+    if "\x00" in text:
+        raise SweepError(f"{path} is not a sweep file: it holds NUL bytes (a binary file)")
     sweep = parse(text, str(path))
     return _with_file_beside(sweep, Path(path).parent)
 

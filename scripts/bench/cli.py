@@ -16,7 +16,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .benchmarks import digits, grads, population, sklearn, sweep, sweep_engines, tutorial, wide
+from .benchmarks import (
+    digits,
+    gradcheck_depth,
+    grads,
+    population,
+    sklearn,
+    sweep,
+    sweep_engines,
+    tutorial,
+    wide,
+)
 from .config import FULL, GPU, QUICK, Config
 from .machine import environment, load_average
 from .tables import markdown
@@ -30,8 +40,9 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
+    "gradcheck_depth": gradcheck_depth.bench_gradcheck_depth,
 }
-OPT_IN = ("sweep_engines", "sweep")  # minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "gradcheck_depth")  # minutes long: run with --only NAME
 COMMAND = "python scripts/bench"
 
 

@@ -38,6 +38,7 @@ class Config:
     sklearn_big_epochs: int = 100
     sklearn_search_folds: int = 5
     sklearn_search_epochs: int = 100
+    gradcheck_depths: tuple[int, ...] = (50, 100, 200)  # issue 25: memory bounded at any depth
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
 
@@ -63,6 +64,7 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    gradcheck_depths=(10, 20, 40),
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(
