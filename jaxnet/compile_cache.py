@@ -16,10 +16,12 @@ Where it lives, in order of precedence:
 A folder that cannot be used -- ``JAXNET_CACHE_DIR`` naming a file, a folder that cannot be
 created or written -- costs one :class:`CacheWarning` and the run goes on without the cache
 (the ``jaxnet`` command prints it as one line); it never stops a run, and JAX is never left to
-fail on every program it tries to store. Clearing it is deleting the folder. :func:`stats` counts the programs loaded from it and
-written to it; :func:`compile_clock` and :func:`xla_compiles` count the seconds and programs
-this process spent compiling, so a sweep can say where its wall time went. Left out: size
-limits (JAX's own ``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
+fail on every program it tries to store. Clearing it is deleting the folder.
+
+:func:`stats` counts the programs loaded from it and written to it; :func:`compile_clock` and
+:func:`xla_compiles` count the seconds and programs this process spent compiling, so a sweep
+can say where its wall time went. Left out: size limits (JAX's own
+``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
 """
 
 from __future__ import annotations

@@ -329,10 +329,16 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
         "bias": True,
         "output_activation": "identity",
         "init": "auto",
+        "steps": 100,
+        "eval_every": 10,
+        "batch_size": 0,
     }
     one = group_bytes([base], prepared)
-    assert one == 4 * (6 * (3 * 8 + 8 + 8 + 1) + 3 * 100 * 9)
+    loop = 4 * 10 + 8 * 100  # full batch: no row orders; a chunk's losses and the history
+    assert one == 4 * (6 * (3 * 8 + 8 + 8 + 1) + 3 * 100 * 9) + loop
     assert group_bytes([base] * 5, prepared) == 5 * one
+    minibatch = group_bytes([{**base, "batch_size": 10}], prepared)
+    assert minibatch == one + 20 * 10 * 10  # a chunk's row orders: 20 bytes per index
 
 
 # --- the command line: learning rates, seeds, --top --------------------------------------------

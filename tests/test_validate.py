@@ -96,7 +96,11 @@ def test_unknown_names_in_the_spec(kwargs, message):
 @pytest.mark.parametrize(
     "sizes,error,message",
     [
-        ((2, 0, 1), ValueError, r"sizes must be positive ints of at most 2147483647 = 2\*\*31 - 1; got 0 at sizes\[1\]"),
+        (
+            (2, 0, 1),
+            ValueError,
+            r"sizes must be positive ints of at most 2147483647 = 2\*\*31 - 1; got 0 at sizes\[1\]",
+        ),
         ((2, -3, 1), ValueError, r"sizes must be positive ints .*; got -3"),
         ((2,), ValueError, r"at least 2 entries"),
         ((2, 3.5, 1), TypeError, r"sizes must hold ints; got 3.5"),

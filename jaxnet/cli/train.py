@@ -199,15 +199,31 @@ def _net_and_loss(args, dataset):
     return net, loss
 
 
-def _check_size(args, net, rows: int) -> None:
-    """Refuse, before allocating anything, a net too large to train (the sweeps' limit)."""
-    need, limit = sizing.training_bytes(net, rows), sizing.MAX_GROUP_BYTES
-    if need > limit:
+def _check_size(args, net, rows: int, batch: int | None) -> None:
+    """Refuse, before allocating anything, a net too large to train (the sweeps' limit), or
+    more steps in one run or one chunk than memory holds."""
+    limit = sizing.MAX_GROUP_BYTES
+    need = sizing.training_bytes(net, rows)
+    loop = sizing.loop_bytes(args.steps, _eval_every(args), batch)
+    if need + loop <= limit:
+        return
+    if loop > need:
         raise CliError(
-            f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
-            f"{need / 2**30:,.1f} GiB to train; the limit is {limit / 2**30:g} GiB "
-            "(jaxnet.sizing.MAX_GROUP_BYTES)"
+            f"--steps {args.steps} with --eval-every {_eval_every(args)} would need about "
+            f"{loop / 2**30:,.1f} GiB for the loop's batch orders and losses; the limit is "
+            f"{limit / 2**30:g} GiB (jaxnet.sizing.MAX_GROUP_BYTES): use fewer steps, or a "
+            "smaller --eval-every"
         )
+    raise CliError(
+        f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
+        f"{(need + loop) / 2**30:,.1f} GiB to train; the limit is {limit / 2**30:g} GiB "
+        "(jaxnet.sizing.MAX_GROUP_BYTES)"
+    )
+
+
+def _eval_every(args) -> int:
+    """Steps between evaluations (and per compiled chunk): ``--eval-every``, else steps/20."""
+    return args.eval_every or max(1, args.steps // 20)
 
 
 def _batch_size(args, splits) -> int | None:
@@ -252,7 +268,7 @@ def _fit(args, net, loss, splits):
         key=batch_key,
         validation=splits.get("validation"),
         patience=args.patience,
-        eval_every=args.eval_every or max(1, args.steps // 20),
+        eval_every=_eval_every(args),
         restore_best=kept_params(args) == "best",
     )
 
@@ -319,7 +335,7 @@ def run(args) -> int:
 
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _net_and_loss(args, dataset)
-    _check_size(args, net, max(len(y) for _, y in splits.values()))
+    _check_size(args, net, max(len(y) for _, y in splits.values()), _batch_size(args, splits))
     check_residual(net)
     print(_description(args, dataset, splits, net, loss))
     params, history = _fit(args, net, loss, splits)

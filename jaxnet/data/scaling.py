@@ -148,7 +148,9 @@ def check_scaled(dataset, scaler: Scaler | None, target_scaler: Scaler | None, d
     _check_columns(dataset, dataset.x, x, dataset.feature_names, dtype)
     if dataset.task == "regression":
         y = dataset.y if target_scaler is None else target_scaler.transform(dataset.y)
-        _check_columns(dataset, dataset.y[:, None], np.reshape(y, (-1, 1)), [dataset.target_name], dtype)
+        _check_columns(
+            dataset, dataset.y[:, None], np.reshape(y, (-1, 1)), [dataset.target_name], dtype
+        )
 
 
 def _check_columns(dataset, given, scaled, names, dtype) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import jax
 
 from .. import _validate, data, mlp
-from ..sizing import MAX_GROUP_BYTES, training_bytes
+from ..sizing import MAX_GROUP_BYTES, batch_rows, loop_bytes, training_bytes
 from .options import EngineOptions
 from .plan import expand, group, task_defaults
 from .spec import Sweep, SweepError
@@ -207,13 +207,19 @@ def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> i
     """An estimate of the memory one group needs while it trains (float32: ``itemsize`` 4).
 
     :func:`jaxnet.sizing.training_bytes` of the group's net, for its P members and the
-    largest split (a whole split is evaluated at once).
+    largest split (a whole split is evaluated at once), and :func:`jaxnet.sizing.loop_bytes`
+    of its steps and chunks.
 
     Args:
       configs: one group's P configs (one shape); prepared: the sweep's data.
     """
     rows = max(len(y) for _, y in prepared.parts.values())
-    return training_bytes(net_for(configs[0], prepared), rows, len(configs), itemsize)
+    c = configs[0]
+    n_train = len(prepared.parts["train"][1])
+    loop = loop_bytes(
+        c["steps"], c["eval_every"], batch_rows(c["batch_size"], n_train), len(configs)
+    )
+    return training_bytes(net_for(c, prepared), rows, len(configs), itemsize) + loop
 
 
 def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepared, loss: str):
@@ -235,9 +241,10 @@ def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepare
             c = configs[0]
             raise SweepError(
                 f"{sweep.name}: the group of {len(configs)} nets with hidden sizes "
-                f"{_short(c['hidden'])} would need about {need / 2**30:,.1f} GiB; the limit is "
-                f"{MAX_GROUP_BYTES / 2**30:g} GiB per group (jaxnet.sizing.MAX_GROUP_BYTES): "
-                "use narrower or shallower nets, or fewer seeds and learning rates per shape"
+                f"{_short(c['hidden'])} and {c['steps']} steps would need about "
+                f"{need / 2**30:,.1f} GiB; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB per "
+                "group (jaxnet.sizing.MAX_GROUP_BYTES): use narrower or shallower nets, fewer "
+                "steps (or more evals), or fewer seeds and learning rates per shape"
             )
 
 

@@ -470,14 +470,17 @@ def load(path) -> Sweep:
     """The sweep in the TOML file ``path``: a regular UTF-8 file of at most
     :data:`MAX_FILE_BYTES` (a device, a FIFO or a binary file is refused in one line)."""
     try:
-        content = read_regular(path, MAX_FILE_BYTES, "sweep file", "jaxnet.sweep.spec.MAX_FILE_BYTES")
+        content = read_regular(
+            path, MAX_FILE_BYTES, "sweep file", "jaxnet.sweep.spec.MAX_FILE_BYTES"
+        )
     except (OSError, ValueError) as e:
         raise SweepError(str(e)) from None
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as e:
         raise SweepError(
-            f"{path} is not a sweep file: not UTF-8 text (byte {e.start:,} is {content[e.start]:#04x})"
+            f"{path} is not a sweep file: not UTF-8 text (byte {e.start:,} is "
+            f"{content[e.start]:#04x})"
         ) from None
     if "\x00" in text:
         raise SweepError(f"{path} is not a sweep file: it holds NUL bytes (a binary file)")

@@ -146,7 +146,9 @@ def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
     rows = np.pad(rows, ((0, total - len(rows)), (0, 0)))
     offsets = np.pad(offsets, (0, total - len(offsets)))
     values = [
-        np.asarray(_block(net, flat, x, y, loss, layout, rows[s : s + size], offsets[s : s + size], h))
+        np.asarray(
+            _block(net, flat, x, y, loss, layout, rows[s : s + size], offsets[s : s + size], h)
+        )
         for s in range(0, total, size)
     ]
     values = np.concatenate(values)
