@@ -364,3 +364,13 @@ def test_population_search_refuses_what_it_cannot_do(data):
         PopulationSearchCV(StandardScaler(), {}).fit(x, y)
     with pytest.raises(ValueError, match="early_stopping"):
         PopulationSearchCV(MLPClassifier(early_stopping=True), {"alpha": [1.0]}).fit(x, y)
+
+
+def test_an_x_beyond_float32_is_named_by_its_value_and_index_not_as_inf(data):
+    x, y = data
+    x = x.copy()
+    x[3, 1] = 1e39
+    for est in (MLPClassifier(**SMALL), MLPRegressor(**SMALL)):
+        with pytest.raises(ValueError, match=r"X holds 1e\+39 at index \(3, 1\), beyond the range "
+                           r"of float32"):  # fmt: skip
+            est.fit(x, y)

@@ -351,6 +351,27 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
     assert "Watching the store" not in (out / "index.html").read_text()
 
 
+def test_watching_a_complete_store_writes_the_final_page_and_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db, out = tmp_path / "w.sqlite", tmp_path / "out"
+    spec = HOSTILE_SPEC.replace("seed = [0, 1]", "seed = [0, 1, 2]")
+    with store.opened(db) as conn:
+        sweep_id = store.add_sweep(conn, "w", spec, "h")
+        store.insert_runs(conn, sweep_id, [fake_row(f"w{i}", seed=i) for i in range(3)])
+    lines, result, stop = [], {}, threading.Event()
+    watcher = threading.Thread(
+        target=lambda: result.update(
+            n=page.watch(db, out, interval=0.02, log=lines.append, stop=stop)
+        )
+    )
+    watcher.start()
+    watcher.join(10)  # as the README says: it ends when every sweep is complete -- at once
+    stop.set()
+    watcher.join(10)
+    assert lines[-1] == "every sweep in the store is complete" and result["n"] == 2
+    assert _boot(out)["watching"] is False
+
+
 def test_watch_waits_for_a_store_that_does_not_exist_yet(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     stop, lines = threading.Event(), []

@@ -77,6 +77,7 @@ def run(args) -> int | None:
     from ..sweep import page
 
     at_least(args.top, 1, "--top")
+    sweep.EngineOptions(**_engine_options(args))  # the flags first: refused before the file
     if args.report:
         check_report_dir(args.report, "--report")  # before the sweep trains, not after
     spec = sweep.load(args.file)
