@@ -114,7 +114,8 @@ def params(net, params) -> None:
         if isinstance(params, (list, tuple)):
             got += f" of {len(params)} layers"
         raise TypeError(
-            f"params must be a list of {net.depth} layer dicts for {excerpt(net.sizes, 60)}; got {got}"
+            f"params must be a list of {net.depth} layer dicts for {excerpt(net.sizes, 60)}; "
+            f"got {got}"
         )
     for i, (layer, fan_in, fan_out) in enumerate(zip(params, net.sizes[:-1], net.sizes[1:])):
         want = {"w": (fan_in, fan_out)} | ({"b": (fan_out,)} if net.bias else {})
