@@ -115,6 +115,10 @@ def destination(path) -> Path:
     except NotADirectoryError:
         parent = next(p for p in path.parents if p.exists())
         raise NotADirectoryError(f"cannot write {path}: {parent} is not a directory") from None
+    except OSError as e:  # a symlink loop, a name too long, no permission to look
+        raise type(e)(f"cannot write {path}: {e.strerror or e}") from None
+    except ValueError as e:  # a NUL byte in the name
+        raise ValueError(f"cannot write {path!r}: {e}") from None
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(f"cannot write {path}: it is a directory")
     if not stat.S_ISREG(mode):

@@ -120,14 +120,24 @@ def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:
     return header, [list(row) for row in zip(*columns, strict=True)]
 
 
+def _check_out(out: str) -> None:
+    """``--out``, refused before the model is loaded and run: no name, no folder for it, or a
+    path that cannot be written (a directory, a device, a read-only place)."""
+    if not out.strip():
+        raise CliError("--out must name a file (or - for stdout); got an empty name")
+    if not Path(out).parent.is_dir():
+        raise CliError(f"--out {out}: no directory {Path(out).parent}")
+    atomic_files.check_writable(out)
+
+
 def run(args) -> None:
     """Load ``args.model`` and print (or write ``--out``) its predictions."""
     if not Path(args.model).is_file():  # before importing the library: answers at once
         why = "not a file" if Path(args.model).exists() else "no such file"
         raise CliError(f"cannot read checkpoint {args.model}: {why}")
 
-    if args.out not in (None, "-"):
-        atomic_files.check_writable(args.out)  # before the model is loaded and run
+    if args.out is not None and args.out != "-":
+        _check_out(args.out)
 
     from .. import model
 

@@ -155,6 +155,8 @@ def _load_dataset(args):
 def _checked_out(args, dataset) -> Path:
     """``--out`` (default ``runs/DATASET.jaxnet``), checked before training: its loss curve
     beside it too, so that a place that cannot be written is found before, not after."""
+    if args.out is not None and not args.out.strip():
+        raise CliError("--out must name a file; got an empty name")
     out = Path(args.out or f"runs/{dataset.name}.jaxnet")
     for path in (out, out.with_name(out.stem + ".loss.png")):
         atomic_files.check_writable(path)

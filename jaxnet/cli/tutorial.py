@@ -12,6 +12,7 @@ import numpy as np
 from .. import _atomic as atomic_files
 from .args import (
     RESIDUAL_HELP,
+    CliError,
     at_least,
     check_residual,
     int_list,
@@ -96,6 +97,8 @@ def run(args) -> int | None:
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
     at_least(args.seed, 0, "--seed")
+    if not args.out.strip():
+        raise CliError("--out must name a file; got an empty name")
     atomic_files.check_writable(args.out)  # before training, not after
 
     import jax

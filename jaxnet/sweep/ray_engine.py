@@ -22,7 +22,7 @@ import os
 import socket
 import time
 
-from .options import EngineOptions
+from .options import EngineOptions, check_address
 from .preparation import Prepared
 from .task import train_group
 
@@ -89,6 +89,11 @@ def _init(ray, address: str | None) -> None:
     """Start Ray here, or join ``address``; a failure to join says what a user must set."""
     # "local" starts a new cluster: left to itself, Ray would join the cluster named in
     # /tmp/ray/ray_current_cluster, which may be someone else's or long dead.
+    if address is None and os.environ.get("RAY_ADDRESS"):
+        try:  # the flag was checked with the options; the variable is checked here
+            check_address(os.environ["RAY_ADDRESS"])
+        except ValueError as e:
+            raise ValueError(f"engine 'ray': RAY_ADDRESS: {e}") from None
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     joining = address != "local"
     if joining:
