@@ -40,7 +40,7 @@ from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
 from .claims import data_identity as data_identity
-from .claims import insert_runs_if_identity as insert_runs_if_identity
+from .claims import identity_held as identity_held
 from .claims import release_claim as release_claim
 from .claims import release_claims as release_claims
 from .claims import renew_claims as renew_claims
@@ -107,5 +107,5 @@ __all__ = [
     "check_data_identity",
     "data_identity",
     "stored_datasets",
-    "insert_runs_if_identity",
+    "identity_held",
 ]

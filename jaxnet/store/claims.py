@@ -4,16 +4,16 @@ A claim names the process training a group and when its lease ends; a data ident
 sweep's name to the data its rows were trained on (a file's SHA-256, or a built-in dataset's
 name). Both tables are created on first use, so stores written before they existed keep
 working unchanged. The identity is checked again in the transaction that stores a group's
-rows (:func:`insert_runs_if_identity`), so two processes that read different data under one
+rows (:func:`identity_held`), so two processes that read different data under one
 name can never both store rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from .connection import writing
-from .runs import insert_runs
 from .schema import now
 
 _CLAIMS = """CREATE TABLE IF NOT EXISTS claims (
@@ -110,7 +110,7 @@ def check_data_identity(conn: sqlite3.Connection, sweep: str, identity: str) -> 
     Returns:
       None when ``identity`` is new, the same as the recorded one, or the sweep has no stored
       run yet (then it replaces the recorded one: a process that still trains on the old data
-      is refused when it stores, see :func:`insert_runs_if_identity`); otherwise the recorded
+      is refused when it stores, see :func:`identity_held`); otherwise the recorded
       identity, which the caller reports: the data changed under a sweep with stored rows.
     """
     with writing(conn):
@@ -152,19 +152,12 @@ def stored_datasets(conn: sqlite3.Connection, sweep: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def insert_runs_if_identity(
-    conn: sqlite3.Connection, sweep_id: int, rows: list[dict], sweep: str, identity: str
-) -> int | None:
-    """:func:`~.runs.insert_runs`, in one transaction with a look at the sweep's recorded data
-    identity: the rows are stored only if it is still ``identity``.
-
-    Returns:
-      How many rows were inserted, or None when another identity is recorded (another
-      process started the sweep on other data): then nothing is written.
-    """
+@contextlib.contextmanager
+def identity_held(conn: sqlite3.Connection, sweep: str):
+    """A write transaction (``BEGIN IMMEDIATE``) in which a sweep's recorded data identity
+    cannot change; yields it (None when none is recorded). Rows stored inside it
+    (:func:`~.runs.insert_runs` commits it) were stored under the identity the caller saw,
+    and an exception inside rolls back what was not committed."""
     with writing(conn):
         conn.execute("BEGIN IMMEDIATE")
-        recorded = data_identity(conn, sweep)
-        if recorded is not None and recorded != identity:
-            return None
-        return insert_runs(conn, sweep_id, rows)  # commits the transaction begun here
+        yield data_identity(conn, sweep)

@@ -13,7 +13,6 @@ import stat
 from pathlib import Path
 
 from .._reading import kind
-
 from .schema import APPLICATION, SCHEMA, SCHEMA_VERSION, StoreError
 
 

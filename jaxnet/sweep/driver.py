@@ -300,13 +300,10 @@ class _Loop:
         """Store one group's rows if the sweep's data is still this process's data."""
         if self.identity is None:
             return store.insert_runs(self.conn, self.sweep_id, rows)
-        inserted = store.insert_runs_if_identity(
-            self.conn, self.sweep_id, rows, self.name, self.identity
-        )
-        if inserted is None:
-            recorded = store.data_identity(self.conn, self.name)
-            raise SweepError(_changed_meanwhile(self.name, recorded, self.identity))
-        return inserted
+        with store.identity_held(self.conn, self.name) as recorded:
+            if recorded is not None and recorded != self.identity:
+                raise SweepError(_changed_meanwhile(self.name, recorded, self.identity))
+            return store.insert_runs(self.conn, self.sweep_id, rows)
 
     def _commit(self, i: int, result) -> None:
         configs = self.running.pop(i)
