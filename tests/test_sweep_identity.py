@@ -159,3 +159,36 @@ def test_a_store_written_before_identities_binds_a_name_to_its_rows_dataset(tmp_
     xor.write_text('name = "mine"\ndataset = "xor"\n' + GRID)
     assert main(["sweep", str(xor), "--store", str(db)]) == 0
     assert _table(db, "SELECT identity FROM data_files") == [("builtin xor",)]
+
+
+@pytest.mark.slow
+def test_two_real_processes_on_a_changing_file_never_both_store(tmp_path):
+    """The issue's race with real processes: A starts, the file changes, B starts. Whoever
+    stores first binds the sweep; the other is refused (exit 2). Never both exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    _csv(tmp_path / "xor.csv")
+    toml, db = _csv_sweep(tmp_path), tmp_path / "s.sqlite"
+    toml.write_text(toml.read_text().replace("steps = [30]", "steps = [3000]"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "jaxnet.cli", "sweep", str(toml), "--store", str(db)]
+    a = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert a.stdout.readline().startswith("sweep mine: csv")  # A has read the file
+        old = sweep.preflight(sweep.load(toml)).prepared.identity
+        _csv(tmp_path / "xor.csv", nudge=0.5)
+        new = sweep.preflight(sweep.load(toml)).prepared.identity
+        b = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
+        a_out, a_err = a.communicate(timeout=600)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    codes = {"a": a.returncode, "b": b.returncode}
+    assert sorted(codes.values()) == [0, 2], (codes, a_err, b.stderr)
+    winner = old if codes["a"] == 0 else new
+    assert _table(db, "SELECT identity FROM data_files") == [(winner,)]
+    assert _table(db, "SELECT count(*), count(DISTINCT config_id) FROM runs") == [(4, 4)]
+    loser_err = a_err if codes["a"] == 2 else b.stderr
+    assert "other data" in loser_err and loser_err.count("\n") == 1
