@@ -162,7 +162,10 @@ def _numeric_array(value, argument: str):
         )
     # jnp.issubdtype, not the NumPy kind: ml_dtypes' bfloat16 (kind "V") is a float to JAX.
     if arr.dtype.kind not in "biuf" and not _real_dtype(arr.dtype):
-        raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}")
+        hint = ""
+        if arr.dtype.kind in "USO" and argument == "y":  # class labels as text
+            hint = "; text labels become class indices with jn.data.Dataset.from_arrays(x, y)"
+        raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}{hint}")
     return arr
 
 

@@ -48,6 +48,22 @@ class Model:
     def is_classifier(self) -> bool:
         return self.labels is not None
 
+    def __repr__(self) -> str:
+        net = self.net
+        shape = "-".join(map(str, net.sizes))
+        words = [net.activation] if net.depth > 1 else []
+        words += [] if net.output_activation == "identity" else [f"{net.output_activation} output"]
+        words += ["residual"] if net.residual else []
+        words += [] if net.bias else ["no bias"]
+        acts = " ".join([shape, ", ".join(words)]).strip()
+        parts = [acts, f"{net.n_params:,} params"]
+        parts.append(f"x_scaler {_scaler_words(self.x_scaler)}")
+        if self.is_classifier:
+            parts.append(f"labels {_labels_words(self.labels)}")
+        else:
+            parts.append(f"regression, y_scaler {_scaler_words(self.y_scaler)}")
+        return f"Model({', '.join(parts)}; jaxnet {self.version})"
+
     def outputs(self, x) -> np.ndarray:
         """The net's raw outputs (logits for a softmax classifier) as float64.
 
@@ -100,6 +116,63 @@ class Model:
             return np.asarray(self.labels)[self.predict_proba(x).argmax(axis=-1)]
         z = self.outputs(x)
         return z if self.y_scaler is None else self.y_scaler.inverse(z)
+
+    def accuracy(self, x, labels) -> float:
+        """Share of rows whose predicted label equals ``labels``.
+
+        Args:
+          x: ``(n, features)`` inputs in their original units.
+          labels: ``(n,)`` true labels of the kind :attr:`labels` holds (what :meth:`predict`
+            returns). Class indices of a dataset whose labels are not ``0..k-1`` are refused:
+            map them with ``dataset.labels_of(y)``.
+
+        Returns:
+          A float in [0, 1].
+
+        Raises:
+          ValueError: for a regressor, a length mismatch, or labels the model does not know
+            (one line naming them), before anything is computed.
+        """
+        if not self.is_classifier:
+            raise ValueError("accuracy needs a classifier; this model is a regressor")
+        truth = np.asarray(labels)
+        x = _inputs(self.net, x)
+        n = 1 if x.ndim == 1 else len(x)
+        if truth.shape not in ((n,), ()) or (truth.ndim == 0 and n != 1):
+            raise ValueError(
+                f"labels must have shape ({n},) to match x's {n} rows; got {truth.shape}"
+            )
+        unknown = _unknown_labels(truth, self.labels)
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:3])) + (", ..." if len(unknown) > 3 else "")
+            raise ValueError(
+                f"labels holds {shown}, which the model does not know (its labels: "
+                f"{_labels_words(self.labels)}); class indices map to labels with "
+                "dataset.labels_of(y)"
+            )
+        return float(np.mean(self.predict(x) == truth))
+
+
+def _unknown_labels(truth: np.ndarray, labels: tuple) -> list:
+    """The distinct values of ``truth`` that are not among ``labels``, first few first."""
+    known = set(labels)
+    try:
+        values = np.unique(truth).tolist()
+    except TypeError:  # an object array of mixed kinds cannot be sorted
+        values = list(dict.fromkeys(truth.ravel().tolist()))
+    return [v for v in values if v not in known]
+
+
+def _scaler_words(scaler: Scaler | None) -> str:
+    return "none" if scaler is None else scaler.kind
+
+
+def _labels_words(labels: tuple) -> str:
+    """``0..9`` for labels that are their own indices, else the first few, quoted."""
+    if labels == tuple(range(len(labels))):
+        return f"0..{len(labels) - 1}"
+    shown = ", ".join(map(repr, labels[:4])) + (", ..." if len(labels) > 4 else "")
+    return f"({shown}) ({len(labels)})" if len(labels) > 4 else f"({shown})"
 
 
 def _inputs(net: mlp.MLP, x) -> np.ndarray:

@@ -108,7 +108,7 @@ def sweep_heatmap(
             title=panel,
         )
     fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
-    fig.suptitle(title)
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -134,7 +134,7 @@ def seed_band_curves(curves, path, *, title: str, ylabel: str) -> Path:
     ax.set(yscale="log", xlabel="training step", ylabel=ylabel)
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -160,7 +160,37 @@ def lr_sensitivity(series, path, *, label: str, title: str, yscale: str = "linea
     _plain_ticks(ax.xaxis, np.concatenate([s[1] for s in series]) if series else [])
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
+    return _save(fig, path)
+
+
+def lr_scatter(groups, path, *, label: str, title: str, yscale: str = "linear", best=None):
+    """A metric against the learning rate (log axis), one point per setting, a colour per group.
+
+    Args:
+      groups: sequence of ``(label, learning_rates, values)``, arrays ``(N,)``.
+      path: the PNG to write.
+      label: the y axis label, with units; title: the figure's title (say what a point is).
+      yscale: ``"linear"`` or ``"log"``.
+      best: None, or ``(learning_rate, value, text)``: a star and its words at the best point.
+
+    Returns:
+      ``path`` as a :class:`~pathlib.Path`.
+    """
+    fig = Figure(figsize=(7.2, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for (name, lrs, values), color in zip(groups, _category_colors(len(groups))):
+        ax.scatter(lrs, values, color=color, s=26, alpha=0.85, label=f"{name} ({len(lrs)})")
+    if best is not None:
+        lr, value, text = best
+        ax.scatter([lr], [value], marker="*", s=220, facecolor="none", edgecolor="black", lw=1.2)
+        ax.annotate(text, (lr, value), xytext=(10, 6), textcoords="offset points", fontsize="small")
+    ax.margins(x=0.08, y=0.12)  # room for the star's words at the top
+    ax.set(xscale="log", yscale=yscale, xlabel="learning rate (log scale)", ylabel=label)
+    _plain_ticks(ax.xaxis, np.concatenate([g[1] for g in groups]) if groups else [])
+    ax.grid(True, which="both", alpha=0.25)
+    _legend_outside(ax)
+    _suptitle(fig, title)
     return _save(fig, path)
 
 
@@ -195,8 +225,16 @@ def params_scatter(series, path, *, label: str, title: str, yscale: str = "linea
     _plain_ticks(ax.xaxis)
     ax.grid(True, which="both", alpha=0.25)
     _legend_outside(ax)
-    fig.suptitle(title)  # a figure title spans the legend too, so long titles fit
+    _suptitle(fig, title)
     return _save(fig, path)
+
+
+def _suptitle(fig: Figure, title: str, width: int = 80) -> None:
+    """The figure's title, spanning the legend too, wrapped onto lines of ``width`` characters
+    so that a long one (a sweep's name and what is shown) is never cut at the edges."""
+    import textwrap
+
+    fig.suptitle("\n".join(textwrap.wrap(title, width)) or title, fontsize="medium")
 
 
 def _legend_outside(ax) -> None:
@@ -210,10 +248,11 @@ def _plain_ticks(axis, values=()) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     distinct = np.unique(np.asarray(values, np.float64))
+    wide = len(distinct) > 1 and distinct[-1] / max(distinct[0], 1e-300) > 300
     if 0 < len(distinct) <= 8:
         axis.set_ticks(distinct)
-    else:
-        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    else:  # over more than 2.5 decades, 2 and 5 times a power of ten would crowd the axis
+        axis.set_major_locator(LogLocator(subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
     axis.set_minor_formatter(NullFormatter())
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
+from . import _progress, _validate
 from ._limits import int_in_range
 from .chunks import (
     GRAD_FNS,
@@ -115,6 +114,14 @@ class History:
     message: str
     seconds: float
 
+    def __repr__(self) -> str:
+        last = f", final loss {self.loss[-1]:.4g}" if len(self.loss) else ""
+        evals = f", {len(self.eval_step)} evaluations" if len(self.eval_step) else ""
+        best = f", best_step {self.best_step}" if self.best_step is not None else ""
+        return (
+            f"History({self.status}, {self.steps} steps{last}{evals}{best}, {self.seconds:.1f} s)"
+        )
+
 
 def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
     """Validate the scalar arguments shared by ``fit`` and ``fit_population``."""
@@ -136,10 +143,11 @@ def chunking(steps: int, eval_every: int) -> tuple[int, int]:
 
 
 def progress_bar(total: int, progress: bool | None, desc: str):
-    """A tqdm bar on stderr, off when stderr is not a terminal (unless ``progress=True``)."""
+    """A tqdm bar (a widget in a Jupyter notebook, text on stderr elsewhere); with
+    ``progress=None`` it shows in a terminal or a notebook only (``_progress.wanted``)."""
     from tqdm.auto import tqdm
 
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    enabled = _progress.wanted(progress)
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
 
 
@@ -183,7 +191,8 @@ def fit(
       eval_every: steps per compiled chunk (and between evaluations and progress updates).
       patience: with validation, stop after this many evaluations without a lower validation
         loss and return the best parameters.
-      progress: show a progress bar; None shows it only when stderr is a terminal.
+      progress: show a progress bar; None shows it when stderr is a terminal or in a Jupyter
+        notebook (a widget there).
       restore_best: with validation, train all ``steps`` (or until ``patience`` runs out) but
         return the params of the evaluation with the lowest validation loss
         (``history.best_step``), not the last ones.

@@ -6,7 +6,6 @@ builders live here; assertions stay in the tests.
 
 import contextlib
 import io
-import itertools
 
 import numpy as np
 
@@ -87,6 +86,7 @@ width = [8, 16]
 activation = ["relu", "tanh"]
 learning_rate = [0.01, 0.1]
 seed = [0, 1, 2]
+steps = [50]
 """
 
 
@@ -97,17 +97,11 @@ def made_up_accuracy(depth, width, activation, lr, seed) -> float:
 
 
 def synthetic_rows() -> list[dict]:
+    """One made-up row per config of SYNTHETIC_SPEC (its config ids are the file's own)."""
     rows = []
-    grid = itertools.product([1, 2], [8, 16], ["relu", "tanh"], [0.01, 0.1], [0, 1, 2])
-    for depth, width, activation, lr, seed in grid:
-        config = {
-            "hidden": [width] * depth,
-            "activation": activation,
-            "learning_rate": lr,
-            "seed": seed,
-            "loss": "cross_entropy",
-            "steps": 50,
-        }
+    for config in sweep.expand(sweep.parse(SYNTHETIC_SPEC), "classification"):
+        depth, width = len(config["hidden"]), config["hidden"][0]
+        activation, lr, seed = config["activation"], config["learning_rate"], config["seed"]
         curve = np.geomspace(2.0, 0.05 * (3 - depth) + 0.01 * seed, 10)
         rows.append(
             fake_row(

@@ -134,3 +134,74 @@ def test_all_passes_in_under_a_minute():
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "total: 369 of 369 cases passed, 0 failed" in done.stdout  # 288 + 36 residual + 45 edge
     assert seconds < 60, f"took {seconds:.1f} s"
+
+
+# --- --grad-fn: your own backward pass, by module or file ---------------------------------------
+
+MINE = """
+import jax, jax.numpy as jnp
+
+def backprop(net, params, x, y, loss):  # y: one-hot rows for cross_entropy
+    (l1, l2), n = params, x.shape[0]
+    a = jnp.tanh(x @ l1["w"] + l1["b"])
+    z = a @ l2["w"] + l2["b"]
+    delta = (jax.nn.softmax(z) - y) / n
+    hidden = (delta @ l2["w"].T) * (1 - a**2)
+    value = -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z), axis=-1))
+    return value, [{"w": x.T @ hidden, "b": hidden.sum(0)}, {"w": a.T @ delta, "b": delta.sum(0)}]
+
+def transposed(net, params, x, y, loss):
+    value, grads = backprop(net, params, x, y, loss)
+    return value, [{"w": grads[0]["w"].T, "b": grads[0]["b"]}, grads[1]]
+
+not_a_function = 3
+"""
+NET = ["gradcheck", "--sizes", "3,4,4", "--activation", "tanh", "--loss", "cross_entropy"]
+
+
+def test_grad_fn_checks_your_own_backward_pass_from_a_module_or_a_file(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "mine_ok.py").write_text(MINE)
+    monkeypatch.chdir(tmp_path)
+    path = list(sys.path)
+    assert cli.main([*NET, "--batch", "5", "--grad-fn", "mine_ok:backprop"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "PASS: backprop matches jax.grad and finite differences"
+    assert "backprop vs jax.grad" in out and sys.path == path  # the import left sys.path alone
+    file = str(tmp_path / "mine_ok.py")  # the same file by its path: its function is named
+    assert cli.main([*NET, "--batch", "5", "--grad-fn", f"{file}:transposed"]) == 2
+    assert capsys.readouterr().err == (
+        "jaxnet gradcheck: error: grad_fn transposed returned grads[0]['w'] of shape (4, 3); "
+        "params[0]['w'] has shape (3, 4)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("mine_bad", "--grad-fn must be MODULE:FUNCTION like mybackprop:backprop"),
+        ("mine_bad:1x", "--grad-fn must be MODULE:FUNCTION"),
+        ("no_such_module_here:f", "--grad-fn: no module named 'no_such_module_here' here"),
+        ("mine_bad:nope", "--grad-fn: mine_bad has no function 'nope'"),
+        ("mine_bad:not_a_function", "mine_bad.not_a_function is not a function (its type is int)"),
+        (
+            "broken.py:f",
+            "--grad-fn: importing broken.py raised NameError: name 'undefined' is not defined",
+        ),
+        ("missing.py:f", "--grad-fn: missing.py is not a file"),
+        ("leaves.py:f", "--grad-fn: importing leaves.py raised SystemExit: not to be imported"),
+        (".:f", "'.' is neither a module name nor a .py file"),
+        ("a/:f", "--grad-fn: a is not a file"),
+    ],
+)
+def test_a_bad_grad_fn_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, value, message):
+    (tmp_path / "mine_bad.py").write_text(MINE)
+    (tmp_path / "broken.py").write_text("x = undefined\n")
+    (tmp_path / "leaves.py").write_text("import sys\nsys.exit('not to be imported')\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*NET, "--grad-fn", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxnet gradcheck: error: ") and message in err and err.count("\n") == 1
+    assert cli.main(["gradcheck", "--all", "--grad-fn", "mine_bad:backprop"]) == 2
+    assert "cannot go with --all" in capsys.readouterr().err

@@ -397,3 +397,208 @@ def test_fractions_that_leave_a_set_empty_name_the_argument_and_the_rows():
     with pytest.raises(ValueError, match=r"^val_fraction 0.5 of 2 rows") as info:
         data.partition(two, 0.5, 0.0)
     assert "np.float64" not in str(info.value)
+
+
+# --- your own arrays: Dataset.from_arrays and partition((x, y)) --------------------------------
+
+
+def test_your_own_arrays_split_exactly_as_the_builtin_dataset_does():
+    digits = data.digits()
+    own = data.Dataset.from_arrays(digits.x.astype(np.int64), digits.y)  # ints, as scikit-learn's
+    assert (own.task, own.classes, own.feature_names[:2]) == (
+        "classification",
+        digits.classes,
+        ("x0", "x1"),
+    )
+    for parts in (data.partition(own, 0.1, 0.25), data.partition((digits.x, digits.y), 0.1, 0.25)):
+        for (x, y), (bx, by) in zip(parts.values(), data.partition(digits, 0.1, 0.25).values()):
+            np.testing.assert_array_equal(x, bx)
+            np.testing.assert_array_equal(y, by)
+    regression = data.partition((X, np.array([92.0, 86.0, 89.0])), 0.0, 1 / 3)
+    assert regression["train"][1].dtype == np.float64 and len(regression["test"][0]) == 1
+
+
+def test_labels_of_any_kind_become_indices_and_map_back():
+    x = np.arange(12.0).reshape(6, 2)
+    words = data.Dataset.from_arrays(x, ["dog", "cat", "dog", "emu", "cat", "dog"])
+    assert words.classes == ("cat", "dog", "emu") and words.y.tolist() == [1, 0, 1, 2, 0, 1]
+    assert words.labels_of(words.y).tolist() == ["dog", "cat", "dog", "emu", "cat", "dog"]
+    big = data.Dataset.from_arrays(x, np.array([2**40, -3, 2**40, 7, 7, -3]))  # past int32
+    assert big.classes == (-3, 7, 2**40) and big.labels_of([2]).tolist() == [2**40]
+    flags = data.Dataset.from_arrays(x, np.array([True, False] * 3))
+    assert flags.classes == (False, True)
+    column = data.Dataset.from_arrays(x, np.array([[0.5], [1.5], [2.5], [0.5], [1.0], [9.0]]))
+    assert column.task == "regression" and column.y.shape == (6,)  # an (n, 1) column: flattened
+    scores = data.Dataset.from_arrays(x, np.array([92.0, 86.0, 89.0] * 2))  # floats: targets
+    assert scores.task == "regression" and scores.classes is None
+    integral = data.Dataset.from_arrays(x, np.array([0.0, 1.0] * 3), task="classification")
+    assert integral.task == "classification" and integral.classes == (0, 1)
+    counts = data.Dataset.from_arrays(x, np.arange(6), task="regression")
+    assert counts.task == "regression" and counts.y.dtype == np.float64
+    one = data.Dataset.from_arrays(x[:1], ["only"])  # one row, one class
+    assert (len(one.x), one.classes) == (1, ("only",))
+    raw = data.Dataset.from_arrays(x, np.array([b"ant", "bée".encode()] * 3))  # bytes: text
+    assert raw.classes == ("ant", "bée")
+    with pytest.raises(ValueError, match="fractions \\(0.5, 0.5\\) of 1 rows leave a part empty"):
+        data.partition(one, 0.5, 0)
+
+
+def test_pandas_like_tables_name_their_columns():
+    class Frame:  # what from_arrays reads of a pandas DataFrame and Series
+        columns = ["height", "weight"]
+
+        def __array__(self, dtype=None, copy=None):
+            return np.array([[1.0, 2.0], [3.0, 4.0]])
+
+    class Series(list):
+        name = "size"
+
+    d = data.Dataset.from_arrays(Frame(), Series([0.5, 1.5]))
+    assert d.feature_names == ("height", "weight") and d.target_name == "size"
+
+
+def test_a_dataset_prints_in_one_line():
+    assert repr(data.digits()) == (
+        "Dataset('digits': 1797 rows x 64 features, 10 classes, target 'digit')"
+    )
+    assert (
+        repr(data.tutorial())
+        == "Dataset('tutorial': 3 rows x 2 features, regression, target 'score')"
+    )
+
+
+XY = np.arange(8.0).reshape(4, 2)
+
+
+@pytest.mark.parametrize(
+    "call, error, fragment",
+    [
+        (lambda: data.partition(XY, 0.1, 0.1), TypeError, "an (x, y) pair of arrays; got ndarray"),
+        (lambda: data.partition((XY, [0, 1, 0, 1], 3), 0, 0), TypeError, "got tuple of 3 items"),
+        (lambda: data.partition({"x": XY}, 0, 0), TypeError, "got dict"),
+        (
+            lambda: data.partition((XY, ["a", "b", "a", "b"]), 0.5, 0),
+            ValueError,
+            "class labels 'a', 'b', not indices 0..k-1",
+        ),
+        (lambda: data.partition((XY, [1, 2, 1, 2]), 0.5, 0), ValueError, "not indices 0..k-1"),
+        (
+            lambda: data.partition((XY, [0, 1, 0, 1]), 1.0, 0),
+            ValueError,
+            "val_fraction must be a number in [0, 1); got 1.0",
+        ),
+        (lambda: data.partition((XY, [0, 1, 0, 1]), 0, -0.1), ValueError, "test_fraction must be"),
+        (lambda: data.partition((XY, [0, 1, 0, 1]), "0.1", 0), ValueError, "val_fraction must be"),
+        (
+            lambda: data.partition((XY, [0, 1, 0, 1]), 0.5, 0, seed=-1),
+            ValueError,
+            "seed must be a non-negative int",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY[:, 0], [0, 1, 0, 1]),
+            ValueError,
+            "one feature per row is x[:, None]",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY[:0], []),
+            ValueError,
+            "at least one of each; got shape (0, 2)",
+        ),
+        (lambda: data.Dataset.from_arrays("abc", [0]), TypeError, "got a string"),
+        (lambda: data.Dataset.from_arrays([[1, 2], [3]], [0, 1]), TypeError, "rectangular"),
+        (
+            lambda: data.Dataset.from_arrays(XY.astype(complex), [0] * 4),
+            TypeError,
+            "dtype complex128",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(np.where(XY == 5, np.inf, XY), [0] * 4),
+            ValueError,
+            "x must be finite; got inf at index (2, 1)",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0, 1]),
+            ValueError,
+            "y must have shape (4,) to match x's 4 rows; got (2,)",
+        ),
+        (lambda: data.Dataset.from_arrays(XY, np.zeros((4, 2))), ValueError, "got (4, 2)"),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0.5, np.nan, 1, 2]),
+            ValueError,
+            "y must be finite; got nan at index 1",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, ["a", None, "b", "a"]),
+            ValueError,
+            "got None at index 1",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, np.array(["a", 1, "b", 2], object)),
+            TypeError,
+            "labels of one kind",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, ["a", "b"] * 2, task="regression"),
+            ValueError,
+            "needs numeric targets",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0] * 4, task="clustering"),
+            ValueError,
+            "task must be one of",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0] * 4, feature_names=["a"]),
+            ValueError,
+            "feature_names must be 2 strings",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0] * 4, feature_names="ab"),
+            TypeError,
+            "feature_names must be a sequence",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, [0] * 4, target_name=3),
+            TypeError,
+            "target_name must be a string",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, np.array([b"\xff"] * 4)),
+            ValueError,
+            "bytes labels that are not UTF-8",
+        ),
+        (
+            lambda: data.Dataset.from_arrays(XY, np.zeros(4, "datetime64[D]")),
+            TypeError,
+            "numbers or text labels; got dtype datetime64[D]",
+        ),
+        (
+            lambda: data.digits().labels_of([10]),
+            ValueError,
+            "class indices in [0, 9]; got values from 10 to 10",
+        ),
+        (lambda: data.digits().labels_of([0.5]), TypeError, "integer class indices"),
+        (lambda: data.tutorial().labels_of([0]), ValueError, "'tutorial' is regression"),
+    ],
+)
+def test_bad_arrays_are_refused_in_one_line(call, error, fragment):
+    with pytest.raises(error) as caught:
+        call()
+    assert fragment in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_a_scaler_prints_in_one_line():
+    assert repr(Scaler("max", 0.0, 100.0)) == "Scaler(kind='max', offset=0.0, scale=100.0)"
+    assert repr(Scaler.fit(X, "max")) == "Scaler(kind='max', offset=[0.0, 0.0], scale=[3.0, 9.0])"
+    assert repr(Scaler.fit(data.digits().x)) == "Scaler(kind='standard', 64 columns)"
+
+
+def test_without_scikit_learn_digits_says_which_extra_to_add(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # as without the data extra
+    with pytest.raises(ImportError) as caught:
+        data.digits()
+    message = str(caught.value)
+    assert message.startswith("the digits dataset needs the 'data' extra: pip install -e '.[data]'")
+    assert "\n" not in message and "another project" in message

@@ -222,6 +222,18 @@ def test_planted_mistake_is_caught_in_float32_and_by_directions(eager):
     assert fd_bad == {0, 1}
 
 
+def test_a_report_prints_in_one_line(eager):
+    net = _deep(2)
+    params, x, y = random_problem(net, "sse", batch=5, seed=0)
+    good = jn.gradcheck(net, params, x, y, "sse")
+    assert repr(good) == (
+        f"GradcheckReport(ok: backprop on {'-'.join(map(str, net.sizes))}, "
+        f"{net.activation}/{net.output_activation}, sse, bias, float64; .table() has the rest)"
+    )
+    bad = jn.gradcheck(net, params, x, y, "sse", grad_fn=_backprop_with("missing_derivative", 1))
+    assert repr(bad).startswith("GradcheckReport(FAIL at layer ") and "\n" not in repr(bad)
+
+
 def test_wrong_loss_value_and_nan_gradients_fail(eager):
     net = _deep(2)
     params, x, y = random_problem(net, "sse", batch=5, seed=0)
@@ -569,3 +581,77 @@ def test_a_201_layer_gradcheck_finishes_in_bounded_memory(tmp_path):
     proc.stdout.close()
     assert os.waitstatus_to_exitcode(status) == 0 and "PASS" in out
     assert usage.ru_maxrss < 2 * 2**20, f"{usage.ru_maxrss / 2**10:.0f} MiB"  # main: > 8 GiB
+
+
+# --- your own grad_fn: what it returned, or why it raised, in one line -------------------------
+
+
+def _my_backprop(net, params, x, y, loss):
+    """A correct softmax cross-entropy backward pass for a one-hidden-layer tanh net, as a
+    reader would write it: y arrives as one-hot rows."""
+    (l1, l2), n = params, x.shape[0]
+    a = jnp.tanh(x @ l1["w"] + l1["b"])
+    z = a @ l2["w"] + l2["b"]
+    delta = (jax.nn.softmax(z) - y) / n
+    hidden = (delta @ l2["w"].T) * (1 - a**2)
+    value = -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z), axis=-1))
+    grads = [{"w": x.T @ hidden, "b": hidden.sum(0)}, {"w": a.T @ delta, "b": delta.sum(0)}]
+    return value, grads
+
+
+def _one_hot_again(net, params, x, y, loss):
+    return _my_backprop(net, params, x, jax.nn.one_hot(y, net.sizes[-1]), loss)
+
+
+def _transposed(net, params, x, y, loss):
+    value, grads = _my_backprop(net, params, x, y, loss)
+    return value, [{**grads[0], "w": grads[0]["w"].T}, grads[1]]
+
+
+def _grads_only(net, params, x, y, loss):
+    return _my_backprop(net, params, x, y, loss)[1]
+
+
+@pytest.mark.parametrize(
+    "grad_fn, error, fragments",
+    [
+        (
+            _one_hot_again,
+            ValueError,
+            [
+                "grad_fn _one_hot_again raised ",
+                "Incompatible shapes for broadcasting",
+                "x of shape (5, 3) and y of shape (5, 4)",
+                "one-hot rows already, so do not one-hot encode y again",
+            ],
+        ),
+        (
+            _transposed,
+            ValueError,
+            [
+                "grad_fn _transposed returned grads[0]['w'] of shape (4, 3)",
+                "params[0]['w'] has shape (3, 4)",
+            ],
+        ),
+        (_grads_only, ValueError, ["looks like the grads alone: return (loss, grads)"]),
+        (
+            lambda *a: ("a lot", _my_backprop(*a)[1]),
+            ValueError,
+            ["must return a number as loss_value; got a str"],
+        ),
+        (lambda *a: (0.0, {"w": 1}), ValueError, ["grads as a list of 2 layer dicts; got a dict"]),
+        (
+            lambda *a: (0.0, [{"w": 1}, {}]),
+            ValueError,
+            ["grads[0] with keys ['w']; expected ['b', 'w']"],
+        ),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:jax.nn.one_hot input should be integer-typed")
+def test_a_wrong_grad_fn_is_named_in_one_line(grad_fn, error, fragments, eager):
+    net = jn.MLP((3, 4, 4), activation="tanh")
+    params, x, y = random_problem(net, "cross_entropy", batch=5, seed=0)
+    with pytest.raises(error) as caught:
+        jn.gradcheck(net, params, x, y, "cross_entropy", grad_fn=grad_fn)
+    message = str(caught.value)
+    assert "\n" not in message and all(f in message for f in fragments), message

@@ -298,3 +298,61 @@ def test_an_input_that_scaling_takes_past_float32_is_named_as_given(tmp_path):
     with pytest.raises(ValueError, match=r"x holds 1\.7e\+308 at index \(0, 1\); scaled as in "
                        r"training it is inf"):  # fmt: skip
         model.predict([[0.0, 1.7e308]])
+
+
+# --- string labels: strings in, strings out; accuracy compares labels with labels ---------------
+
+
+def test_string_labels_come_back_as_strings_and_accuracy_compares_like_with_like(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    names = np.where(x[:, 0] + x[:, 1] > 0, "malignant", "benign")  # a user's own labels
+    dataset = jn.data.Dataset.from_arrays(x, names)
+    parts = jn.data.partition(dataset, val_fraction=0.0, test_fraction=0.25, seed=0)
+    x_test, y_test = parts["test"]
+    # the net a fit on these class indices would learn, written down: output 1 ("malignant",
+    # the second class in sorted order) wins when x0 + x1 > 0
+    net = jn.MLP((2, 2))
+    params = [{"w": np.array([[-1.0, 1.0], [-1.0, 1.0]]), "b": np.zeros(2)}]
+    jn.save(tmp_path / "m.jaxnet", net, params, labels=dataset.classes)
+    model = jn.load(tmp_path / "m.jaxnet")
+    predicted = model.predict(x_test)
+    assert predicted.dtype.kind == "U" and set(predicted) <= {"benign", "malignant"}
+    truth = dataset.labels_of(y_test)
+    accuracy = model.accuracy(x_test, truth)
+    assert accuracy == float(np.mean(predicted == truth)) == 1.0
+    assert float(np.mean(predicted == y_test)) == 0.0  # the silent trap the README line avoids
+    with pytest.raises(ValueError) as caught:  # class indices where labels belong: one line
+        model.accuracy(x_test, y_test)
+    message = str(caught.value)
+    assert (
+        message.startswith("labels holds 0, 1, which the model does not know")
+        and "\n" not in message
+    )
+    assert "dataset.labels_of(y)" in message
+
+
+def test_accuracy_refuses_a_regressor_and_a_length_mismatch(classifier, regressor, raw):
+    with pytest.raises(ValueError, match="accuracy needs a classifier; this model is a regressor"):
+        jn.load(regressor[0]).accuracy(raw, np.zeros(len(raw)))
+    model = jn.load(classifier[0])
+    with pytest.raises(
+        ValueError, match=r"labels must have shape \(7,\) to match x's 7 rows; got \(3,\)"
+    ):
+        model.accuracy(raw, ["w", "x", "y"])
+    with pytest.raises(ValueError, match="labels holds nan"):
+        model.accuracy(raw, np.full(7, np.nan))
+    assert model.accuracy(raw[0], "w") in (0.0, 1.0)  # one example, one label
+
+
+def test_a_model_prints_in_one_line(classifier, regressor):
+    assert repr(jn.load(classifier[0])) == (
+        "Model(3-5-4 tanh, 44 params, x_scaler standard, labels ('w', 'x', 'y', 'z'); jaxnet 0.1.0)"
+    )
+    assert repr(jn.load(regressor[0])).count("\n") == 0
+    net = jn.MLP((64, 128, 10))
+    jn.save(tmp := regressor[0].parent / "d.jaxnet", net, jn.init(net, 0), labels=list(range(10)))
+    assert (
+        repr(jn.load(tmp))
+        == "Model(64-128-10 relu, 9,610 params, x_scaler none, labels 0..9; jaxnet 0.1.0)"
+    )

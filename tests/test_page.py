@@ -6,7 +6,9 @@ test_report (48 members, one diverged) under a description that tries to break o
 page, and a hostile sweep whose name and config strings are markup, with nothing to plot.
 """
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -57,10 +59,17 @@ seed = [0, 1]
 """
 
 
+def _ids(spec: str) -> list[str]:
+    """The config ids of a sweep file's configs, in file order (rows made with them are the
+    file's own, not rows of an earlier version of it)."""
+    parsed = sweep.parse(spec)
+    return [sweep.config_id(parsed.name, c) for c in sweep.expand(parsed, "classification")]
+
+
 def _hostile_rows() -> list[dict]:
     return [
         fake_row(
-            f"hostile{i}",
+            _ids(HOSTILE_SPEC)[i],
             activation=HOSTILE_ACTIVATION if i == 0 else "tanh",
             hidden=HOSTILE_HIDDEN if i == 0 else "8",
             optimizer=HOSTILE_OPTIMIZER,  # the same for both: listed above the table
@@ -82,9 +91,10 @@ def site(tmp_path_factory):
     db = root / "runs.sqlite"
     # the real sweep through the CLI, --report included: the page must come with it (the
     # figures are drawn once, below)
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
         patch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn here"))
         assert main(["sweep", str(toml), "--store", str(db), "--report", str(root / "first")]) == 0
+    (root / "sweep.out").write_text(out.getvalue())  # what the terminal showed
     assert len(_boot(root / "first")["sweeps"][0]["members"]) == 4
     with store.opened(db) as conn:
         spec = SYNTHETIC_SPEC.replace(
@@ -145,7 +155,11 @@ def test_the_page_shows_what_the_store_knows_and_says_what_it_does_not(site, rep
     real = _boot(report_dir)["sweeps"][0]
     facts = dict(real["facts"])
     assert facts["configs"] == "4 (4 trained)" and facts["groups"] == "1"
-    assert facts["programs compiled"] == "not stored"  # this store predates the column
+    # the counts the terminal printed, stored with the call that printed them
+    printed = (site[0].parent / "sweep.out").read_text()
+    programs, hits = re.search(r"(\d+) programs compiled, (\d+) loaded", printed).groups()
+    assert (facts["programs compiled"], facts["compile cache hits"]) == (programs, hits)
+    assert re.fullmatch(r"\d+\.\d s", facts["sweep wall time"])
     assert facts["jaxnet"] == "0.1.0" and facts["device"].startswith("cpu")
     assert re.fullmatch(r"\d+% of group time", facts["compile share"])
     synthetic = dict(_boot(report_dir)["sweeps"][1]["facts"])
@@ -244,35 +258,50 @@ def test_an_empty_store_and_an_unreadable_spec_still_give_a_page(tmp_path, monke
 def test_a_damaged_sweep_gets_a_note_instead_of_figures_and_the_page_is_still_written(tmp_path):
     db = tmp_path / "d.sqlite"
     with store.opened(db) as conn:  # fake_row's config has no loss: the figures cannot be drawn
-        store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [fake_row("a")])
+        row = fake_row(_ids(HOSTILE_SPEC)[0])  # the file's own config id, a config without loss
+        store.insert_runs(conn, store.add_sweep(conn, "d", HOSTILE_SPEC, "h"), [row])
         store.add_sweep(conn, "started", HOSTILE_SPEC, "h2")  # no group committed yet
     files = page.write_page(db, tmp_path / "out", "d")
     assert files.figures == [] and files.notes[0].startswith("d: the figures could not be drawn")
-    assert files.notes[1] == "started: sweep 'started' has no runs with a test_accuracy to plot yet"
+    assert (
+        files.notes[1]
+        == "started: sweep 'started' has no runs of its file's configs with a test_accuracy to plot yet"
+    )
     started = _boot(tmp_path / "out")["sweeps"][1]
     assert (
         started["members"] == [] and dict(started["facts"])["configs"] == "2 (0 trained, 2 to go)"
     )
 
 
-def test_facts_a_newer_store_records_are_shown_when_present(tmp_path, monkeypatch):
+def test_facts_of_an_older_store_say_not_stored_and_junk_in_the_calls_is_skipped(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     db = tmp_path / "n.sqlite"
-    with store.opened(db) as conn:
-        sweep_id = store.add_sweep(conn, "n", HOSTILE_SPEC, "h")
-        rows = [fake_row("a", group_id="g1"), fake_row("b", group_id="g1", seed=1)]
-        store.insert_runs(conn, sweep_id, rows + [fake_row("c", group_id="g2", seed=2)])
-        with conn:  # columns that issue 11's store may add, one per sweep and one per group
-            conn.execute("ALTER TABLE sweeps ADD COLUMN programs_compiled INTEGER")
-            conn.execute("UPDATE sweeps SET programs_compiled = 12345")
-            conn.execute("ALTER TABLE runs ADD COLUMN cache_hits")  # no type: keeps 3 and "lots"
-            conn.execute("UPDATE runs SET cache_hits = 3 WHERE group_id = 'g1'")
-            conn.execute("UPDATE runs SET cache_hits = 'lots' WHERE group_id = 'g2'")
+    with store.opened(db) as conn:  # a store as the landed main wrote it: no calls table
+        sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "h")
+        rows = [{**r, "group_id": g} for r, g in zip(synthetic_rows(), ["g1", "g1", "g2"])]
+        store.insert_runs(conn, sweep_id, rows)
     page.write_page(db, tmp_path / "out")
     facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
-    assert facts["programs compiled"] == "12345" and facts["compile cache hits"] == "3"
+    assert facts["programs compiled"] == facts["compile cache hits"] == "not stored"
+    assert "sweep wall time" not in facts
     assert facts["groups"] == "2" and facts["training wall time"] == "3.0 s (groups added up)"
     assert facts["compile share"] == "33% of group time"  # 0.5 s of 1.5 s, twice
+    with store.opened(db) as conn:  # two calls, one of them from a hostile writer
+        store.record_call(conn, sweep_id, outcome="completed", engine="in-process",
+                          programs=7, cache_hits=0, seconds=2.0)  # fmt: skip
+        with conn:
+            conn.execute(
+                "INSERT INTO sweep_calls (sweep_id, ended, outcome, engine, programs_compiled, "
+                "cache_hits, wall_seconds) VALUES (?, 'x', 'completed', 'x', 'lots', 3, 1.5)",
+                (sweep_id,),
+            )
+    page.write_page(db, tmp_path / "out")
+    facts = dict(_boot(tmp_path / "out")["sweeps"][0]["facts"])
+    assert facts["programs compiled"] == "7 (in 2 runs of the sweep)"
+    assert facts["compile cache hits"] == "3 (in 2 runs of the sweep)"
+    assert facts["sweep wall time"] == "3.5 s"
 
 
 def test_the_old_name_write_report_warns_and_writes_the_page(tmp_path, monkeypatch):
@@ -326,7 +355,7 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
     assert n_configs == 3
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "w", spec, "h")
-        store.insert_runs(conn, sweep_id, [fake_row("w0", seed=0)])
+        store.insert_runs(conn, sweep_id, [fake_row(_ids(spec)[0], seed=0)])
     lines, first = [], threading.Event()
 
     def log(line):
@@ -336,13 +365,15 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
 
     result = {}
     watcher = threading.Thread(
-        target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log))
+        target=lambda: result.update(n=page.watch(db, out, interval=0.02, log=log)),
+        daemon=True,  # a failed test must not leave pytest waiting for it
     )
     watcher.start()
     assert first.wait(20)
     assert _boot(out)["watching"] is True and (out / "stamp.js").is_file()
     with store.opened(db) as conn:  # the next group commits: two rows at once
-        store.insert_runs(conn, sweep_id, [fake_row("w1", seed=1), fake_row("w2", seed=2)])
+        rows = [fake_row(_ids(spec)[i], seed=i) for i in (1, 2)]
+        store.insert_runs(conn, sweep_id, rows)
     watcher.join(20)
     assert not watcher.is_alive() and result["n"] == 3  # first, after the commit, final
     assert lines[-1] == "every sweep in the store is complete"
@@ -442,6 +473,7 @@ def test_clicking_a_metric_header_sorts_by_it(opened, site):
     db, _ = site
     rows = {r["id"]: r for r in _stored(db, "real")}
     real = _section(opened, 0)
+    real.find_element("css selector", "button.more").click()  # every metric, final_val_loss too
     for key, reverse in (("final_val_loss", False), ("test_accuracy", True)):
         real.find_element("css selector", f'th[data-key="{key}"]').click()
         values = [rows[i][key] for i in _row_ids(real)]
@@ -454,6 +486,79 @@ def test_clicking_a_metric_header_sorts_by_it(opened, site):
     # the cells read as the terminal table writes them
     texts = [td.text for td in real.find_elements("css selector", "tbody td.metric")]
     assert f"{100 * values[0]:.2f}%" in texts
+
+
+def _widths(driver, section) -> tuple[int, int]:
+    wrap = section.find_element("css selector", ".table-wrap")
+    return tuple(
+        driver.execute_script("return [arguments[0].scrollWidth, arguments[0].clientWidth]", wrap)
+    )
+
+
+def _heads(section) -> list[str]:
+    return [
+        th.get_attribute("data-key") for th in section.find_elements("css selector", "th[data-key]")
+    ]
+
+
+def test_the_table_fits_a_1400_pixel_screen_and_more_metrics_shows_the_rest(opened):
+    assert opened.execute_script("return innerWidth") == 1400
+    for i in range(3):  # no sweep's table needs a horizontal scroll bar
+        scroll, client = _widths(opened, _section(opened, i))
+        assert scroll <= client, (i, scroll, client)
+    synthetic = _section(opened, 1)  # ranked by best_val_accuracy; a test set; all 8 metrics
+    first = _heads(synthetic)
+    assert [k for k in first if k in sweep.METRICS] == ["best_val_accuracy", "test_accuracy"]
+    more = synthetic.find_element("css selector", "button.more")
+    assert more.text == "+6 more metrics" and more.get_attribute("aria-expanded") == "false"
+    more.click()
+    every = _heads(synthetic)
+    assert set(every) - set(first) == set(sweep.METRICS) - {"best_val_accuracy", "test_accuracy"}
+    row = synthetic.find_element("css selector", "tbody tr")
+    assert len(row.find_elements("css selector", "td")) == len(every) + 1  # + the pick box
+    assert "more" in opened.current_url  # kept in the address, with the rest of the state
+    more.click()
+    assert _heads(synthetic) == first and more.text == "+6 more metrics"
+
+
+def test_rows_of_an_earlier_file_are_listed_last_and_never_ranked_among_the_others(
+    browser, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db, out = tmp_path / "e.sqlite", tmp_path / "out"
+    # the file ran with steps = 300 first: those rows would rank first (accuracy 1.0)
+    old = [
+        fake_row(f"old{i}", seed=i, steps=300, best_val_accuracy=1.0, test_accuracy=1.0)
+        for i in range(3)
+    ]
+    with store.opened(db) as conn:
+        store.insert_runs(conn, store.add_sweep(conn, "synthetic", "steps 300", "old"), old)
+        sweep_id = store.add_sweep(conn, "synthetic", SYNTHETIC_SPEC, "new")
+        store.insert_runs(conn, sweep_id, synthetic_rows())
+    page.write_page(db, out)
+    data = _boot(out)["sweeps"][0]
+    facts = dict(data["facts"])
+    assert facts["configs"] == "48 (48 trained, 1 diverged)"  # the file's own, nothing else
+    assert facts["earlier versions"].startswith("3 rows of configs no longer in the file")
+    assert [m["earlier"] for m in data["members"]] == [False] * 48 + [True] * 3
+    browser.get((out / "index.html").as_uri())
+    section = _section(browser, 0)
+    old_ids = {r["id"] for r in _stored(db, "synthetic") if r["config_id"].startswith("old")}
+    for clicks in range(3):  # the ranking, then best_val_accuracy ascending, then descending
+        ids = _row_ids(section)
+        assert set(ids[-3:]) == old_ids, clicks
+        for tr in section.find_elements("css selector", "tbody tr")[-3:]:
+            assert "earlier" in tr.get_attribute("class")
+            assert tr.find_element("css selector", "td.status").text.endswith("earlier file")
+        section.find_element("css selector", 'th[data-key="best_val_accuracy"]').click()
+    count = section.find_element("css selector", ".count").text
+    assert count == "51 of 51 members (3 of an earlier file, listed last)"
+    # the curves drawn at first are the best three of the current file
+    drawn = {
+        int(g.get_attribute("data-id")) for g in section.find_elements("css selector", "g.series")
+    }
+    assert len(drawn) == 3 and not drawn & old_ids
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_a_filter_narrows_the_rows(opened):

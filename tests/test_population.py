@@ -152,3 +152,17 @@ def test_jaxnet_asks_for_one_cpu_device_per_core():
     )
     devices, cores = map(int, out.stdout.split())
     assert devices == cores
+
+
+def test_a_population_history_prints_in_one_line():
+    h = jn.PopulationHistory(
+        loss=np.zeros((16, 100)),
+        eval_step=np.array([50, 100]),
+        val_loss=np.zeros((16, 2)),
+        val_accuracy=np.zeros((16, 2)),
+        status=("completed",) * 15 + ("diverged",),
+        steps=np.full(16, 100),
+        seconds=3.0,
+        compile_seconds=1.0,
+    )
+    assert repr(h) == "PopulationHistory(16 members, 1 diverged, 100 steps, 2 evaluations, 3.0 s)"

@@ -186,16 +186,20 @@ def test_ctrl_c_after_a_committed_group_is_one_line_and_exit_130(tmp_path, monke
         'name = "c"\ndataset = "xor"\nevals = 1\n[grid]\nhidden = [[2], [3]]\nsteps = [5]\n'
         "batch_size = [0]\n"
     )
-    insert = store.insert_runs
+    insert = store.insert_runs_with_models  # a group's rows and kept models: one commit
 
     def insert_then_ctrl_c(*args):
         insert(*args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store, "insert_runs", insert_then_ctrl_c)
+    monkeypatch.setattr(store, "insert_runs_with_models", insert_then_ctrl_c)
     assert _quiet(["sweep", str(toml), "--store", str(db)]) == 130
     err = _one_line_error(capsys)
-    assert err == f"jaxnet sweep: interrupted, 1 groups stored in {db}, rerun to resume\n"
+    stored = _stored(db, "SELECT count(*) FROM runs")
+    assert stored >= 1 and err == (
+        f"jaxnet sweep: interrupted, {stored} of the file's 2 configs stored in {db} (1 group), "
+        "rerun to resume\n"
+    )
 
 
 def test_the_interrupt_message_counts_groups_and_is_0_without_a_usable_store(tmp_path):
@@ -237,10 +241,12 @@ def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready
     assert proc.poll() is None, "the sweep ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    groups = _stored(db, "SELECT count(DISTINCT group_id) FROM runs")
+    groups = max(_stored(db, "SELECT count(DISTINCT group_id) FROM runs"), 0)
+    stored = max(_stored(db, "SELECT count(*) FROM runs"), 0)
     assert proc.returncode == 130 and groups >= (1 if "runs" in ready else 0), err
     assert err.strip() == (
-        f"jaxnet sweep: interrupted, {groups} groups stored in {db}, rerun to resume"
+        f"jaxnet sweep: interrupted, {stored} of the file's 5 configs stored in {db} "
+        f"({groups} group{'' if groups == 1 else 's'}), rerun to resume"
     ), err
 
 

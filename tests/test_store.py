@@ -153,3 +153,42 @@ def test_the_sqlite3_command_line_tool_reads_the_store(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "8|tanh|0.9"
+
+
+# --- calls: what each run of a sweep printed, stored for the report page ----------------------
+
+
+def test_calls_add_up_per_sweep_and_an_older_store_has_none(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with store.opened(path) as conn:
+        a = store.add_sweep(conn, "a", "spec 1", "h1")
+        a2 = store.add_sweep(conn, "a", "spec 2", "h2")  # the same sweep, its file changed
+        b = store.add_sweep(conn, "b", "spec", "h3")
+    with store.opened(path, must_exist=True) as conn:  # a read-only open creates no table
+        assert store.call_totals(conn, "a") is None
+    with sqlite3.connect(path) as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "sweep_calls" not in tables
+    with store.opened(path) as conn:
+        store.record_call(conn, a, outcome="completed", engine="in-process", programs=38,
+                          cache_hits=0, seconds=65.9)  # fmt: skip
+        store.record_call(conn, a2, outcome="interrupted", engine="ray", programs=None,
+                          cache_hits=None, seconds=10.1)  # fmt: skip
+        store.record_call(conn, b, outcome="failed", engine="in-process", programs=1,
+                          cache_hits=2, seconds=0.0)  # fmt: skip
+        totals = store.call_totals(conn, "a")
+        assert totals == {"calls": 2, "programs_compiled": 38, "cache_hits": 0,
+                          "wall_seconds": pytest.approx(76.0)}  # fmt: skip
+        assert store.call_totals(conn, "b")["cache_hits"] == 2
+        assert store.call_totals(conn, "none") is None
+        for bad, fragment in (
+            ({"outcome": "done"}, "outcome must be one of completed, interrupted, failed"),
+            ({"programs": -1}, "programs must be a non-negative int or None"),
+            ({"cache_hits": True}, "cache_hits must be a non-negative int or None"),
+            ({"seconds": float("nan")}, "seconds must be a finite number >= 0"),
+        ):
+            kwargs = {"outcome": "completed", "engine": "x", "programs": 1, "cache_hits": 1,
+                      "seconds": 1.0, **bad}  # fmt: skip
+            with pytest.raises(ValueError, match=fragment):
+                store.record_call(conn, a, **kwargs)
+        assert store.call_totals(conn, "a")["calls"] == 2  # nothing half written

@@ -11,8 +11,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -232,13 +234,29 @@ def test_the_cli_refuses_bad_engine_flags_in_one_line(tmp_path, capsys, flags, n
 # --- Ray ---------------------------------------------------------------------------------------
 
 
-def test_a_local_ray_sweep_stores_the_same_rows_as_the_in_process_engine(tmp_path):
+def test_a_local_ray_sweep_stores_the_same_rows_as_the_in_process_engine(
+    tmp_path, monkeypatch, capfd
+):
     pytest.importorskip("ray")
+    from jaxnet.sweep import ray_engine
+
+    heads = []
+    monkeypatch.setattr(
+        ray_engine, "LocalHead", lambda real=ray_engine.LocalHead: heads.append(real()) or heads[-1]
+    )
     toml = _write(tmp_path, "local", "[[7]]")
     spec = sweep.load(toml)
+    assert float(jax.numpy.ones(2).sum()) == 2.0  # JAX's threads run here before Ray starts
     start = time.perf_counter()
-    on_ray = sweep.run(spec, tmp_path / "ray.sqlite", log=lambda line: None, engine="ray")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        on_ray = sweep.run(spec, tmp_path / "ray.sqlite", log=lambda line: None, engine="ray")
     took = time.perf_counter() - start
+    # Ray's cluster was started by a process without JAX: no fork where JAX runs, no warning
+    # that it did; token authentication was chosen, so Ray did not warn that it chose it
+    assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
+    assert "Token authentication is enabled" not in capfd.readouterr().err
+    assert len(heads) == 1 and heads[0]._proc.poll() == 0  # and it ended with the sweep
     assert (on_ray.trained, on_ray.groups, on_ray.engine) == (4, 1, "ray")
     # counted on the worker: one group compiles its init, training and scoring programs
     assert 0 < on_ray.startup_seconds < took and on_ray.compiles == 3
@@ -448,3 +466,18 @@ def test_a_two_node_ray_sweep_survives_a_worker_node_killed_mid_group(tmp_path):
     assert rows.keys() == expected.keys()
     for key, values in expected.items():
         np.testing.assert_allclose(rows[key], values, rtol=1e-5)
+
+
+def test_without_ray_installed_the_engine_says_how_to_add_it_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as in a `make run` venv: no Ray
+    toml = _write(tmp_path, "noray", "[[3]]")
+    db = tmp_path / "x.sqlite"
+    assert main(["sweep", str(toml), "--store", str(db), "--engine", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "jaxnet sweep: error: engine 'ray' needs Ray, an optional extra: pip install -e '.[ray]' "
+        "in the jaxnet folder (PyPI's 'jaxnet' is another project)\n"
+    )
+    assert not db.exists()  # refused before the store was created

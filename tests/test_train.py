@@ -190,3 +190,48 @@ def test_a_never_finite_validation_loss_stops_with_patience_and_keeps_the_traini
     assert np.all(np.isinf(h.val_loss))
     alone, _ = jn.fit(net, params0, x, y, **dict(fit, steps=20))
     assert tree_allclose(params, alone, rtol=0)  # the 20 steps trained are returned
+
+
+def test_a_history_prints_in_one_line():
+    h = jn.History(
+        loss=np.linspace(2.0, 0.5, 300, dtype=np.float32),
+        eval_step=np.array([100, 200, 300]),
+        val_loss=np.array([1.0, 0.7, 0.6]),
+        val_accuracy=np.array([0.5, 0.7, 0.8]),
+        status="completed",
+        steps=300,
+        best_step=300,
+        message="completed 300 steps",
+        seconds=1.25,
+    )
+    assert (
+        repr(h)
+        == "History(completed, 300 steps, final loss 0.5, 3 evaluations, best_step 300, 1.2 s)"
+    )
+
+
+def test_progress_shows_in_a_terminal_or_a_notebook_kernel_unless_told(monkeypatch, capsys):
+    import io
+    import sys
+    import types
+
+    from jaxnet import _progress
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a pipe: no bar unless asked
+    assert not _progress.wanted(None) and _progress.wanted(True)
+    ipython = types.ModuleType("IPython")
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    for shell, notebook in (
+        (types.SimpleNamespace(config={"IPKernelApp": {"connection_file": "k.json"}}), True),
+        (types.SimpleNamespace(config={"TerminalIPythonApp": {}}), False),  # ipython, a terminal
+        (None, False),  # IPython imported, no shell running
+    ):
+        ipython.get_ipython = lambda shell=shell: shell
+        assert _progress.wanted(None) is notebook and not _progress.wanted(False)
+        bar = train.progress_bar(10, None, "fit")
+        assert bar.disable is not notebook
+        bar.close()
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)  # a closed stderr is no terminal, and no error
+    assert not _progress.wanted(None)

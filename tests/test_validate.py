@@ -489,3 +489,14 @@ def test_a_population_of_no_members_is_one_line():
             NET, jax.random.split(jax.random.key(0), 0), X, Y, loss="sse", optimizer="sgd",
             learning_rates=[], steps=2,
         )  # fmt: skip
+
+
+def test_text_labels_in_fit_point_at_from_arrays():
+    net = jn.MLP((2, 3, 2))
+    with pytest.raises(TypeError) as caught:
+        jn.fit(net, jn.init(net, 0), np.ones((2, 2)), np.array(["cat", "dog"]),
+               loss="cross_entropy", optimizer="sgd", learning_rate=0.1, steps=1)  # fmt: skip
+    assert str(caught.value) == (
+        "y must be a numeric array; got dtype <U3; text labels become class indices with "
+        "jn.data.Dataset.from_arrays(x, y)"
+    )

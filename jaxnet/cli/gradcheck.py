@@ -1,15 +1,21 @@
 """``jaxnet gradcheck``: the hand-written backprop against jax.grad and finite differences.
 
 One net from the flags, printed as a table, or with ``--all`` the library's whole case matrix,
-one summary line a case. Exit status 0 when every comparison agrees, 1 otherwise. Left out:
-the checks themselves (``jaxnet.verification``).
+one summary line a case. ``--grad-fn MODULE:FUNCTION`` checks a backward pass of your own
+instead of jaxnet's. Exit status 0 when every comparison agrees, 1 otherwise. Left out: the
+checks themselves (``jaxnet.verification``).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
+import sys
 import time
+from pathlib import Path
 
-from .args import RESIDUAL_HELP, at_least, check_residual, int_list
+from .args import RESIDUAL_HELP, CliError, at_least, check_residual, int_list
 
 
 def add_parser(sub) -> None:
@@ -32,6 +38,13 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of params, data and directions")
     p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
     p.add_argument(
+        "--grad-fn",
+        metavar="MODULE:FUNCTION",
+        help="check your own backward pass instead of jaxnet's: a function (net, params, x, y, "
+        "loss) -> (loss, grads) in an importable module (mybackprop:backprop, found from the "
+        "current folder too) or a file (path/to/file.py:backprop)",
+    )
+    p.add_argument(
         "--all",
         action="store_true",
         help="check every activation x loss x depth 1-4 x bias on/off, and residual nets "
@@ -52,7 +65,10 @@ def run(args) -> int:
 
     at_least(args.seed, 0, "--seed")
     if args.all:
+        if args.grad_fn:
+            raise CliError("--grad-fn checks one net from the flags; it cannot go with --all")
         return run_matrix(args.dtype, args.seed)
+    grad_fn = load_function(args.grad_fn, "--grad-fn") if args.grad_fn else None
     sizes = int_list(args.sizes, "--sizes")
     loss = check_name(args.loss, "--loss")
     at_least(args.batch, 1, "--batch")
@@ -66,9 +82,82 @@ def run(args) -> int:
     )
     check_residual(net)
     params, x, y = random_problem(net, loss, batch=args.batch, seed=args.seed)
-    report = gradcheck(net, params, x, y, loss, dtype=args.dtype, seed=args.seed)
+    report = gradcheck(net, params, x, y, loss, grad_fn=grad_fn, dtype=args.dtype, seed=args.seed)
     print(report.table())
     return 0 if report.ok else 1
+
+
+def _module_from_file(path: Path, argument: str):
+    if not path.is_file():
+        raise CliError(f"{argument}: {path} is not a file")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise CliError(f"{argument}: cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _module(name: str, argument: str):
+    if name.endswith(".py") or os.sep in name or "/" in name:
+        return _module_from_file(Path(name), argument)
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise CliError(f"{argument}: {name!r} is neither a module name nor a .py file")
+    here = os.getcwd()
+    added = "" not in sys.path and here not in sys.path
+    if added:  # as `python -m` does: a module beside you is found (for this import only)
+        sys.path.insert(0, here)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and name.startswith(e.name):  # the module itself, not one it imports
+            raise CliError(
+                f"{argument}: no module named {name!r} here ({here}); run from its "
+                "folder or give a file, path/to/file.py:FUNCTION"
+            ) from None
+        raise
+    finally:
+        if added:
+            sys.path.remove(here)
+
+
+def load_function(text: str, argument: str):
+    """The function ``MODULE:FUNCTION`` (or ``FILE.py:FUNCTION``) names, imported.
+
+    Args:
+      text: the flag's value; argument: the flag, for messages.
+
+    Returns:
+      The callable.
+
+    Raises:
+      CliError: a malformed value, a module or file that is not there, a missing or
+        non-callable name, or a module that raised while it was imported (its error named).
+    """
+    module_name, sep, function = text.rpartition(":")
+    if not sep or not module_name or not function.isidentifier():
+        raise CliError(
+            f"{argument} must be MODULE:FUNCTION like mybackprop:backprop or "
+            f"path/to/file.py:backprop; got {text!r}"
+        )
+    try:
+        module = _module(module_name, argument)
+    except CliError:
+        raise
+    except (Exception, SystemExit) as e:  # the user's module failed as it ran: one line
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise CliError(
+            f"{argument}: importing {module_name} raised {type(e).__name__}: {first}"
+        ) from e
+    found = getattr(module, function, None)
+    if found is None:
+        raise CliError(f"{argument}: {module_name} has no function {function!r}")
+    if not callable(found):
+        raise CliError(
+            f"{argument}: {module_name}.{function} is not a function (its type is "
+            f"{type(found).__name__})"
+        )
+    return found
 
 
 def run_matrix(dtype: str, seed: int) -> int:

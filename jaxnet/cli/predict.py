@@ -1,8 +1,11 @@
 """``jaxnet predict``: predictions of a saved model for ``--input`` rows or a CSV file.
 
-Prints one line a row (a classifier's label and class probabilities, a regressor's values in
-the target's units), or writes them as CSV with ``--out``, keeping the input's id column.
-Left out: the model itself (``jaxnet.model``: scaling and predicting live there).
+The model is a checkpoint (``jaxnet train --save``), or a config a sweep kept in its results
+store: ``jaxnet predict STORE --best`` (the sweep's best, ranked as ``jaxnet runs`` ranks) or
+``--config ID`` (an id from ``jaxnet runs STORE --csv``, or a unique prefix of one). Prints one
+line a row (a classifier's label and class probabilities, a regressor's values in the target's
+units), or writes them as CSV with ``--out``, keeping the input's id column. Left out: the model
+itself (``jaxnet.model``, ``jaxnet.sweep.load_model``: scaling and predicting live there).
 """
 
 from __future__ import annotations
@@ -21,8 +24,24 @@ ID_COLUMNS = ("id", "index", "row", "row_id")  # copied to --out when not a feat
 
 def add_parser(sub) -> None:
     """Add ``predict`` and its options to the ``jaxnet`` subparsers ``sub``."""
-    p = sub.add_parser("predict", help="predict with a model saved by `jaxnet train`")
-    p.add_argument("model", help="the checkpoint file, e.g. runs/digits.jaxnet")
+    p = sub.add_parser(
+        "predict", help="predict with a model saved by `jaxnet train` or kept by a sweep"
+    )
+    p.add_argument(
+        "model",
+        help="the checkpoint file, e.g. runs/digits.jaxnet, or a sweep's results store "
+        "(then --best or --config)",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--best", action="store_true", help="with a results store: its sweep's best kept model"
+    )
+    which.add_argument(
+        "--config", metavar="ID", help="with a results store: the kept model of this config id"
+    )
+    p.add_argument(
+        "--sweep", metavar="NAME", help="with --best: the sweep, when a store has several"
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--input",
@@ -130,18 +149,55 @@ def _check_out(out: str) -> None:
     atomic_files.check_writable(out)
 
 
+def _is_store(path: str) -> bool:
+    """True for an SQLite file (a results store); a checkpoint is a zip."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _load(args):
+    """The model ``args`` name: a checkpoint, or a config kept in a results store."""
+    if not _is_store(args.model):
+        if args.best or args.config is not None or args.sweep is not None:
+            raise CliError(
+                f"--best, --config and --sweep pick a model kept in a results store; "
+                f"{args.model} is not one (a checkpoint predicts as it is)"
+            )
+        from .. import model
+
+        return model.load(args.model)
+    if not args.best and args.config is None:
+        raise CliError(
+            f"{args.model} is a results store: say which model, --best or --config ID "
+            "(ids: jaxnet runs STORE --csv)"
+        )
+    if args.sweep is not None and not args.best:
+        raise CliError("--sweep goes with --best (a config id names its sweep already)")
+    from ..sweep import best_config_id, load_model
+
+    chosen = args.config if args.config is not None else best_config_id(args.model, args.sweep)
+    loaded = load_model(args.model, chosen)
+    c = loaded.config
+    hidden = "-".join(map(str, c["hidden"])) or "linear"
+    print(
+        f"jaxnet predict: config {c['config_id']} of sweep {c['sweep']} ({hidden} "
+        f"{c['activation']}, lr {c['learning_rate']:g}, trained {c['step']} steps)",
+        file=sys.stderr,
+    )
+    return loaded
+
+
 def run(args) -> None:
     """Load ``args.model`` and print (or write ``--out``) its predictions."""
     if not Path(args.model).is_file():  # before importing the library: answers at once
         why = "not a file" if Path(args.model).exists() else "no such file"
         raise CliError(f"cannot read checkpoint {args.model}: {why}")
-
     if args.out is not None and args.out != "-":
-        _check_out(args.out)
-
-    from .. import model
-
-    loaded = model.load(args.model)
+        _check_out(args.out)  # before the model is loaded and run
+    loaded = _load(args)
     _check_finite_params(args.model, loaded.params)
     x = _inputs(args, loaded)
     if args.out is not None:

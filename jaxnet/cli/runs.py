@@ -16,7 +16,12 @@ def add_parser(sub) -> None:
     """Add ``runs`` and its options to the ``jaxnet`` subparsers ``sub``."""
     p = sub.add_parser("runs", help="list a results store's sweeps and their best configs")
     p.add_argument("store", help="the SQLite results store, e.g. runs/demo.sqlite")
-    p.add_argument("--csv", action="store_true", help="print one CSV row per trained member")
+    p.add_argument(
+        "--csv",
+        action="store_true",
+        help="print one CSV row per trained member (in_sweep_file: 0 for a config the sweep's "
+        "file no longer defines)",
+    )
     p.add_argument("--top", type=int, default=5, help="best configs shown per sweep (default 5)")
     p.set_defaults(run=run)
 
@@ -30,4 +35,5 @@ def run(args) -> None:
         if not args.csv:
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
             return
-        store.write_csv(conn, sys.stdout)  # a broken pipe (`| head`): see jaxnet.cli.output
+        # a broken pipe (`| head`) or a failing stdout: jaxnet.cli.output says what happened
+        store.write_csv(conn, sys.stdout, sweep.in_file_marker(conn))

@@ -2,7 +2,8 @@
 
 Runs the sweep (resuming what the store already holds), prints its summary and the best
 configs, and with ``--report`` draws the report page. Ctrl-C stops with exit status 130 and
-says how many groups are stored. Left out: everything the sweep does (``jaxnet.sweep``).
+says how many of the file's configs are stored (rows of an earlier version of the file are
+counted apart). Left out: everything the sweep does (``jaxnet.sweep``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ def add_parser(sub) -> None:
     p.add_argument("--store", help="the SQLite results store (default runs/NAME.sqlite)")
     p.add_argument("--report", metavar="DIR", help="then draw the report's figures into DIR")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranking (default 10)")
+    p.add_argument(
+        "--keep-models",
+        metavar="all|K|none",
+        default="10",
+        help="keep the trained params of every config, of the best K by the sweep's metric, or "
+        "of none, so `jaxnet predict STORE --best` serves them (default 10; a model costs about "
+        "4 bytes a weight)",
+    )
     p.add_argument(
         "--cache-dir",
         metavar="DIR",
@@ -75,27 +84,32 @@ def run(args) -> int | None:
     """
     from .. import sweep  # lazy: it imports JAX
     from ..sweep import page
+    from ..sweep.models import check_keep
 
     at_least(args.top, 1, "--top")
+    keep = check_keep(args.keep_models, "--keep-models")
     sweep.EngineOptions(**_engine_options(args))  # the flags first: refused before the file
     if args.report:
         check_report_dir(args.report, "--report")  # before the sweep trains, not after
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:
-        summary = sweep.run(spec, path, cache_dir=args.cache_dir, **_engine_options(args))
-    except KeyboardInterrupt:
-        groups = store.stored_group_count(path, spec.name)
-        print(
-            f"jaxnet sweep: interrupted, {groups} groups stored in {path}, rerun to resume",
-            file=sys.stderr,
+        summary = sweep.run(
+            spec, path, cache_dir=args.cache_dir, keep_models=keep, **_engine_options(args)
         )
+    except KeyboardInterrupt:
+        print(f"jaxnet sweep: {sweep.stored_tally(path, spec).interrupted()}", file=sys.stderr)
         return 130
     print(summary.describe())
     with store.opened(path, must_exist=True) as conn:
-        rows = store.runs(conn, spec.name)
+        rows, earlier = sweep.split_rows(store.runs(conn, spec.name), spec)
     metric = sweep.default_metric(spec.settings)
     print(f"\nbest of {spec.name} by {metric}:")
     print("\n".join(sweep.ranked_table(rows, metric, args.top)))
+    if earlier:
+        print(
+            f"({len(earlier)} stored rows of configs no longer in the file are not ranked here; "
+            f"`jaxnet runs {path}` shows them apart)"
+        )
     if args.report:
         print_page(page.write_page(path, args.report, spec.name))

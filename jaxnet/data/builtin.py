@@ -109,7 +109,8 @@ def _require(module: str, dataset: str):
         return importlib.import_module(module)
     except ImportError as e:
         raise ImportError(
-            f"the {dataset} dataset needs the 'data' extra: pip install 'jaxnet[data]' ({e})"
+            f"the {dataset} dataset needs the 'data' extra: pip install -e '.[data]' in the "
+            f"jaxnet folder (PyPI's 'jaxnet' is another project) ({e})"
         ) from e
 
 

@@ -99,6 +99,12 @@ class Scaler:
         """Undo :meth:`transform`: back to the original units."""
         return self._check(x, "inverse") * self.scale + self.offset
 
+    def __repr__(self) -> str:
+        if self.offset.size > 4:  # a fitted table's columns: counted, not printed
+            return f"Scaler(kind={self.kind!r}, {self.offset.size} columns)"
+        offset, scale = (np.round(a, 6).tolist() for a in (self.offset, self.scale))
+        return f"Scaler(kind={self.kind!r}, offset={offset}, scale={scale})"
+
     def to_dict(self) -> dict:
         """A JSON-ready dict; floats survive ``json`` exactly (shortest round-trip repr)."""
         return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}

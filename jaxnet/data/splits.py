@@ -7,6 +7,7 @@ minibatching (``jaxnet.train`` draws batches inside the compiled loop).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -77,14 +78,50 @@ def split(x, y, fractions, seed: int = 0, stratify: bool = True) -> tuple[tuple,
     return tuple((x[i], y[i]) for i in split_indices(y, fractions, seed, stratify))
 
 
-def partition(dataset: Dataset, val_fraction: float, test_fraction: float, seed: int = 0) -> dict:
+def _dataset_of(data) -> Dataset:
+    """``data`` as a :class:`Dataset`: itself, or an ``(x, y)`` pair made into one."""
+    if isinstance(data, Dataset):
+        return data
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        got = type(data).__name__
+        if isinstance(data, (tuple, list)):
+            got += f" of {len(data)} items"
+        raise TypeError(
+            f"dataset must be a jaxnet.data.Dataset or an (x, y) pair of arrays; got {got}"
+        )
+        raise TypeError(
+            "dataset must be a jaxnet.data.Dataset or an (x, y) pair of arrays; got " + got
+        )
+    dataset = Dataset.from_arrays(*data)
+    if dataset.classes is not None and dataset.classes != tuple(range(len(dataset.classes))):
+        shown = ", ".join(map(repr, dataset.classes[:4])) + (
+            ", ..." if len(dataset.classes) > 4 else ""
+        )
+        raise ValueError(
+            f"partition((x, y)) got class labels {shown}, not indices 0..k-1: they would become "
+            "indices and their names be lost; make jn.data.Dataset.from_arrays(x, y) and "
+            "partition that (its classes and labels_of(y) map indices back)"
+        )
+    return dataset
+
+
+def _fraction(value, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{argument} must be a number in [0, 1); got {value!r}")
+    return float(value)
+
+
+def partition(dataset, val_fraction: float, test_fraction: float, seed: int = 0) -> dict:
     """Train, validation and test sets of a dataset, stratified for classification.
 
     The test set is cut first (or is the dataset's own ``test``), then the validation set is
     cut from what is left, so the test set does not depend on ``val_fraction``.
 
     Args:
-      dataset: the :class:`Dataset`.
+      dataset: a :class:`Dataset`, or your own ``(x, y)`` arrays: ``x`` ``(n, features)``
+        numbers, ``y`` ``(n,)`` class indices ``0..k-1`` (integers) or float targets, made
+        into one by :meth:`Dataset.from_arrays` (labels of other kinds, such as text, need
+        that call, which keeps their names).
       val_fraction: share of the non-test rows held out for validation; 0 for none.
       test_fraction: share of all rows held out for testing; 0 for none; ignored when the
         dataset has its own test set.
@@ -93,7 +130,15 @@ def partition(dataset: Dataset, val_fraction: float, test_fraction: float, seed:
     Returns:
       ``{"train": (x, y), "validation": (x, y), "test": (x, y)}``, without the parts whose
       fraction is 0.
+
+    Raises:
+      TypeError, ValueError: one line naming the argument, before anything is cut.
     """
+    val_fraction = _fraction(val_fraction, "val_fraction")
+    test_fraction = _fraction(test_fraction, "test_fraction")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    dataset = _dataset_of(dataset)
     stratify = dataset.task == "classification"
     rest, parts = (dataset.x, dataset.y), {"test": dataset.test}
     if dataset.test is None and test_fraction > 0:

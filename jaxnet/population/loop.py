@@ -43,6 +43,14 @@ class PopulationHistory:
     compile_seconds: float
     evaluated: dict = dataclasses.field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        diverged = sum(s == "diverged" for s in self.status)
+        return (
+            f"PopulationHistory({len(self.status)} members, {diverged} diverged, "
+            f"{self.loss.shape[-1]} steps, {len(self.eval_step)} evaluations, "
+            f"{self.seconds:.1f} s)"
+        )
+
 
 class _Programs:
     """The loop's chunk programs, compiled on first use for the first chunk's arguments
@@ -74,7 +82,7 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
         masks or None; data: ``(x, y, val, weights)`` on the devices (val, weights may be None);
       n: real members (the first n); steps, eval_every: as for ``fit_population``;
       static: the programs' static arguments (net, loss, tx, grads, batch_size);
-      progress: show a progress bar (None: when stderr is a terminal).
+      progress: show a progress bar (None: in a terminal or a Jupyter notebook).
     """
     x, y, val, weights = data
     n_chunks, length = chunking(steps, eval_every)

@@ -31,11 +31,20 @@ stores written by several machines.
 
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
 (opening, creating, refusing, one transaction per write), :mod:`.runs` (sweeps and runs,
-written and read) and :mod:`.claims` (claims, and the data identity a sweep's name is bound
-to, checked again when each group is stored).
+written and read), :mod:`.claims` (claims, and the data identity a sweep's name is bound
+to, checked again when each group is stored),
+:mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
+params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
+results, member states at rung boundaries and PBT lineage) and :mod:`.calls` (each run of a
+sweep: programs compiled, cache hits, wall time).
 Every SQL statement of jaxnet lives in this package.
 """
 
+from .arrays import decode_arrays as decode_arrays
+from .arrays import encode_arrays as encode_arrays
+from .calls import OUTCOMES as OUTCOMES
+from .calls import call_totals as call_totals
+from .calls import record_call as record_call
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
@@ -50,8 +59,17 @@ from .connection import connect as connect
 from .connection import open_existing as open_existing
 from .connection import opened as opened
 from .connection import writing as writing
+from .models import config_ids_like as config_ids_like
+from .models import insert_runs_with_models as insert_runs_with_models
+from .models import kept_model as kept_model
+from .models import kept_model_ids as kept_model_ids
+from .models import rank_order as rank_order
+from .models import ranked_config_ids as ranked_config_ids
+from .models import write_models as write_models
 from .runs import CSV_COLUMNS as CSV_COLUMNS
+from .runs import add_runs as add_runs
 from .runs import add_sweep as add_sweep
+from .runs import config_groups as config_groups
 from .runs import config_of as config_of
 from .runs import done_config_ids as done_config_ids
 from .runs import group_count as group_count
@@ -59,6 +77,7 @@ from .runs import insert_runs as insert_runs
 from .runs import runs as runs
 from .runs import stored_counts as stored_counts
 from .runs import stored_group_count as stored_group_count
+from .runs import stored_groups as stored_groups
 from .runs import sweep_rows as sweep_rows
 from .runs import sweeps as sweeps
 from .runs import write_csv as write_csv
@@ -71,6 +90,16 @@ from .schema import decode_floats as decode_floats
 from .schema import downsample as downsample
 from .schema import encode_floats as encode_floats
 from .schema import now as now
+from .search import config_results as config_results
+from .search import finish_configs as finish_configs
+from .search import lineage as lineage
+from .search import member_states as member_states
+from .search import record_search as record_search
+from .search import rung_results as rung_results
+from .search import save_segment as save_segment
+from .search import search_of as search_of
+from .search import steps_trained as steps_trained
+from .search import stored_rungs as stored_rungs
 
 __all__ = [
     "APPLICATION",
@@ -98,6 +127,8 @@ __all__ = [
     "stored_counts",
     "group_count",
     "stored_group_count",
+    "config_groups",
+    "stored_groups",
     "claim",
     "claim_holder",
     "take_over_claim",
@@ -108,4 +139,27 @@ __all__ = [
     "data_identity",
     "stored_datasets",
     "identity_held",
+    "encode_arrays",
+    "decode_arrays",
+    "add_runs",
+    "write_models",
+    "insert_runs_with_models",
+    "kept_model",
+    "kept_model_ids",
+    "rank_order",
+    "ranked_config_ids",
+    "config_ids_like",
+    "record_search",
+    "search_of",
+    "save_segment",
+    "rung_results",
+    "config_results",
+    "member_states",
+    "lineage",
+    "finish_configs",
+    "stored_rungs",
+    "steps_trained",
+    "OUTCOMES",
+    "record_call",
+    "call_totals",
 ]

@@ -48,16 +48,21 @@ def insert_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> in
     Returns:
       How many rows were inserted.
     """
+    with writing(conn):  # commits on success, rolls back on error: all of the group or none
+        return add_runs(conn, sweep_id, rows)
+
+
+def add_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> int:
+    """:func:`insert_runs` inside a transaction the caller holds (with more writes in it);
+    returns how many rows were inserted."""
     names = ["sweep_id", *RUN_COLUMNS]
     sql = (
         f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
         "ON CONFLICT (config_id) DO NOTHING"
     )
-    values = [(sweep_id, *(row[c] for c in RUN_COLUMNS)) for row in rows]
-    with writing(conn):  # commits on success, rolls back on error: all of the group or none
-        before = conn.total_changes
-        conn.executemany(sql, values)
-        return conn.total_changes - before
+    before = conn.total_changes
+    conn.executemany(sql, [(sweep_id, *(row[c] for c in RUN_COLUMNS)) for row in rows])
+    return conn.total_changes - before
 
 
 def sweeps(conn: sqlite3.Connection) -> list[dict]:
@@ -101,27 +106,38 @@ def runs(conn: sqlite3.Connection, sweep_name: str | None = None) -> list[dict]:
     return [_decoded(row) for row in conn.execute(sql + " ORDER BY r.id", args)]
 
 
-CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS]
+CSV_COLUMNS = ["sweep"] + [c for c in RUN_COLUMNS if c not in BLOB_COLUMNS] + ["in_sweep_file"]
 
 
-def write_csv(conn: sqlite3.Connection, file) -> int:
+def write_csv(conn: sqlite3.Connection, file, in_file=None) -> int:
     """Write every run as CSV to ``file``: a header line, then one row per trained member.
 
     Columns: the sweep name, then every ``runs`` column except the curve blobs (config
-    columns first, then metrics and timings). Missing metrics are empty cells.
+    columns first, then metrics and timings), then ``in_sweep_file``: 1 for a config of the
+    sweep's file as it is now, 0 for one of an earlier version of it. Missing values are
+    empty cells.
+
+    Args:
+      conn: an open store; file: a text file to write to.
+      in_file: ``(sweep name, config id) -> True, False or None`` (None: unknown); None
+        leaves the last column empty (see :func:`jaxnet.sweep.in_file_marker`).
 
     Returns:
       The number of rows written.
     """
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    stored = CSV_COLUMNS[1:-1]
     sql = (
-        f"SELECT s.name AS sweep, {', '.join('r.' + c for c in CSV_COLUMNS[1:])} "
+        f"SELECT s.name AS sweep, {', '.join('r.' + c for c in stored)} "
         "FROM runs r JOIN sweeps s ON r.sweep_id = s.id ORDER BY r.id"
     )
+    at = 1 + stored.index("config_id")
     n = 0
     for row in conn.execute(sql):
-        writer.writerow(["" if v is None else v for v in row])
+        current = None if in_file is None else in_file(row[0], row[at])
+        mark = "" if current is None else int(current)
+        writer.writerow(["" if v is None else v for v in row] + [mark])
         n += 1
     return n
 
@@ -171,3 +187,25 @@ def stored_group_count(path, sweep_name: str) -> int:
             return group_count(conn, sweep_name)
     except (ValueError, sqlite3.Error):
         return 0
+
+
+def config_groups(conn: sqlite3.Connection, sweep_name: str) -> dict[str, str]:
+    """Every stored config id of sweep ``sweep_name`` and the group (population) it came from."""
+    rows = conn.execute(
+        "SELECT r.config_id, r.group_id FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+        "WHERE s.name = ?",
+        (sweep_name,),
+    )
+    return {config: group for config, group in rows}
+
+
+def stored_groups(path, sweep_name: str) -> dict[str, str]:
+    """:func:`config_groups` of the store at ``path``; empty if there is no usable store yet
+    (as for :func:`stored_group_count`). Only reads."""
+    if not Path(path).is_file():
+        return {}
+    try:
+        with opened(path, must_exist=True) as conn:
+            return config_groups(conn, sweep_name)
+    except (ValueError, sqlite3.Error):
+        return {}

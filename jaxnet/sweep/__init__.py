@@ -9,7 +9,10 @@ population and builds its rows; :mod:`.engines` run tasks here or on Ray
 commits their rows; :mod:`.runner` tells that story for one call. On the read side, from the
 store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks the
 rows, :mod:`.figures` draws the PNGs, and :mod:`.page` writes them and every stored member
-into one offline web page. The file format is documented in :mod:`.spec` and in
+into one offline web page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search:
+:mod:`.search` decides which configs train and to which step (successive halving, PBT), and
+its segments run on the same engines. :mod:`.models` keeps the best configs' trained params in
+the store (:func:`load_model`). The file format is documented in :mod:`.spec` and in
 docs/sweeps.md.
 """
 
@@ -17,10 +20,13 @@ from ..compile_cache import compile_clock as compile_clock
 from .figures import curve_bands as curve_bands
 from .figures import draw_figures as draw_figures
 from .figures import heatmap_arrays as heatmap_arrays
+from .figures import lr_points as lr_points
 from .figures import lr_series as lr_series
 from .figures import metric_label as metric_label
 from .figures import report as report
 from .figures import scatter_series as scatter_series
+from .models import best_config_id as best_config_id
+from .models import load_model as load_model
 from .options import ENGINES as ENGINES
 from .options import EngineOptions as EngineOptions
 from .page import watch as watch
@@ -68,8 +74,18 @@ from .task import environment as environment
 from .task import fit_group as fit_group
 from .task import member_rows as member_rows
 from .task import train_group as train_group
+from .versions import StoredTally as StoredTally
+from .versions import current_ids as current_ids
+from .versions import in_file_marker as in_file_marker
+from .versions import split_rows as split_rows
+from .versions import stored_tally as stored_tally
 
 __all__ = [
+    "StoredTally",
+    "current_ids",
+    "in_file_marker",
+    "split_rows",
+    "stored_tally",
     "METRICS",
     "SETTING_DEFAULTS",
     "AXIS_DEFAULTS",
@@ -119,10 +135,13 @@ __all__ = [
     "heatmap_arrays",
     "curve_bands",
     "lr_series",
+    "lr_points",
     "scatter_series",
     "draw_figures",
     "report",
     "write_page",
     "write_report",
     "watch",
+    "load_model",
+    "best_config_id",
 ]

@@ -235,8 +235,9 @@ def _changed_meanwhile(name: str, recorded: str, identity: str) -> str:
 class _Loop:
     """State of one driver run; see :func:`drive`."""
 
-    def __init__(self, conn, opened: Opened, name, engine, leases, retries, log, bar):
+    def __init__(self, conn, opened: Opened, name, engine, leases, retries, log, bar, keeper):
         self.conn, self.sweep_id, self.name = conn, opened.sweep_id, name
+        self.keeper = keeper
         self.groups, self.engine, self.leases = opened.groups, engine, leases
         self.retries, self.log, self.bar = retries, log, bar
         self.shapes, self.identity = opened.claims, opened.identity
@@ -296,18 +297,25 @@ class _Loop:
             self.log(f"group {label} failed ({type(error).__name__}); running it again")
         self.engine.submit(i, self.running[i])
 
-    def _insert(self, rows: list[dict]) -> int:
-        """Store one group's rows if the sweep's data is still this process's data."""
+    def _store(self, result) -> int:
+        if self.keeper is None:
+            return store.insert_runs(self.conn, self.sweep_id, result.rows)
+        # the rows and the models kept of them: one transaction
+        return self.keeper.insert(self.conn, self.sweep_id, result.rows, result.params)
+
+    def _insert(self, result) -> int:
+        """Store one group's rows (and kept models) if the sweep's data is still this
+        process's data: the look and the write in one transaction."""
         if self.identity is None:
-            return store.insert_runs(self.conn, self.sweep_id, rows)
+            return self._store(result)
         with store.identity_held(self.conn, self.name) as recorded:
             if recorded is not None and recorded != self.identity:
                 raise SweepError(_changed_meanwhile(self.name, recorded, self.identity))
-            return store.insert_runs(self.conn, self.sweep_id, rows)
+            return self._store(result)
 
     def _commit(self, i: int, result) -> None:
         configs = self.running.pop(i)
-        inserted = self._insert(result.rows)
+        inserted = self._insert(result)
         self.leases.release(self.name, self.shapes[i])
         self.committed.add(i)
         t = self.tally
@@ -329,7 +337,7 @@ class _Loop:
             )
 
 
-def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll=0.5):
+def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll=0.5, keeper=None):
     """Train the groups left in ``opened`` on ``engine`` and commit their rows; returns a
     :class:`Tally`.
 
@@ -339,8 +347,10 @@ def drive(conn, opened: Opened, name, engine, leases, *, retries, log, bar, poll
       retries: how often a failed task is submitted again before the sweep stops.
       log: called with one line per committed group; bar: a tqdm bar over members.
       poll: seconds between looks at groups other processes hold.
+      keeper: a :class:`~.models.Keeper` that keeps the trained params of the best configs
+        with their rows; None keeps none.
     """
-    loop = _Loop(conn, opened, name, engine, leases, retries, log, bar)
+    loop = _Loop(conn, opened, name, engine, leases, retries, log, bar, keeper)
     bar.set_description(f"0/{len(opened.groups)} groups")
     while loop.waiting or loop.running:
         loop.fill()

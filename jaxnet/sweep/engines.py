@@ -8,6 +8,7 @@ finished group, so the store's guarantees are the same whatever runs the groups.
 The interface, three methods and one property::
 
     engine.submit(index, configs)   # start (or queue) the task of group `index`
+    engine.submit_call(index, fn, args)  # or any task: fn(*args, prepared) (a search segment)
     engine.wait(timeout)            # -> [(index, GroupResult | Exception)] of finished tasks
     engine.slots                    # how many tasks can run at once (the driver claims no more)
     engine.close()                  # stop what this engine started
@@ -38,16 +39,20 @@ class InProcess:
         self._queue: list = []
 
     def submit(self, index: int, configs: list[dict]) -> None:
-        self._queue.append((index, configs))
+        name, prepared, curve_points = self._task
+        self._queue.append((index, train_group, (name, configs, prepared, curve_points)))
+
+    def submit_call(self, index: int, fn, args: tuple) -> None:
+        """Queue ``fn(*args, prepared)`` (a module-level function) as task ``index``."""
+        self._queue.append((index, fn, (*args, self._task[1])))
 
     def wait(self, timeout: float | None = None) -> list:
         """Run the oldest queued task now; ``[(index, result or exception)]``."""
         if not self._queue:
             return []
-        index, configs = self._queue.pop(0)
-        name, prepared, curve_points = self._task
+        index, fn, args = self._queue.pop(0)
         try:
-            return [(index, train_group(name, configs, prepared, curve_points))]
+            return [(index, fn(*args))]
         except Exception as e:  # the driver decides: retry, or stop with this error
             return [(index, e)]
 

@@ -21,6 +21,7 @@ from .fields import LABEL_KEYS, legend_text
 from .plan import canonical, default_metric
 from .rank import higher_is_better, settings_of
 from .spec import METRICS, SweepError, spec_from_source
+from .versions import split_rows
 
 _METRIC_PARTS = {
     "best_val": "best validation",
@@ -104,17 +105,23 @@ def curve_bands(settings: list[dict], top: int = 8) -> list[tuple]:
     return bands
 
 
-def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
-    """Metric against learning rate for the ``top`` settings-less-lr with the best value.
-
-    Returns:
-      ``(label, learning_rates, mean, sd)`` tuples for :func:`jaxnet.plots.lr_sensitivity`.
-    """
+def _lr_lines(settings: list[dict]) -> list[list[dict]]:
+    """Settings grouped by everything but the learning rate, best line first."""
     lines: dict[str, list[dict]] = {}
     for s in settings:  # best first, so lines come out in order of their best point
         rest = {k: v for k, v in json.loads(s["key"]).items() if k != "learning_rate"}
         lines.setdefault(canonical(rest), []).append(s)
-    chosen = [line for line in lines.values() if len(line) > 1][:top]
+    return list(lines.values())
+
+
+def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
+    """Metric against learning rate for the ``top`` settings-less-lr with the best value, of
+    those tried at several learning rates (see :func:`lr_points` for the others).
+
+    Returns:
+      ``(label, learning_rates, mean, sd)`` tuples for :func:`jaxnet.plots.lr_sensitivity`.
+    """
+    chosen = [line for line in _lr_lines(settings) if len(line) > 1][:top]
     fields = _varying([line[0] for line in chosen], [f for f in LABEL_KEYS if f != "learning_rate"])
     series = []
     for line in chosen:
@@ -124,6 +131,46 @@ def lr_series(settings: list[dict], metric: str, top: int = 8) -> list[tuple]:
         sd = _in_units([s["std"] for s in line], metric)
         series.append((_label(line[0], fields), lrs, mean, sd))
     return series
+
+
+def _colour_fields(settings: list[dict], most: int = 10) -> list[str]:
+    """The fields besides the learning rate that colour the scatter: all that vary when their
+    combinations are at most ``most``, else the one with the fewest values."""
+    fields = _varying(settings, [f for f in LABEL_KEYS if f != "learning_rate"])
+    if len({_label(s, fields) for s in settings}) <= most:
+        return fields
+    return [min(fields, key=lambda f: len({s[f] for s in settings}))]
+
+
+def _natural(value):
+    """A sort key that puts hidden sizes ``8`` before ``16-16`` (numbers as numbers)."""
+    if isinstance(value, str):
+        return [(0, int(p)) if p.isdigit() else (1, p) for p in value.split("-")]
+    return [(0, value)]
+
+
+def lr_points(settings: list[dict], metric: str) -> tuple[list[str], list[tuple]]:
+    """Every setting as one point, metric against learning rate, coloured by the other axes:
+    the figure for learning rates drawn at random (one per setting), where lines would hide
+    every setting that has a single rate.
+
+    Returns:
+      ``(colour_fields, groups)``: the fields the colours stand for (empty when nothing else
+      varies), and ``(label, learning_rates, values)`` per colour, arrays ``(N,)``, for
+      :func:`jaxnet.plots.lr_scatter`. Every setting is in exactly one group.
+    """
+    fields = _colour_fields(settings)
+    groups: dict[str, list[dict]] = {}
+    for s in sorted(settings, key=lambda s: [_natural(s[f]) for f in fields]):
+        groups.setdefault(_label(s, fields) if fields else "every setting", []).append(s)
+    return fields, [
+        (
+            label,
+            np.array([s["learning_rate"] for s in members], np.float64),
+            _in_units([s["mean"] for s in members], metric),
+        )
+        for label, members in groups.items()
+    ]
 
 
 def scatter_series(settings: list[dict], metric: str) -> list[tuple]:
@@ -160,6 +207,7 @@ class _Figures:
     loss: str
     name: str  # the sweep, and its dataset when the names differ
     out: Path
+    drawn: tuple = ()  # the axes the sweep draws at random ([random])
 
     @property
     def label(self) -> str:
@@ -183,6 +231,11 @@ def _heatmap_png(f: _Figures) -> list:
     others = [name.replace("_", " ") for name in _varying(f.settings, _BEST_OVER)]
     best_over = f"best over {', '.join(others)}; " if others else ""
     title = f"{f.name}: {best_over}{f.seeds}"
+    uneven = sum(s["width"] is None for s in f.settings)
+    if uneven:  # said, not dropped silently: their hidden layers have no single width
+        title += (
+            f"; {uneven} setting{'' if uneven == 1 else 's'} with unequal hidden widths not shown"
+        )
     higher = higher_is_better(f.metric)
     path = f.out / "heatmap.png"
     return [
@@ -207,13 +260,35 @@ def _curves_png(f: _Figures) -> list:
 def _lr_png(f: _Figures) -> list:
     from .. import plots
 
-    series = lr_series(f.settings, f.metric)
-    if not series:  # one learning rate per setting: nothing to compare
+    if len({s["learning_rate"] for s in f.settings}) < 2:  # one rate: nothing to compare
         return []
-    title = f"{f.name}: learning-rate sensitivity (band: ±1 sd over seeds)"
+    lines = _lr_lines(f.settings)
+    # Lines join rates chosen on a grid; random draws (or a setting tried at a single rate,
+    # which a line would hide) are points.
+    if "learning_rate" not in f.drawn and all(len(line) > 1 for line in lines):
+        series = lr_series(f.settings, f.metric)
+        shown = "every setting" if len(series) == len(lines) else f"the {len(series)} best of "
+        shown += "" if len(series) == len(lines) else f"{len(lines)} settings"
+        title = f"{f.name}: learning-rate sensitivity of {shown} (band: ±1 sd over seeds)"
+        path = f.out / "lr_sensitivity.png"
+        return [plots.lr_sensitivity(series, path, label=f.label, title=title, yscale=f.yscale)]
+    fields, groups = lr_points(f.settings, f.metric)
+    colour = ", ".join(name.replace("_", " ") for name in fields) or "one colour"
+    best = f.settings[0]
+    words = " ".join(legend_text(k, best[k]) for k in ("learning_rate", *fields))
+    title = f"{f.name}: {len(f.settings)} settings, a point each ({f.seeds}); colour: {colour}"
     return [
-        plots.lr_sensitivity(
-            series, f.out / "lr_sensitivity.png", label=f.label, title=title, yscale=f.yscale
+        plots.lr_scatter(
+            groups,
+            f.out / "lr_sensitivity.png",
+            label=f.label,
+            title=title,
+            yscale=f.yscale,
+            best=(
+                best["learning_rate"],
+                float(_in_units(best["mean"], f.metric)),
+                f"best: {words}",
+            ),
         )
     ]
 
@@ -239,6 +314,7 @@ def _report_data(store_path, sweep_name: str | None, metric: str | None):
         entry = _pick_sweep(conn, sweep_name)
         rows = store.runs(conn, entry["name"])
     sweep = spec_from_source(entry["spec"])
+    rows, _ = split_rows(rows, sweep)  # the file as it is now: earlier versions are not drawn
     metric = metric or default_metric(sweep.settings)
     if metric not in METRICS:
         raise SweepError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
@@ -256,15 +332,19 @@ def draw_figures(store_path, out_dir, sweep_name: str | None = None, metric: str
     Returns:
       The written PNG paths: ``heatmap.png`` (depth x width, when nets have equal hidden
       widths), ``loss_curves.png``, ``lr_sensitivity.png`` (when the sweep has several
-      learning rates) and ``params.png``.
+      learning rates: lines over a grid of rates, else a point per setting) and
+      ``params.png``. Only rows of the configs the sweep's file defines now are drawn, not
+      those of earlier versions of it.
     """
     entry, sweep, rows, metric = _report_data(store_path, sweep_name, metric)
     settings = settings_of(rows, metric)
     if not settings:
-        raise SweepError(f"sweep {entry['name']!r} has no runs with a {metric} to plot yet")
+        raise SweepError(
+            f"sweep {entry['name']!r} has no runs of its file's configs with a {metric} to plot yet"
+        )
     name = entry["name"] + ("" if entry["name"] == sweep.dataset else f" ({sweep.dataset})")
     loss = store.config_of(rows[0])["loss"]
-    figures = _Figures(settings, metric, loss, name, Path(out_dir))
+    figures = _Figures(settings, metric, loss, name, Path(out_dir), tuple(sweep.random))
     return [p for draw in (_heatmap_png, _curves_png, _lr_png, _params_png) for p in draw(figures)]
 
 

@@ -9,12 +9,25 @@ of the training itself, which live in the sweep file (:mod:`.spec`).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 
 from .._limits import int_in_range, shown
 
 ENGINES = ("in-process", "ray")
 RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
+RAY_MISSING = (
+    "engine 'ray' needs Ray, an optional extra: pip install -e '.[ray]' in the jaxnet folder "
+    "(PyPI's 'jaxnet' is another project)"
+)
+
+
+def ray_installed() -> bool:
+    """Whether Ray can be imported here (without importing it: that takes seconds)."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ValueError, ImportError):  # a module set to None in sys.modules: not importable
+        return False
 
 
 def _number(value) -> bool:
@@ -71,6 +84,8 @@ class EngineOptions:
     def __post_init__(self):
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
+        if self.engine == "ray" and not ray_installed():  # before any data or store is touched
+            raise ValueError(RAY_MISSING)
         given = [k for k in RAY_ONLY if getattr(self, k) is not None]
         if given and self.engine != "ray":
             raise ValueError(

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 
 import jax
+import numpy as np
 
 from .. import _validate, data, mlp
 from ..sizing import MAX_GROUP_BYTES, batch_rows, loop_bytes, training_bytes
 from .options import EngineOptions
 from .plan import expand, group, task_defaults
 from .spec import Sweep, SweepError
+
+# The most rungs (halving) and rounds (PBT) a search may make of one config's steps.
+MAX_RUNGS = 64
+MAX_ROUNDS = 10_000
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -37,6 +43,10 @@ class Prepared:
       identity: what the store binds the sweep's name to (:func:`data_identity`): for a file
         dataset, the SHA-256 of the bytes read and how they were read; for a built-in one,
         its name.
+      x_scaler, y_scaler: the :class:`~jaxnet.Scaler` fitted on the training inputs and
+        (regression) targets, or None; labels: a classifier's original class labels, one
+        per output, or None; feature_names, target_name: the dataset's column names. A kept
+        model carries them all (:func:`jaxnet.sweep.load_model`).
     """
 
     parts: dict
@@ -44,6 +54,11 @@ class Prepared:
     n_features: int
     n_outputs: int
     identity: str | None = None
+    x_scaler: data.Scaler | None = None
+    y_scaler: data.Scaler | None = None
+    labels: tuple | None = None
+    feature_names: tuple | None = None
+    target_name: str | None = None
 
 
 def data_identity(sweep: Sweep, content: bytes | None = None) -> str:
@@ -115,15 +130,32 @@ def prepare(sweep: Sweep) -> Prepared:
     dataset, identity = _dataset(sweep)
     parts = _parts(sweep, dataset)
     regression = dataset.task == "regression"
-    scaler = _scaler(parts, s["scaler"], 0)
-    target_scaler = _scaler(parts, s["target_scaler"], 1) if regression else None
+    x_scaler = _scaler(parts, s["scaler"], 0)
+    y_scaler = _scaler(parts, s["target_scaler"], 1) if regression else None
     try:
-        data.check_scaled(dataset, scaler, target_scaler, "float32")
+        data.check_scaled(dataset, x_scaler, y_scaler, "float32")
     except ValueError as e:
         raise SweepError(f"{sweep.name}: {e}") from None
-    parts = _scaled(_scaled(parts, scaler, 0), target_scaler, 1)
+    parts = _scaled(_scaled(parts, x_scaler, 0), y_scaler, 1)
     outputs = dataset.n_classes if dataset.task == "classification" else 1
-    return Prepared(parts, dataset.task, dataset.x.shape[1], outputs, identity)
+    labels = None if dataset.classes is None else tuple(_plain(c) for c in dataset.classes)
+    return Prepared(
+        parts,
+        dataset.task,
+        dataset.x.shape[1],
+        outputs,
+        identity,
+        x_scaler,
+        y_scaler,
+        labels,
+        tuple(dataset.feature_names),
+        dataset.target_name,
+    )
+
+
+def _plain(value):
+    """A NumPy scalar label as the Python value it holds (JSON and ``jn.Model`` take those)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def checked_parts(prepared: Prepared, net: mlp.MLP, loss: str) -> dict:
@@ -171,6 +203,11 @@ class Preflight:
         """Training rows (the batch size, and so a group's shape, depends on them)."""
         return len(self.prepared.parts["train"][1])
 
+    @property
+    def max_padding(self) -> float:
+        """The width-bucket bound the groups were made with (1: no buckets)."""
+        return _max_padding(self.sweep)
+
 
 def preflight(sweep: Sweep, options: EngineOptions | None = None) -> Preflight:
     """Build and check everything ``sweep`` needs; nothing is written.
@@ -186,6 +223,7 @@ def preflight(sweep: Sweep, options: EngineOptions | None = None) -> Preflight:
     ends = (prepared.n_features, prepared.n_outputs)
     groups = group(configs, n_train, _max_padding(sweep), ends)
     check_against_data(sweep, groups, prepared, settings["loss"])
+    _check_search(sweep, configs)
     return Preflight(sweep, options or EngineOptions(), settings, prepared, configs, groups)
 
 
@@ -199,8 +237,45 @@ def _check_metric(metric: str, prepared: Prepared) -> None:
 
 
 def _max_padding(sweep: Sweep) -> float:
-    """The sweep's width-bucket bound; 1 (off) where JAX's random draws are not prefix-stable."""
-    return sweep.settings["max_padding"] if jax.config.jax_threefry_partitionable else 1.0
+    """The sweep's width-bucket bound; 1 (off) where JAX's random draws are not prefix-stable,
+    and for PBT, whose members copy each other's params (only nets of one shape can)."""
+    if sweep.search["method"] == "pbt" or not jax.config.jax_threefry_partitionable:
+        return 1.0
+    return sweep.settings["max_padding"]
+
+
+def rung_count(min_steps: int, factor: float, steps: int) -> int:
+    """How many ``min_steps * factor**k`` lie below ``steps``."""
+    if min_steps >= steps:
+        return 0
+    return math.ceil(math.log(steps / min_steps) / math.log(factor))
+
+
+def _check_search(sweep: Sweep, configs: list[dict]) -> None:
+    """A search's keys against the configs: halving's first rung below every config's steps,
+    PBT's interval too (a round as long as the run exchanges nothing)."""
+    key = {"halving": "min_steps", "pbt": "interval"}.get(sweep.search["method"])
+    if key is None:
+        return
+    fewest, most = min(c["steps"] for c in configs), max(c["steps"] for c in configs)
+    if sweep.search[key] >= fewest:
+        raise SweepError(
+            f"{sweep.name}: search.{key} ({sweep.search[key]}) must be below every config's "
+            f"steps; the fewest steps are {fewest}"
+        )
+    s = sweep.search
+    if key == "min_steps":
+        count, limit, made = rung_count(s["min_steps"], s["factor"], most), MAX_RUNGS, "rungs"
+        cause = f"min_steps {s['min_steps']} and factor {s['factor']!r} make"
+        fix = "raise search.min_steps or search.factor"
+    else:
+        count, limit, made = most // s["interval"], MAX_ROUNDS, "rounds"
+        cause, fix = f"interval {s['interval']} makes", "raise search.interval"
+    if count > limit:
+        raise SweepError(
+            f"{sweep.name}: search.{cause} {count:,} {made} in {most:,} steps; at most "
+            f"{limit:,} (each is a store transaction per group): {fix}"
+        )
 
 
 def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> int:

@@ -1,5 +1,7 @@
 """Rank a sweep's rows: pool seeds into settings and format the terminal table.
 
+Only rows of the same version of a sweep file are ranked together (:mod:`.versions`).
+
 Left out: figures (:mod:`.figures`) and the report page (:mod:`.page`), which read the same
 pooled settings.
 """
@@ -11,7 +13,8 @@ import numpy as np
 from .. import store
 from .fields import SETTING_KEYS
 from .plan import canonical, default_metric
-from .spec import spec_from_source
+from .search.summary import search_lines
+from .versions import config_count, readable_spec, split_rows
 
 # --- ranking ----------------------------------------------------------------------------------
 
@@ -31,7 +34,9 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
     Returns:
       Dicts with the setting's columns (:data:`.fields.SETTING_KEYS`), ``key`` (its config
       less the seed, as JSON), ``rows`` (its runs), ``values`` (their metric, NULLs dropped),
-      ``mean``, ``std`` and ``diverged``; settings without a value of the metric are left out.
+      ``mean``, ``std``, ``diverged`` and ``pruned`` (runs a search stopped at a rung);
+      settings without a value of the metric are left out. Settings pruned on every seed rank
+      after the others.
     """
     pooled: dict[str, list[dict]] = {}
     for row in rows:
@@ -50,10 +55,20 @@ def settings_of(rows: list[dict], metric: str) -> list[dict]:
                     "mean": float(values.mean()),
                     "std": float(values.std()),
                     "diverged": sum(r["status"] == "diverged" for r in members),
+                    "pruned": sum(r["status"] == "pruned" for r in members),
                 }
             )
     sign = -1.0 if higher_is_better(metric) else 1.0
-    return sorted(out, key=lambda s: sign * s["mean"])
+    # A setting a search pruned on every seed stopped early: it ranks after those that ran on.
+    return sorted(out, key=lambda s: (s["pruned"] == len(s["rows"]), sign * s["mean"]))
+
+
+def best_run(rows: list[dict], metric: str) -> dict | None:
+    """The best single run by ``metric`` (runs a search pruned after the others; None when
+    no run has the metric)."""
+    found = [r for r in rows if r[metric] is not None]
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    return min(found, key=lambda r: (r["status"] == "pruned", sign * r[metric]), default=None)
 
 
 def format_metric(value: float, metric: str) -> str:
@@ -91,6 +106,7 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     for i, s in enumerate(settings, 1):
         spread = f"{format_metric(s['mean'], metric)} ± {format_metric(s['std'], metric)}"
         extra = f", {s['diverged']} diverged" if s["diverged"] else ""
+        extra += f", {_pruned(s['rows'])}" if s["pruned"] else ""
         described = f"{spread} (n={len(s['rows'])}{extra})"
         tested = _mean_of(s["rows"], test) if test else ""
         line = (
@@ -102,18 +118,47 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     return lines
 
 
+def _pruned(rows: list[dict]) -> str:
+    """``1 pruned at 30``, ``2 pruned at 30/90``: the steps where a search stopped runs."""
+    steps = sorted({r["steps_done"] for r in rows if r["status"] == "pruned"})
+    count = sum(r["status"] == "pruned" for r in rows)
+    return f"{count} pruned at {'/'.join(map(str, steps))}"
+
+
 def store_summary(conn, top: int = 5) -> list[str]:
-    """Each stored sweep: one line about it, then its best ``top`` settings."""
+    """Each stored sweep: one line about it, its best ``top`` settings, then its search (rungs
+    or PBT lineage, steps trained) and kept models when it has them; rows of configs its file
+    no longer defines (earlier versions of it) follow, ranked apart."""
     lines = []
     for entry in store.sweeps(conn):
-        sweep = spec_from_source(entry["spec"])
-        metric = default_metric(sweep.settings)
-        rows = store.runs(conn, entry["name"])
-        diverged = sum(r["status"] == "diverged" for r in rows)
-        lines.append(
-            f"{entry['name']}: {sweep.dataset}, {len(rows)} runs ({diverged} diverged), "
-            f"since {entry['created']}; best by {metric}:"
-        )
-        lines.extend("  " + line for line in ranked_table(rows, metric, top))
+        lines.extend(_sweep_summary(conn, entry, top))
         lines.append("")
     return lines or ["the store holds no sweeps yet"]
+
+
+def _sweep_summary(conn, entry: dict, top: int) -> list[str]:
+    sweep = readable_spec(entry["spec"])
+    rows, earlier = split_rows(store.runs(conn, entry["name"]), sweep)
+    if sweep is None:  # a spec this jaxnet cannot read: the rows as they are
+        metric, dataset = "train_loss", rows[0]["dataset"] if rows else "?"
+        of = f"{len(rows)} runs (its spec is unreadable here)"
+    else:
+        metric, dataset = default_metric(sweep.settings), sweep.dataset
+        stored = len({r["config_id"] for r in rows})
+        of = f"{stored} of its file's {config_count(sweep)} configs stored"
+    diverged = sum(r["status"] == "diverged" for r in rows)
+    pruned = sum(r["status"] == "pruned" for r in rows)
+    counts = f"{diverged} diverged" + (f", {pruned} pruned" if pruned else "")
+    lines = [f"{entry['name']}: {dataset}, {of} ({counts}), since {entry['created']}; "
+             f"best by {metric}:"]  # fmt: skip
+    lines.extend("  " + line for line in ranked_table(rows, metric, top))
+    best = best_run(rows, metric)
+    more = search_lines(conn, entry, rows, None if best is None else best["config_id"])
+    lines.extend("  " + line for line in more)
+    if earlier:
+        lines.append(
+            f"  and {len(earlier)} rows of configs no longer in the file (earlier versions of "
+            "it), ranked apart:"
+        )
+        lines.extend("  " + line for line in ranked_table(earlier, metric, top))
+    return lines

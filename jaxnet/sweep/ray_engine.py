@@ -1,9 +1,11 @@
 """The Ray engine: each shape group is one Ray task, anywhere on a Ray cluster.
 
-Ray is an optional extra (``pip install -e ".[ray]"``). Without an address, Ray starts an
-embedded cluster on this machine; with ``address="auto"`` (or ``RAY_ADDRESS`` set) it joins a
-running one (``ray start --head`` on one machine, ``ray start --address=HEAD:6379`` on the
-others; docs/sweeps.md says what to export so that nodes may join).
+Ray is an optional extra (``pip install -e ".[ray]"``). Without an address, a cluster is
+started on this machine by a process of its own that has no JAX (:class:`LocalHead`, so Ray's
+fork never happens where JAX runs) and ends with the sweep; with ``address="auto"`` (or
+``RAY_ADDRESS`` set) the sweep joins a running one (``ray start --head`` on one machine,
+``ray start --address=HEAD:6379`` on the others; docs/sweeps.md says what to export so that
+nodes may join).
 
 The sweep's data goes into Ray's object store once; every task gets a reference to it. A task
 returns its rows to the driver, which alone writes the store. A task whose node or worker dies
@@ -19,10 +21,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import socket
+import subprocess
+import sys
 import time
 
-from .options import EngineOptions, check_address
+from .options import RAY_MISSING, EngineOptions, check_address
 from .preparation import Prepared
 from .task import train_group
 
@@ -31,9 +36,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ValueError(
-            "engine 'ray' needs Ray, an optional extra: pip install 'jaxnet[ray]'"
-        ) from None
+        raise ValueError(RAY_MISSING) from None
     return ray
 
 
@@ -44,7 +47,7 @@ CONNECT_TIMEOUT = 10.0  # seconds for a cluster's address to answer before Ray i
 _JOIN_ENV = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_gcs_rpc_server_connect_timeout_s": "5"}
 
 
-def _bootstrap(ray, address: str) -> str | None:
+def _bootstrap(address: str) -> str | None:
     """``HOST:PORT`` of the cluster ``address`` names (``"auto"``: the one Ray would pick), or
     None when it cannot be told here (Ray then reports on its own)."""
     if address != "auto":
@@ -85,37 +88,116 @@ def _bounded_join():
             os.environ.pop(key, None)
 
 
-def _init(ray, address: str | None) -> None:
-    """Start Ray here, or join ``address``; a failure to join says what a user must set."""
-    # "local" starts a new cluster: left to itself, Ray would join the cluster named in
-    # /tmp/ray/ray_current_cluster, which may be someone else's or long dead.
+def _address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``RAY_ADDRESS`` (checked like the flag), else None
+    for a new local cluster; one that does not answer is refused here."""
     if address is None and os.environ.get("RAY_ADDRESS"):
         try:  # the flag was checked with the options; the variable is checked here
-            check_address(os.environ["RAY_ADDRESS"])
+            address = check_address(os.environ["RAY_ADDRESS"])
         except ValueError as e:
             raise ValueError(f"engine 'ray': RAY_ADDRESS: {e}") from None
-    address = address or os.environ.get("RAY_ADDRESS") or "local"
-    joining = address != "local"
-    if joining:
-        _check_reachable(address, _bootstrap(ray, address))
+    address = None if address == "local" else address  # Ray's name for a new local cluster
+    if address is not None:
+        _check_reachable(address, _bootstrap(address))
+    return address
+
+
+def _token_mode_here() -> None:
+    """Token authentication for this process's Ray, as Ray turns it on itself for a local
+    cluster it starts: the variable, and Ray's configuration read again (it read the
+    variable when it was imported)."""
+    os.environ["RAY_AUTH_MODE"] = "token"
     try:
-        with _bounded_join() if joining else contextlib.nullcontext():
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except (ImportError, AttributeError):  # a Ray without token authentication: nothing to do
+        pass
+
+
+class LocalHead:
+    """A local Ray cluster held by ``python -m jaxnet._ray_head``, a process without JAX (see
+    that module: Ray's fork in a process running JAX is what JAX warns about).
+
+    Args:
+      timeout: seconds to wait for the cluster to start.
+
+    Attributes:
+      address: the cluster's ``HOST:PORT``; pid: the holding process's id.
+
+    Raises:
+      ValueError: Ray could not start (its first line of error named).
+    """
+
+    def __init__(self, timeout: float = 120.0):
+        env = dict(os.environ)
+        # Ray turns token authentication on for a new local cluster when the mode is unset,
+        # and warns that it did; choosing it here is the same cluster without the warning.
+        env.setdefault("RAY_AUTH_MODE", "token")
+        self._proc = subprocess.Popen(  # no preexec_fn: nothing runs between fork and exec
+            [sys.executable, "-m", "jaxnet._ray_head"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.pid = self._proc.pid
+        line = self._first_line(timeout)
+        if not line.startswith("address "):
+            self.stop()
+            raise ValueError(line.removeprefix("error ") or "its process ended without a word")
+        self.address = line.removeprefix("address ")
+        if "RAY_AUTH_MODE" not in os.environ:  # to join it from here with its token
+            _token_mode_here()
+
+    def _first_line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+        if not ready:
+            return f"error no answer in {timeout:g} s"
+        return self._proc.stdout.readline().strip()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Let the cluster go (its holder shuts Ray down and exits); kill the holder, by its
+        pid, if it has not exited within ``timeout`` seconds."""
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+
+
+def _init(ray, address: str | None) -> LocalHead | None:
+    """Join ``address`` (or ``RAY_ADDRESS``), or start a cluster on this machine through
+    :class:`LocalHead`; a failure says in one line what a user must set.
+
+    Returns:
+      The :class:`LocalHead` this call started, or None when it joined a running cluster.
+    """
+    address = _address(address)
+    head = None
+    try:
+        if address is None:
+            head = LocalHead()
+        with _bounded_join() if address is not None else contextlib.nullcontext():
             ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
+                address=address or head.address, log_to_driver=False, logging_level=logging.WARNING
             )
-    except (ConnectionError, ray.exceptions.RayError) as e:
+        return head
+    except (ConnectionError, ValueError, ray.exceptions.RayError) as e:
         if ray.is_initialized():
             ray.shutdown()
+        if head is not None:
+            head.stop()
         hint = ""
-        if os.environ.get("RAY_AUTH_MODE") != "token":
+        if address is not None and os.environ.get("RAY_AUTH_MODE") != "token":
             hint = (
                 "; a cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token "
                 "and its token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) here"
             )
-        where = "a new local cluster" if address == "local" else address
+        where = "a new local cluster" if address is None else address
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"engine 'ray': cannot start or join {where}: {message}{hint}") from e
 
@@ -146,10 +228,10 @@ class RayEngine:
         options: EngineOptions,
     ):
         ray = _ray()
-        self._ray, self._owns = ray, not ray.is_initialized()
+        self._ray, self._owns, self._head = ray, not ray.is_initialized(), None
         start = time.perf_counter()
         if self._owns:
-            _init(ray, options.address)
+            self._head = _init(ray, options.address)
         self.startup_seconds = time.perf_counter() - start
         try:
             self._cpus, self._gpus = self._request(
@@ -160,12 +242,14 @@ class RayEngine:
                 env["JAX_PLATFORMS"] = "cpu"  # a CPU task on a GPU node leaves its GPUs alone
             elif self._gpus < 1:  # tasks share a GPU: none may take most of its memory up front
                 env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-            self._remote = ray.remote(train_group).options(
+            self._options = dict(
                 num_cpus=self._cpus,
                 num_gpus=self._gpus,
                 max_retries=options.retry_limit,
                 runtime_env={"env_vars": env},
             )
+            self._remote = ray.remote(train_group).options(**self._options)
+            self._remotes: dict = {}
             self._args = (sweep_name, ray.put(prepared), curve_points)  # the data, once
         except BaseException:
             self.close()
@@ -198,6 +282,12 @@ class RayEngine:
         name, data, curve_points = self._args
         self._refs[self._remote.remote(name, configs, data, curve_points)] = index
 
+    def submit_call(self, index: int, fn, args: tuple) -> None:
+        """Run ``fn(*args, prepared)`` (a module-level function) as Ray task ``index``."""
+        if fn not in self._remotes:
+            self._remotes[fn] = self._ray.remote(fn).options(**self._options)
+        self._refs[self._remotes[fn].remote(*args, self._args[1])] = index
+
     def wait(self, timeout: float | None = None) -> list:
         """Tasks finished within ``timeout`` seconds: ``[(index, result or exception)]``."""
         if not self._refs:
@@ -222,3 +312,6 @@ class RayEngine:
         self._refs = {}
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
+        if getattr(self, "_head", None) is not None:
+            self._head.stop()  # the local cluster this engine started ends with it
+            self._head = None

@@ -10,18 +10,21 @@ and commit the groups (:func:`~.driver.drive`), then say where the wall time wen
 from __future__ import annotations
 
 import dataclasses
-import sys
+import hashlib
+import json
 import time
 
 from tqdm.auto import tqdm
 
-from .. import compile_cache, store
+from .. import _progress, compile_cache, store
 from .driver import Leases, Opened, Tally, drive, open_sweep
 from .engines import make_engine
+from .models import DEFAULT_KEEP, Keeper, check_keep
 from .options import EngineOptions
-from .plan import padding_overhead
+from .plan import canonical, config_id, padding_overhead
 from .preparation import Preflight, preflight
-from .spec import Sweep
+from .search import drive_search, method_for
+from .spec import Sweep, SweepError
 
 
 def run(
@@ -37,6 +40,7 @@ def run(
     retries: int | None = None,
     lease: float = 60.0,
     cache_dir=None,
+    keep_models=DEFAULT_KEEP,
 ) -> SweepSummary:
     """Train every config of ``sweep`` that ``store_path`` does not hold yet.
 
@@ -48,56 +52,148 @@ def run(
     Args:
       sweep: the spec (:func:`load`, :func:`parse` or :func:`from_dict`).
       store_path: the SQLite results store; created when missing.
-      progress: show a progress bar over groups and members (None: when stderr is a terminal).
+      progress: show a progress bar over groups and members (None: in a terminal or a
+        Jupyter notebook).
       log: called with one line per group and a line before training.
       engine, address, gpus_per_group, cpus_per_group, retries, lease: how the groups run
         (see :class:`~.options.EngineOptions`).
       cache_dir: JAX's persistent compilation cache folder, or ``"off"``; None: the
         default of :func:`jaxnet.compile_cache.enable` (on, in a per-user folder).
+      keep_models: whose trained params the store keeps (:func:`jaxnet.sweep.load_model`):
+        ``"all"``, ``"none"`` or the best K by the sweep's metric (default 10).
 
     Returns:
       A :class:`SweepSummary`; ``trained`` counts only what this call trained.
     """
     options = EngineOptions(engine, address, gpus_per_group, cpus_per_group, retries, lease)
+    keep = check_keep(keep_models)
     start = time.perf_counter()
     compile_cache.enable(cache_dir)
     counts = _compile_counts()
     plan = preflight(sweep, options)  # every check against the data, before any write
-    # The engine too starts before the store is opened: a missing Ray, a cluster that does not
+    keeper = Keeper(sweep.name, keep, plan.settings["metric"], plan.prepared)
+    method = method_for(plan)
+    # The engine starts before the store is opened: a missing Ray, a cluster that does not
     # answer or cannot hold a group leaves no store file and no sweep row behind.
     engine = make_engine(plan.options, sweep.name, plan.prepared, plan.settings["curve_points"])
     try:
         with store.opened(store_path) as conn:
+            _check_search_record(conn, plan, store_path)
             opened = open_sweep(conn, plan)
+            shown = f"{len(opened.groups)} groups" if method is None else f"a {method.name} search"
             log(
                 f"sweep {sweep.name}: {sweep.dataset}, {len(plan.configs)} configs; "
                 f"{len(plan.configs) - opened.todo} already stored, {opened.todo} to train in "
-                f"{len(opened.groups)} groups -> {store_path}"
+                f"{shown} -> {store_path}"
             )
-            tally = _train(conn, store_path, plan, opened, progress, log, engine)
+            train = (conn, store_path, plan, opened, progress, log, keeper, method, engine)
+            summary = _train_and_record(train, start, counts)
+            steps = store.steps_trained(conn, sweep.name) if method is not None else None
     finally:
         engine.close()
-    startup = getattr(engine, "startup_seconds", 0.0)
-    return _summary(plan, store_path, opened, tally, time.perf_counter() - start, startup, counts)
+    if method is None:
+        return summary
+    grid_steps = sum(c["steps"] for c in plan.configs)
+    return dataclasses.replace(summary, method=method.name, steps=(steps, grid_steps))
 
 
-def _train(conn, store_path, plan: Preflight, opened: Opened, progress, log, engine) -> Tally:
-    """Drive the groups left through the started ``engine``; what it did."""
-    if not opened.groups:
-        return Tally()
+def _train_and_record(train: tuple, start: float, counts) -> SweepSummary:
+    """Train what is left (``train``: :func:`_train`'s arguments), then store how this call
+    ended -- completed, interrupted or failed -- with its summary's counts."""
+    conn, store_path, plan, opened = train[:4]
+    tally, startup, outcome = Tally(), 0.0, "failed"
+    try:
+        if opened.groups:
+            tally, startup = _train(*train)
+        outcome = "completed"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    finally:
+        seconds = time.perf_counter() - start
+        summary = _summary(plan, store_path, opened, tally, seconds, startup, counts)
+        _record_call(conn, opened.sweep_id, summary, outcome)
+    return summary
+
+
+def _record_call(conn, sweep_id: int, summary: SweepSummary, outcome: str) -> None:
+    """Store what this call's summary says and the rows cannot (programs compiled, cache
+    hits, wall time), for the report page. Never hides how the call ended: a store that
+    cannot take the row (a full disk) only loses this row."""
+    in_process = summary.engine == "in-process"
+    if in_process:
+        programs, hits = summary.programs, summary.cache_hits
+    else:  # the workers compile: the driver knows only the training programs they reported
+        programs, hits = (summary.compiles if outcome == "completed" else None), None
+    programs, hits = (n if n is None or n >= 0 else None for n in (programs, hits))
+    try:
+        store.record_call(
+            conn, sweep_id, outcome=outcome, engine=summary.engine, programs=programs,
+            cache_hits=hits, seconds=summary.seconds,
+        )  # fmt: skip
+    except (store.StoreError, ValueError):  # a full disk; a count JAX's listeners got wrong
+        pass
+
+
+def _check_search_record(conn, plan: Preflight, store_path) -> None:
+    """Refuse to mix two searches (or a search and a grid) under one sweep name: their
+    decisions would not be the ones either makes alone."""
+    sweep, search = plan.sweep, plan.sweep.search
+    stored = store.search_of(conn, sweep.name)
+    if search["method"] == "grid":
+        if stored is not None:
+            raise SweepError(
+                f"sweep {sweep.name!r} in {store_path} ran as a {stored[0]} search; without "
+                "its [search] table it would be a grid: give the sweep a new name or a new store"
+            )
+        return
+    if stored is None and store.done_config_ids(conn, sweep.name):
+        raise SweepError(
+            f"sweep {sweep.name!r} in {store_path} has rows of a grid sweep; a "
+            f"{search['method']} search would mix with them: give it a new name or a new store"
+        )
+    # The configs too: a search decides over a fixed set (a rung ranks all who reached it).
+    ids = sorted(config_id(sweep.name, c) for c in plan.configs)
+    configs = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+    settings = canonical({**search, "configs": configs})
+    before = store.record_search(conn, sweep.name, search["method"], settings)
+    if before is not None:
+        stored = json.loads(before[1])
+        what = "its configs" if stored.pop("configs", None) != configs else canonical(stored)
+        raise SweepError(
+            f"sweep {sweep.name!r} in {store_path} began its search with other "
+            f"{'configs' if what == 'its configs' else 'settings, ' + what}; a search decides "
+            "over a fixed set of configs and settings: give the sweep a new name or a new store"
+        )
+
+
+def _train(
+    conn, store_path, plan: Preflight, opened: Opened, progress, log, keeper, method, engine
+):
+    """Drive the groups (or the search) through the started ``engine``; ``(tally, engine
+    start-up seconds)``."""
     name = plan.sweep.name
+    retries = plan.options.retry_limit
     with (
         Leases(conn, store_path, plan.options.lease) as leases,
         _progress_bar(opened.todo, progress, name) as bar,
     ):
-        return drive(
-            conn, opened, name, engine, leases,
-            retries=plan.options.retry_limit, log=log, bar=bar,
-        )  # fmt: skip
+        if method is None:
+            tally = drive(
+                conn, opened, name, engine, leases,
+                retries=retries, log=log, bar=bar, keeper=keeper,
+            )  # fmt: skip
+        else:
+            tally = drive_search(
+                conn, plan, method, opened.sweep_id, engine, leases, keeper,
+                retries=retries, log=log, bar=bar,
+            )  # fmt: skip
+            tally.elsewhere = max(0, opened.todo - tally.trained)
+    return tally, getattr(engine, "startup_seconds", 0.0)
 
 
 def _progress_bar(total: int, progress: bool | None, desc: str):
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    enabled = _progress.wanted(progress)
     return tqdm(total=total, desc=desc, unit="member", disable=not enabled, leave=False)
 
 
@@ -146,6 +242,9 @@ class SweepSummary:
       programs: XLA programs compiled now, every one (eager operations' too), cache hits not
         included; cache_hits: programs loaded from the persistent compilation cache instead.
       padding: extra training FLOPs of width buckets over the members' own (0.25: +25 %).
+      method: the search method (``"grid"`` without a ``[search]`` table).
+      steps: with a search, ``(steps trained, steps a grid of the same configs trains)``,
+        added up over every config and segment the store holds for the sweep; None for a grid.
     """
 
     name: str
@@ -164,6 +263,8 @@ class SweepSummary:
     programs: int = 0
     cache_hits: int = 0
     padding: float = 0.0
+    method: str = "grid"
+    steps: tuple | None = None
 
     @property
     def train_fraction(self) -> float:
@@ -171,7 +272,19 @@ class SweepSummary:
         return (self.group_seconds - self.compile_seconds) / max(self.seconds, 1e-9)
 
     def describe(self) -> str:
-        """One line: what was trained and where the wall time went."""
+        """One line: what was trained and where the wall time went (and, for a search, how
+        many steps it trained of what a grid of the same configs trains)."""
+        line = self._describe()
+        if self.steps is None:
+            return line
+        done, grid = self.steps
+        return f"{line}; steps trained: {done:,} of {grid:,} ({100 * done / max(grid, 1):.0f} %)"
+
+    @property
+    def _units(self) -> str:
+        return "groups" if self.steps is None else f"{self.method} segments"
+
+    def _describe(self) -> str:
         others = f"; {self.elsewhere} were trained by other processes" if self.elsewhere else ""
         if not self.trained:
             if self.elsewhere:
@@ -179,7 +292,7 @@ class SweepSummary:
             return f"{self.name}: all {self.configs} configs were already in {self.store}"
         if self.engine != "in-process":  # groups ran in parallel: times are summed over workers
             return (
-                f"{self.name}: trained {self.trained} configs in {self.groups} groups on "
+                f"{self.name}: trained {self.trained} configs in {self.groups} {self._units} on "
                 f"{self.engine} in {self.seconds:.1f} s ({self.startup_seconds:.1f} s starting "
                 f"{self.engine}); the groups took {self.group_seconds:.1f} s summed over "
                 f"workers, {self.compile_seconds:.1f} s of it compiling "
@@ -188,7 +301,7 @@ class SweepSummary:
             )
         share = 100.0 / max(self.seconds, 1e-9)
         return (
-            f"{self.name}: trained {self.trained} configs in {self.groups} groups "
+            f"{self.name}: trained {self.trained} configs in {self.groups} {self._units} "
             f"(padding +{100 * self.padding:.0f}% FLOPs; {self.programs} programs compiled, "
             f"{self.cache_hits} loaded from the compile cache) in {self.seconds:.1f} s: "
             f"{100 * self.train_fraction:.0f}% running compiled programs, "

@@ -50,6 +50,11 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP); a
                                  # net with none trains as the plain one, stored apart
 
+    [search]                     # optional: which configs go on, and how far
+    method = "halving"           # grid (the default: all to the end), halving or pbt;
+    min_steps = 100              # see jaxnet.sweep.search_table for every method's keys
+    factor = 3
+
     [random]                     # n draws, each crossed with every grid combination
     n = 20
     seed = 0                     # seed of the draws (the `seed` axis itself goes in [grid])
@@ -74,8 +79,8 @@ A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_c
 file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
 key, with examples.
 
-Left out: several datasets in one sweep, early stopping, and splitting a very large group
-into several populations.
+Left out: several datasets in one sweep, early stopping (a ``[search]`` stops configs at
+rungs instead), and splitting a very large group into several populations.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ from .. import activations, data, losses, mlp, train
 from .._limits import INT32_MAX, range_text, shown
 from .._reading import read_regular
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
+from .search_table import GRID, check_search
 
 try:
     import tomllib
@@ -304,6 +310,8 @@ class Sweep:
         :data:`DISTRIBUTIONS`; draws: how many random draws (0 without ``[random]``);
         random_seed: the seed of the draws.
       source: the text that defined the sweep (stored with its runs).
+      search: the checked ``[search]`` table (:func:`.search_table.check_search`);
+        ``{"method": "grid"}`` without one.
     """
 
     name: str
@@ -314,6 +322,7 @@ class Sweep:
     draws: int
     random_seed: int
     source: str
+    search: dict = dataclasses.field(default_factory=lambda: dict(GRID))
 
 
 def _grid(where: str, table) -> dict:
@@ -397,7 +406,7 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
     Raises:
       SweepError: naming the key at fault.
     """
-    _unknown(where, "", spec, (*SETTING_CHECKS, "grid", "random"))
+    _unknown(where, "", spec, (*SETTING_CHECKS, "grid", "random", "search"))
     for key in ("name", "dataset"):
         if key not in spec:
             raise SweepError(f"{where}: {key} is missing")
@@ -413,8 +422,30 @@ def from_dict(spec: dict, where: str = "sweep", source: str | None = None) -> Sw
     settings = {**SETTING_DEFAULTS, **{k: v for k, v in values.items() if k in SETTING_DEFAULTS}}
     _check_metric(where, settings)
     _check_file_keys(where, values)
+    search = _search(where, spec["search"], settings) if "search" in spec else dict(GRID)
     text = source if source is not None else json.dumps(spec, sort_keys=True)
-    return Sweep(values["name"], values["dataset"], settings, grid, random, draws, seed, text)
+    return Sweep(
+        values["name"], values["dataset"], settings, grid, random, draws, seed, text, search
+    )
+
+
+def _search(where: str, table, settings: dict) -> dict:
+    """The checked ``[search]`` table; a search other than grid ranks configs on validation
+    while they train, so its metric must be a validation one and the file must keep rows for it."""
+    try:
+        search = check_search(table)
+    except ValueError as e:
+        raise SweepError(f"{where}: {e}") from None
+    if search["method"] == "grid":
+        return search
+    metric = settings["metric"] or ("best_val_loss" if settings["val_fraction"] else "train_loss")
+    if "_val_" not in f"_{metric}":
+        raise SweepError(
+            f"{where}: search method {search['method']!r} ranks configs on validation data while "
+            f"they train; metric {metric!r} has none: use best_val_loss, best_val_accuracy, "
+            "final_val_loss or final_val_accuracy (with val_fraction > 0)"
+        )
+    return search
 
 
 def _check_count(where: str, grid: dict, draws: int) -> None:

@@ -30,12 +30,14 @@ class GroupResult:
       rows: the members' store rows (:func:`member_rows`), plain values only.
       seconds: the task's wall time; compiling: of it, lowering and compiling JAX programs;
       compiles: population programs compiled by the task (0 when its worker had them cached).
+      params: each member's final params, cut to its own net, for the models the driver keeps.
     """
 
     rows: list
     seconds: float
     compiling: float
     compiles: int
+    params: tuple = ()  # each member's final params (NumPy, its own net), in config order
 
 
 def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_points: int):
@@ -50,7 +52,8 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
     """
     start = time.perf_counter()
     compiled, compiles = compile_cache.compile_clock(), population.compile_count()
-    net, history, evaluated = fit_group(configs, prepared)
+    net, params, history = fit_members(configs, prepared)
+    evaluated = history.evaluated
     seconds = time.perf_counter() - start
     compiling = compile_cache.compile_clock() - compiled
     timing = {
@@ -60,11 +63,20 @@ def train_group(sweep_name: str, configs: list[dict], prepared: Prepared, curve_
         **environment(),
     }
     rows = member_rows(sweep_name, configs, net, history, evaluated, timing, curve_points)
-    return GroupResult(rows, seconds, compiling, population.compile_count() - compiles)
+    host = jax.device_get(params)  # one copy to the host, then NumPy cuts (no eager ops)
+    own = tuple(own_params(net, host, c, i) for i, c in enumerate(configs))
+    return GroupResult(rows, seconds, compiling, population.compile_count() - compiles, own)
+
+
+def own_params(net, params, config: dict, i: int) -> list[dict]:
+    """Member ``i``'s params (NumPy) cut from the stacked ``params`` of ``net`` to its own."""
+    return population.member_params(own_net(net, config), params, i)
 
 
 def fit_group(configs: list[dict], prepared: Prepared):
     """Train configs that share one compiled program (see :func:`group`) as one population.
+
+    :func:`fit_members` returns the trained params too; this returns what the rows need.
 
     Configs that differ in hidden widths are a width bucket, trained padded to the widest
     (:func:`jaxnet.population.fit_bucket`); each member still computes exactly its own net.
@@ -79,6 +91,13 @@ def fit_group(configs: list[dict], prepared: Prepared):
       :class:`~jaxnet.PopulationHistory`, and ``{"train": (loss, accuracy), "test": ...}`` of
       the final params, each ``(P,)`` NumPy.
     """
+    net, _, history = fit_members(configs, prepared)
+    return net, history, history.evaluated
+
+
+def fit_members(configs: list[dict], prepared: Prepared):
+    """:func:`fit_group`'s training: ``(net, params, history)``, params stacked ``(P, ...)``
+    on every leaf of ``net`` (a width bucket's padded net)."""
     first = configs[0]
     nets = [net_for(c, prepared) for c in configs]
     kwargs = dict(
@@ -98,11 +117,11 @@ def fit_group(configs: list[dict], prepared: Prepared):
     keys = seed_keys([c["seed"] for c in configs])
     if len({n.sizes for n in nets}) == 1:
         net = nets[0]
-        _, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
+        params, history = population.fit_population(net, keys, *prepared.parts["train"], **kwargs)
     else:
         net = population.bucket_net(nets)
-        _, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
-    return net, history, history.evaluated
+        params, history = population.fit_bucket(nets, keys, *prepared.parts["train"], **kwargs)
+    return net, params, history
 
 
 def seed_keys(seeds) -> np.ndarray:

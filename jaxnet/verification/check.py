@@ -158,7 +158,10 @@ def gradcheck(
 def _candidate(grad_fn, net, params, x, y, loss):
     """``grad_fn``'s ``(loss_value, grads)`` as float and NumPy after checking its layout, and
     the name of its gradients' least precise dtype."""
-    out = grad_fn(net, params, x, y, loss)
+    try:
+        out = grad_fn(net, params, x, y, loss)
+    except Exception as e:  # the user's code: say what it was given, keep its traceback
+        raise ValueError(_call_failure(grad_fn, x, y, loss, e)) from e
     if isinstance(out, (tuple, list)) and out and all(isinstance(g, dict) for g in out):
         raise ValueError(
             f"grad_fn must return a pair (loss_value, grads); got a {type(out).__name__} of "
@@ -172,10 +175,26 @@ def _candidate(grad_fn, net, params, x, y, loss):
         raise ValueError(
             f"grad_fn must return a scalar loss_value first; got shape {np.shape(out[0])}"
         )
-    _check_layout(params, out[1], "grad_fn")
+    try:
+        float(out[0])
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"grad_fn must return a number as loss_value; got a {type(out[0]).__name__}"
+        ) from None
+    _check_layout(params, out[1], f"grad_fn {getattr(grad_fn, '__name__', '')}".strip())
     dtypes = [np.dtype(getattr(g, "dtype", np.float64)) for g in jax.tree.leaves(out[1])]
     least = min(dtypes, key=lambda d: np.finfo(d).bits if d.kind == "f" else 64)
     return _to_numpy(*out), least.name
+
+
+def _call_failure(grad_fn, x, y, loss: str, error: Exception) -> str:
+    """One line on a ``grad_fn`` that raised: its error, and the arrays it was given."""
+    name = getattr(grad_fn, "__name__", "grad_fn")
+    first = (str(error).strip().splitlines() or [""])[0]
+    given = f"x of shape {tuple(x.shape)} and y of shape {tuple(y.shape)} ({y.dtype}"
+    if loss == "cross_entropy":
+        given += ": one-hot rows already, so do not one-hot encode y again"
+    return f"grad_fn {name} raised {type(error).__name__}: {first} -- it was called with {given})"
 
 
 def kinks(net: MLP, params, x, h: float = FD_STEP) -> list[int]:

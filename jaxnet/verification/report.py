@@ -268,6 +268,13 @@ class GradcheckReport:
             )
         return "FAIL: " + "; ".join(parts)
 
+    def __repr__(self) -> str:
+        verdict = "ok" if self.ok else f"FAIL at layer {self.first_wrong_layer}"
+        if not self.ok and self.first_wrong_layer is None:
+            verdict = "FAIL"
+        fields = ", ".join(_fields(self.net, self.loss, self.dtype))
+        return f"GradcheckReport({verdict}: {self.candidate} on {fields}; .table() has the rest)"
+
     def summary(self) -> str:
         """One line for a matrix of checks: verdict, net, and the worst error of each check."""
         to_ref, to_fd, ref_to_fd = (self.max_rel_err(n) for n in self.comparison_names())

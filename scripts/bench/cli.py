@@ -20,7 +20,9 @@ from .benchmarks import (
     digits,
     gradcheck_depth,
     grads,
+    install,
     population,
+    search,
     sklearn,
     sweep,
     sweep_engines,
@@ -40,9 +42,12 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
     "sweep": sweep.bench_sweep,
+    "search": search.bench_search,
+    "install": install.bench_install,
     "gradcheck_depth": gradcheck_depth.bench_gradcheck_depth,
 }
-OPT_IN = ("sweep_engines", "sweep", "gradcheck_depth")  # minutes long: run with --only NAME
+# minutes long: run with --only NAME
+OPT_IN = ("sweep_engines", "sweep", "search", "install", "gradcheck_depth")
 COMMAND = "python scripts/bench"
 
 

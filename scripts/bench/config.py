@@ -41,6 +41,7 @@ class Config:
     gradcheck_depths: tuple[int, ...] = (50, 100, 200)  # issue 25: memory bounded at any depth
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
+    search_quick: bool = False  # search: 24 configs and short runs instead of 108
 
 
 FULL = Config()
@@ -64,6 +65,7 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    search_quick=True,
     gradcheck_depths=(10, 20, 40),
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.

@@ -1,7 +1,9 @@
 """The header of one sweep on the report page: what the store knows about how it ran.
 
-Configs planned and stored, groups, compile share, wall time, device and versions, read from
-the stored spec and rows alone; what a store lacks says so ("not stored", "-"). Left out: the
+Configs planned and stored, groups, programs compiled and cache hits, compile share, wall
+time, device and versions, read from the stored spec, rows and calls (each run of the sweep
+records what its summary printed); what a store lacks says so ("not stored", "-"). Rows of
+configs the file no longer defines are counted apart (:func:`earlier_facts`). Left out: the
 members table (:mod:`.members`) and the HTML (:mod:`.markup`).
 """
 
@@ -13,14 +15,6 @@ import numbers
 from ... import store
 from ..plan import default_metric, expand
 from ..spec import SweepError, spec_from_source
-
-# What a later store may add (programs compiled, cache hits, a run's wall time): shown when
-# a ``sweeps`` or ``runs`` column of one of these names exists, never required.
-_OPTIONAL_FACTS = {
-    "programs compiled": ("programs_compiled", "programs", "compiles"),
-    "compile cache hits": ("cache_hits", "compile_cache_hits"),
-    "sweep wall time": ("wall_seconds", "sweep_seconds"),
-}
 
 
 def finite_or_none(value) -> float | None:
@@ -79,26 +73,28 @@ def _distinct(rows: list[dict], key: str) -> str:
     return ", ".join(values) if values else "-"
 
 
-def optional_facts(conn, name: str, rows: list[dict]) -> dict:
-    """Facts a newer store may hold (see :data:`_OPTIONAL_FACTS`), read without assuming.
+def optional_facts(conn, name: str) -> dict:
+    """Facts of the sweep's calls (:func:`jaxnet.store.call_totals`), which an older store
+    lacks: programs compiled, compile cache hits and the sweep's wall time, added up.
 
     Args:
-      conn: an open store; name: the sweep; rows: its runs (:func:`jaxnet.store.runs`).
+      conn: an open store; name: the sweep.
 
     Returns:
-      Label -> number for each fact found, added up over the sweep's rows or groups.
+      Label -> number for each fact found; ``calls`` when there was more than one call.
     """
-    sweep_rows = store.sweep_rows(conn, name)
-    found = {}
-    for label, names in _OPTIONAL_FACTS.items():
-        for column in names:
-            # one value per sweep row (a run of the file) or per group, added up
-            source = sweep_rows if sweep_rows and column in sweep_rows[0] else _groups(rows)
-            values = [finite_or_none(r.get(column)) for r in source]
-            if any(v is not None for v in values):
-                found[label] = sum(v for v in values if v is not None)
-                break
-    return found
+    totals = store.call_totals(conn, name) or {}
+    found = {
+        label: finite_or_none(totals.get(key))
+        for label, key in (
+            ("programs compiled", "programs_compiled"),
+            ("compile cache hits", "cache_hits"),
+            ("sweep wall time", "wall_seconds"),
+        )
+    }
+    if totals.get("calls", 0) > 1:
+        found["calls"] = totals["calls"]
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _seconds(value: float) -> str:
@@ -108,7 +104,9 @@ def _seconds(value: float) -> str:
 def _configs(spec: dict, rows: list[dict]) -> str:
     """``12 (8 trained, 1 diverged, 4 to go)``; ``?`` first where the spec is unreadable."""
     diverged = sum(r["status"] == "diverged" for r in rows)
+    pruned = sum(r["status"] == "pruned" for r in rows)
     trained = f"{len(rows)} trained" + (f", {diverged} diverged" if diverged else "")
+    trained += f", {pruned} pruned by the search" if pruned else ""
     if spec["configs"] is None:
         return f"? ({trained})"
     left = spec["configs"] - len({r["config_id"] for r in rows})
@@ -129,9 +127,10 @@ def sweep_facts(spec: dict, rows: list[dict], optional: dict) -> list[tuple[str,
         ("configs", _configs(spec, rows)),
         ("groups", str(len(groups))),
     ]
+    calls = f" (in {optional['calls']} runs of the sweep)" if "calls" in optional else ""
     for label in ("programs compiled", "compile cache hits"):
         value = optional.get(label)
-        facts.append((label, "not stored" if value is None else f"{value:.0f}"))
+        facts.append((label, "not stored" if value is None else f"{value:.0f}{calls}"))
     share = f"{100 * compiling / wall:.0f}%" if wall > 0 else "-"
     facts.append(("compile share", f"{share} of group time"))
     facts.append(("training wall time", f"{_seconds(wall)} (groups added up)"))
@@ -147,3 +146,12 @@ def sweep_facts(spec: dict, rows: list[dict], optional: dict) -> list[tuple[str,
         created = [r["created"] for r in rows]
         facts.append(("stored", utc_span(min(created), max(created))))
     return facts
+
+
+def earlier_facts(earlier: list[dict]) -> list[tuple[str, str]]:
+    """The header's line on rows of configs the file no longer defines; none without them."""
+    if not earlier:
+        return []
+    n = len(earlier)
+    text = f"{n} row{'' if n == 1 else 's'} of configs no longer in the file: listed last, "
+    return [("earlier versions", text + "not ranked, not in the figures")]

@@ -60,7 +60,7 @@ def _section_html(i: int, section: dict, figures: list[str], note: str, version:
         '<div class="explore"><div class="members">',
         '<div class="toolbar"><input type="search" class="filter" '
         'placeholder="filter: tanh, depth=2, lr&lt;0.01, diverged" aria-label="filter rows">',
-        '<span class="count"></span></div>',
+        '<button type="button" class="more" hidden></button><span class="count"></span></div>',
         '<div class="table-wrap"><table><thead></thead><tbody></tbody></table></div></div>',
         '<div class="curves"><div class="curves-head"><h3>Training curves of the selected rows'
         '</h3><button type="button" class="clear">clear</button></div>',

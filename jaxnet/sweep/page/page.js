@@ -23,7 +23,8 @@
   function writeHash() {
     const state = {};
     views.forEach((v, i) => {
-      state[i] = {sort: v.sort, dir: v.dir, filter: v.filter.value, sel: [...v.selected.keys()]};
+      state[i] = {sort: v.sort, dir: v.dir, filter: v.filter.value, sel: [...v.selected.keys()],
+                  more: v.more};
     });
     history.replaceState(null, "", "#state=" + encodeURIComponent(JSON.stringify(state)));
   }
@@ -56,9 +57,11 @@
 
   function sortedMembers(view) {
     const members = view.sweep.members.slice();
-    if (view.sort === null) return members;
     const c = view.sort, sign = view.dir === "desc" ? -1 : 1;
     return members.sort((x, y) => {
+      // rows of an earlier version of the sweep file come last, never ranked among the others
+      const tier = Boolean(x.earlier) - Boolean(y.earlier);
+      if (tier || c === null) return tier || x.id - y.id;
       const a = x.sort[c], b = y.sort[c];
       if (a === null || b === null) return (a === null) - (b === null);  // missing last
       return sign * compare(a, b) || x.id - y.id;
@@ -122,10 +125,23 @@
   }
 
   // --- the members table ---------------------------------------------------------------------
+  // The columns drawn: all, or all but the metrics marked `more` (so the table fits a laptop).
+  function shownColumns(view) {
+    return view.sweep.columns.map((c, i) => i).filter((i) => view.more || !view.sweep.columns[i].more);
+  }
+
+  function buildMore(view) {
+    const extra = view.sweep.columns.filter((c) => c.more).length;
+    view.moreButton.hidden = extra === 0;
+    view.moreButton.textContent = view.more ? "fewer metrics" : `+${extra} more metrics`;
+    view.moreButton.setAttribute("aria-expanded", String(view.more));
+  }
+
   function buildHead(view) {
     const row = el("tr");
     row.appendChild(el("th", {class: "pick", scope: "col", title: "draw this row's curves"}, ""));
-    view.sweep.columns.forEach((c, i) => {
+    shownColumns(view).forEach((i) => {
+      const c = view.sweep.columns[i];
       // a break after each underscore lets long metric names wrap instead of widening the table
       const th = el("th", {scope: "col", "data-key": c.key, class: c.kind}, c.label.replaceAll("_", "_\u200b"));
       if (c.numeric) th.classList.add("num");
@@ -154,6 +170,7 @@
       shown++;
       const tr = el("tr", {"data-id": String(m.id)});
       if (m.diverged) tr.classList.add("diverged");
+      if (m.earlier) tr.classList.add("earlier");
       const pick = el("td", {class: "pick"});
       const box = el("input", {type: "checkbox", "aria-label": "draw curves of " + m.label});
       box.checked = view.selected.has(m.id);
@@ -163,8 +180,8 @@
       }
       pick.appendChild(box);
       tr.appendChild(pick);
-      m.text.forEach((t, i) => {
-        const c = view.sweep.columns[i];
+      shownColumns(view).forEach((i) => {
+        const c = view.sweep.columns[i], t = m.text[i];
         const td = el("td", {class: c.kind + (c.numeric ? " num" : "")}, t);
         if (c.kind === "status" && m.diverged) td.classList.add("bad");
         tr.appendChild(td);
@@ -173,13 +190,16 @@
       body.appendChild(tr);
     }
     view.table.tBodies[0].replaceChildren(body);
-    view.table.querySelectorAll("th[data-key]").forEach((th, i) => {
+    const drawn = shownColumns(view);
+    view.table.querySelectorAll("th[data-key]").forEach((th, k) => {
+      const i = drawn[k];
       th.setAttribute("aria-sort", view.sort === i ? (view.dir === "asc" ? "ascending" : "descending") : "none");
     });
     const total = view.sweep.members.length;
+    const earlier = view.sweep.members.filter((m) => m.earlier).length;
     view.count.textContent = unknown.length
       ? `no column called ${unknown.join(", ")}; columns: ${Object.keys(names).join(", ")}`
-      : `${shown} of ${total} members`;
+      : `${shown} of ${total} members` + (earlier ? ` (${earlier} of an earlier file, listed last)` : "");
     view.count.classList.toggle("bad", unknown.length > 0);
   }
 
@@ -306,6 +326,8 @@
       count: section.querySelector(".count"),
       chart: section.querySelector("svg.chart"),
       legend: section.querySelector("ul.legend"),
+      moreButton: section.querySelector("button.more"),
+      more: state.more === true,
       sort: Number.isInteger(state.sort) && state.sort >= 0 && state.sort < sweep.columns.length
         ? state.sort : sweep.sort,
       dir: state.dir === "asc" || state.dir === "desc" ? state.dir : null,
@@ -320,10 +342,18 @@
     const wanted = Array.isArray(state.sel) ? state.sel : sortedMembers(view).slice(0, 3).map((m) => m.id);
     wanted.filter((id) => ids.has(id)).slice(0, PALETTE.length).forEach((id, k) => view.selected.set(id, PALETTE[k]));
     views.push(view);
+    buildMore(view);
     buildHead(view);
     renderTable(view);
     renderChart(view);
     view.filter.addEventListener("input", () => { renderTable(view); writeHash(); });
+    view.moreButton.addEventListener("click", () => {
+      view.more = !view.more;
+      buildMore(view);
+      buildHead(view);
+      renderTable(view);
+      writeHash();
+    });
     section.querySelector("button.clear").addEventListener("click", () => {
       view.selected.clear();
       renderTable(view);
