@@ -439,7 +439,7 @@ def test_labels_of_any_kind_become_indices_and_map_back():
     assert (len(one.x), one.classes) == (1, ("only",))
     raw = data.Dataset.from_arrays(x, np.array([b"ant", "bée".encode()] * 3))  # bytes: text
     assert raw.classes == ("ant", "bée")
-    with pytest.raises(ValueError, match="fractions \\(0.5, 0.5\\) of 1 rows leave a part empty"):
+    with pytest.raises(ValueError, match="val_fraction 0.5 of 1 rows leaves the validation set"):
         data.partition(one, 0.5, 0)
 
 

@@ -388,7 +388,7 @@ def test_watching_a_complete_store_writes_the_final_page_and_ends(tmp_path, monk
     spec = HOSTILE_SPEC.replace("seed = [0, 1]", "seed = [0, 1, 2]")
     with store.opened(db) as conn:
         sweep_id = store.add_sweep(conn, "w", spec, "h")
-        store.insert_runs(conn, sweep_id, [fake_row(f"w{i}", seed=i) for i in range(3)])
+        store.insert_runs(conn, sweep_id, [fake_row(c, seed=i) for i, c in enumerate(_ids(spec))])
     lines, result, stop = [], {}, threading.Event()
     watcher = threading.Thread(
         target=lambda: result.update(

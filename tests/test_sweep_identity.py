@@ -76,6 +76,33 @@ def test_a_file_changed_while_a_sweep_trains_is_never_mixed_into_it(tmp_path, mo
     assert _table(db, "SELECT count(*), count(DISTINCT config_id) FROM runs") == [(4, 4)]
 
 
+def test_a_search_whose_file_changed_stores_no_segment_of_the_old_data(tmp_path, monkeypatch):
+    from jaxnet.sweep.search import loop
+
+    _csv(tmp_path / "xor.csv")
+    toml, db = _csv_sweep(tmp_path, "found"), tmp_path / "s.sqlite"
+    toml.write_text(
+        toml.read_text().replace("hidden = [[7]]", "hidden = [[3]]").replace("[30]", "[36]")
+        + '[search]\nmethod = "halving"\nmin_steps = 12\nfactor = 3\n'
+    )
+    original = loop.train_segment
+
+    def a_trains_while_b_starts(*args):
+        result = original(*args)
+        _csv(tmp_path / "xor.csv", nudge=0.5)
+        with store.opened(db) as conn:
+            driver.open_sweep(conn, sweep.preflight(sweep.load(toml)))
+        return result
+
+    monkeypatch.setattr(loop, "train_segment", a_trains_while_b_starts)
+    with pytest.raises(sweep.SweepError, match="another process started it on other data"):
+        sweep.run(sweep.load(toml), db, log=lambda line: None)
+    assert _table(db, "SELECT count(*) FROM runs") == [(0,)]
+    tables = {t for (t,) in _table(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in tables & {"rung_results", "member_states", "lineage"}:
+        assert _table(db, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
 def test_a_process_whose_data_was_replaced_stops_before_it_claims(tmp_path):
     _csv(tmp_path / "xor.csv")
     toml, db = _csv_sweep(tmp_path), tmp_path / "s.sqlite"

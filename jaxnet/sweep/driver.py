@@ -18,6 +18,7 @@ another process on the store has since replaced stops instead of mixing the two.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -223,6 +224,24 @@ def check_identity(conn, name: str, identity: str | None) -> None:
         raise SweepError(_changed_meanwhile(name, recorded, identity))
 
 
+@contextlib.contextmanager
+def same_data(conn, name: str, identity: str | None):
+    """A write transaction in which the store's data identity for ``name`` is ``identity``:
+    what is stored inside it was trained on the data the store records.
+
+    Raises:
+      SweepError: another process started the sweep on other data meanwhile; nothing of
+        the block is stored.
+    """
+    if identity is None:
+        yield
+        return
+    with store.identity_held(conn, name) as recorded:
+        if recorded is not None and recorded != identity:
+            raise SweepError(_changed_meanwhile(name, recorded, identity))
+        yield
+
+
 def _changed_meanwhile(name: str, recorded: str, identity: str) -> str:
     return (
         f"sweep {name!r}: another process started it on other data while this one trained "
@@ -306,11 +325,7 @@ class _Loop:
     def _insert(self, result) -> int:
         """Store one group's rows (and kept models) if the sweep's data is still this
         process's data: the look and the write in one transaction."""
-        if self.identity is None:
-            return self._store(result)
-        with store.identity_held(self.conn, self.name) as recorded:
-            if recorded is not None and recorded != self.identity:
-                raise SweepError(_changed_meanwhile(self.name, recorded, self.identity))
+        with same_data(self.conn, self.name, self.identity):
             return self._store(result)
 
     def _commit(self, i: int, result) -> None:
