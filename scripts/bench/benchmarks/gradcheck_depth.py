@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from ..config import Config
@@ -29,12 +30,13 @@ print(report.ok, net.n_params)
 
 def _measured(argv: list[str]) -> dict:
     """Wall seconds, peak resident MiB and exit status of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    out = proc.stdout.read().strip().splitlines()
-    proc.stdout.close()
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a long table never blocks
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        log.seek(0)
+        out = log.read().strip().splitlines()
     return {
         "seconds": round(seconds, 2),
         "peak_mib": round(usage.ru_maxrss / 1024, 1),
