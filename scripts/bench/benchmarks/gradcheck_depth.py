@@ -3,8 +3,8 @@
 Each check runs in a fresh process, so its peak resident memory (``ru_maxrss`` from
 ``os.wait4``) is its own: ``jaxnet gradcheck`` on a plain sigmoid net of width 4, and
 ``jn.gradcheck`` on a residual sigmoid net of width 4 (about 20 parameters a layer), at depths
-50, 100 and 200 (10, 20 and 40 with ``--quick``). Memory does not depend on the machine's load;
-time does.
+50, 100 and 200 (10, 20 and 40 with ``--quick``), with the compile cache off so that every
+program is compiled. Memory does not depend on the machine's load; time does.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def _measured(argv: list[str]) -> dict:
     """Wall seconds, peak resident MiB and exit status of one child process."""
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a long table never blocks
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.DEVNULL, text=True)
+        env = {**os.environ, "JAXNET_CACHE_DIR": "off"}  # every program compiled, none loaded
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.DEVNULL, text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         log.seek(0)
