@@ -50,6 +50,7 @@ _SUBMODULES = {
     "optimizers",
     "plots",
     "population",
+    "schedules",
     "store",
     "sweep",
     "train",

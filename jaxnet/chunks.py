@@ -13,6 +13,11 @@ step, so :func:`fast_chunk` runs unguarded and is checked once at its end;
 :func:`checked_chunk` reruns a chunk guarded (:func:`train_chunk`) only when it went
 non-finite. Row weights (a fold's row mask, sample weights) have their own guarded chunk,
 :func:`train_chunk_weighted`. Left out: gradient accumulation and mixed precision.
+
+Dropout: a state whose ``dropout`` holds rates (one per hidden layer: data, so every rate
+shares the program) takes its gradients through the dropout functions, with masks drawn from
+:func:`mask_key` -- a new key each step, made from the run's key and the step count, so a run
+is reproducible from its seed and does not depend on how its steps are cut into chunks.
 """
 
 from __future__ import annotations
@@ -25,12 +30,31 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .backward import backprop_batch, backprop_batch_weighted
-from .grads import autodiff_batch, autodiff_batch_weighted
+from .backward import (
+    backprop_batch,
+    backprop_batch_dropout,
+    backprop_batch_weighted,
+    backprop_batch_weighted_dropout,
+)
+from .grads import (
+    autodiff_batch,
+    autodiff_batch_dropout,
+    autodiff_batch_weighted,
+    autodiff_batch_weighted_dropout,
+)
 from .optimizers import set_learning_rate
 
 GRAD_FNS = {"auto": autodiff_batch, "manual": backprop_batch}
 WEIGHTED_GRAD_FNS = {"auto": autodiff_batch_weighted, "manual": backprop_batch_weighted}
+# The same with dropout: two more arguments, the step's key and the rates.
+DROPOUT_GRAD_FNS = {"auto": autodiff_batch_dropout, "manual": backprop_batch_dropout}
+WEIGHTED_DROPOUT_GRAD_FNS = {
+    "auto": autodiff_batch_weighted_dropout,
+    "manual": backprop_batch_weighted_dropout,
+}
+# fold_in data of the dropout masks' key stream: above every int32, so it is never an epoch
+# number, which the minibatch orders fold into the same key (see epoch_orders).
+MASK_STREAM = 0xD50F_0000
 
 
 class TrainState(NamedTuple):
@@ -41,6 +65,21 @@ class TrainState(NamedTuple):
     key: jax.Array  # seeds the minibatch order; fixed for the run
     step: jax.Array  # updates applied so far (int32 scalar)
     alive: jax.Array  # False once a step diverged (bool scalar)
+    dropout: jax.Array | None = None  # (hidden layers,) dropout rates; None: no dropout
+
+
+def mask_key(key, step):
+    """The key of the dropout masks of step ``step`` of a run whose key is ``key``."""
+    return jax.random.fold_in(jax.random.fold_in(key, MASK_STREAM), step)
+
+
+def with_dropout(state: TrainState, rates) -> TrainState:
+    """``state`` that trains with dropout at ``rates`` (``(hidden layers,)``), in the params'
+    dtype; ``rates`` None leaves it without dropout."""
+    if rates is None:
+        return state
+    dtype = jax.tree.leaves(state.params)[0].dtype
+    return state._replace(dropout=jnp.asarray(rates, dtype))
 
 
 @partial(jax.jit, static_argnums=1)
@@ -99,10 +138,27 @@ def _masked(grads, mask):
     return grads if mask is None else jax.tree.map(jnp.multiply, grads, mask)
 
 
+def gradients(s: TrainState, xb, yb, *, net, loss, grads):
+    """``(loss, grads)`` of one minibatch at ``s``: with dropout when ``s`` has rates."""
+    if s.dropout is None:
+        return GRAD_FNS[grads](net, s.params, xb, yb, loss)
+    key = mask_key(s.key, s.step)
+    return DROPOUT_GRAD_FNS[grads](net, s.params, xb, yb, loss, key, s.dropout)
+
+
+def weighted_gradients(s: TrainState, xb, yb, row_weights, *, net, loss, grads):
+    """:func:`gradients` with row weights (``(batch,)``)."""
+    if s.dropout is None:
+        return WEIGHTED_GRAD_FNS[grads](net, s.params, xb, yb, row_weights, loss)
+    key = mask_key(s.key, s.step)
+    fn = WEIGHTED_DROPOUT_GRAD_FNS[grads]
+    return fn(net, s.params, xb, yb, row_weights, loss, key, s.dropout)
+
+
 def _update(s: TrainState, x, y, batcher, *, net, loss, tx, grads, batch_size, mask):
     """One optimizer step's ``(loss_before, new_params, new_opt_state)``, taken or not."""
     xb, yb = minibatch(x, y, batcher, s.step, batch_size)
-    value, g = GRAD_FNS[grads](net, s.params, xb, yb, loss)
+    value, g = gradients(s, xb, yb, net=net, loss=loss, grads=grads)
     updates, opt_state = tx.update(_masked(g, mask), s.opt_state, s.params)
     return value, optax.apply_updates(s.params, updates), opt_state
 
@@ -140,6 +196,7 @@ def train_chunk(
             key=s.key,
             step=s.step + take.astype(jnp.int32),
             alive=s.alive & (good | ~active),
+            dropout=s.dropout,
         )
         return new, jnp.where(active, value, jnp.nan)
 
@@ -231,7 +288,6 @@ def train_chunk_weighted(
     Returns:
       ``(state, losses)`` as :func:`train_chunk`, NaN also for the skipped empty steps.
     """
-    grad_fn = WEIGHTED_GRAD_FNS[grads]
     batcher = weighted_epoch_orders(state.key, state.step, weights, batch_size, length)
 
     def body(s: TrainState, _):
@@ -239,7 +295,7 @@ def train_chunk_weighted(
         wb = minibatch(weights, weights, batcher, s.step, batch_size)[0]
         mass = jnp.sum(wb)
         row_weights = wb * (wb.shape[0] / jnp.where(mass > 0, mass, 1))
-        value, g = grad_fn(net, s.params, xb, yb, row_weights, loss)
+        value, g = weighted_gradients(s, xb, yb, row_weights, net=net, loss=loss, grads=grads)
         updates, opt_state = tx.update(g, s.opt_state, s.params)
         params = optax.apply_updates(s.params, updates)
         active = s.alive & (s.step < total_steps)
@@ -251,6 +307,7 @@ def train_chunk_weighted(
             key=s.key,
             step=s.step + (active & good).astype(jnp.int32),
             alive=s.alive & (good | ~active),
+            dropout=s.dropout,
         )
         return new, jnp.where(take, value, jnp.nan)
 

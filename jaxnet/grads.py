@@ -1,7 +1,10 @@
 """Gradients by automatic differentiation, the reference the hand-written pass is held to.
 
 :func:`value_and_grad` has the same signature and result as :func:`jaxnet.backprop`;
-:func:`per_example_grads` maps the gradient of one example over a batch with ``vmap``.
+:func:`per_example_grads` maps the gradient of one example over a batch with ``vmap``. With
+dropout (``key=``) the loss is taken through :func:`jaxnet.mlp.logits_masked` with the masks
+of :func:`jaxnet.mlp.batch_masks`: the masks do not depend on the params, so ``jax.grad``
+differentiates the same fixed thinned net the hand-written pass does.
 """
 
 from __future__ import annotations
@@ -9,9 +12,18 @@ from __future__ import annotations
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 
-from . import _validate, losses
-from .mlp import MLP, check_net, forward_batch, logits_one
+from . import _validate, activations, losses
+from .mlp import (
+    MLP,
+    batch_masks,
+    check_net,
+    forward_batch,
+    logits_batch_masked,
+    logits_one,
+    without_dropout,
+)
 
 
 def loss_batch(net: MLP, params: list[dict], x, y, loss: str):
@@ -25,10 +37,34 @@ def loss_batch(net: MLP, params: list[dict], x, y, loss: str):
     return losses.get(loss).value(forward_batch(net, params, x), y)
 
 
+def loss_batch_masked(net: MLP, params: list[dict], x, y, loss: str, masks):
+    """:func:`loss_batch` with each hidden layer's outputs multiplied by its mask
+    (``(batch, width)`` arrays, see :func:`jaxnet.mlp.batch_masks`)."""
+    z = logits_batch_masked(net, params, x, masks)
+    fused = losses.FUSED.get((net.output_activation, loss))
+    if fused is not None:
+        return fused.value(z, y)
+    return losses.get(loss).value(activations.get(net.output_activation).f(z), y)
+
+
 @partial(jax.jit, static_argnums=(0, 4))
 def autodiff_batch(net: MLP, params: list[dict], x, y, loss: str):
     """``(loss_value, grads)`` of a checked batch through ``jax.value_and_grad``."""
     return jax.value_and_grad(loss_batch, argnums=1)(net, params, x, y, loss)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def autodiff_batch_masked(net: MLP, params: list[dict], x, y, loss: str, masks):
+    """``(loss_value, grads)`` of :func:`loss_batch_masked` through ``jax.value_and_grad``."""
+    return jax.value_and_grad(loss_batch_masked, argnums=1)(net, params, x, y, loss, masks)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def autodiff_batch_dropout(net: MLP, params: list[dict], x, y, loss: str, key, rates):
+    """:func:`autodiff_batch` with dropout: the masks of ``key`` and ``rates``
+    (``(hidden layers,)``, data), the same ones the hand-written pass uses."""
+    masks = batch_masks(net, key, rates, x.shape[0], x.dtype)
+    return jax.value_and_grad(loss_batch_masked, argnums=1)(net, params, x, y, loss, masks)
 
 
 def weighted_loss_batch(net: MLP, params: list[dict], x, y, row_weights, loss: str):
@@ -47,6 +83,26 @@ def autodiff_batch_weighted(net: MLP, params: list[dict], x, y, row_weights, los
     return jax.value_and_grad(weighted_loss_batch, argnums=1)(net, params, x, y, row_weights, loss)
 
 
+def weighted_loss_batch_masked(net: MLP, params: list[dict], x, y, row_weights, loss, masks):
+    """:func:`weighted_loss_batch` with the hidden outputs multiplied by ``masks``."""
+    z = logits_batch_masked(net, params, x, masks)
+    fused = losses.FUSED.get((net.output_activation, loss))
+    if fused is not None:
+        return losses.weighted_value(fused.value, z, y, row_weights, loss)
+    y_hat = activations.get(net.output_activation).f(z)
+    return losses.weighted_value(losses.get(loss).value, y_hat, y, row_weights, loss)
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def autodiff_batch_weighted_dropout(
+    net: MLP, params: list[dict], x, y, row_weights, loss: str, key, rates
+):
+    """:func:`autodiff_batch_weighted` with the dropout masks of ``key`` and ``rates``."""
+    masks = batch_masks(net, key, rates, x.shape[0], x.dtype)
+    value_and_grad = jax.value_and_grad(weighted_loss_batch_masked, argnums=1)
+    return value_and_grad(net, params, x, y, row_weights, loss, masks)
+
+
 def _example_grads(net, params, x, y, loss):
     return jax.grad(loss_batch, argnums=1)(net, params, x[None], y[None], loss)
 
@@ -63,14 +119,22 @@ def _checked(net, params, x, y, loss):
     return _validate.batch(net, params, x, y, loss)
 
 
-def value_and_grad(net: MLP, params: list[dict], x, y, loss: str = "mse"):
+def value_and_grad(net: MLP, params: list[dict], x, y, loss: str = "mse", key=None):
     """Loss and gradients by ``jax.value_and_grad``; same arguments and result as ``backprop``.
+
+    Args:
+      key: None (no dropout), or a ``jax.random`` key (or int seed) that draws ``net.dropout``'s
+        masks, the same ones ``jaxnet.backprop(..., key=key)`` uses.
 
     Returns:
       ``(loss_value, grads)``: a scalar and a list shaped like ``params``.
     """
     x, y = _checked(net, params, x, y, loss)
-    return autodiff_batch(net, params, x, y, loss)
+    key = None if key is None else _validate.prng_key(key, "key")
+    if key is None or not any(net.dropout_rates):
+        return autodiff_batch(net, params, x, y, loss)
+    rates = jnp.asarray(net.dropout_rates, x.dtype)
+    return autodiff_batch_dropout(without_dropout(net), params, x, y, loss, key, rates)
 
 
 def per_example_grads(net: MLP, params: list[dict], x, y, loss: str = "mse"):

@@ -41,13 +41,15 @@ from .chunks import (
     train_chunk_weighted,
     weighted_epoch_order,
     weighted_epoch_orders,
+    with_dropout,
 )
 from .metrics import accuracy, evaluate_batch, evaluate_jit
-from .mlp import MLP, check_net
+from .mlp import MLP, check_net, without_dropout
 from .optimizers import (
     OPTIMIZERS,
     check_injected_learning_rate,
     named_optimizer,
+    regularized_optimizer,
     resolve_optimizer,
     set_hyperparams,
     set_learning_rate,
@@ -58,6 +60,7 @@ __all__ = [  # fit's own names, then the ones re-exported from chunks, metrics a
     "fit",
     "check_fit_args",
     "check_weights",
+    "check_patience",
     "pad_rows",
     "chunking",
     "progress_bar",
@@ -136,6 +139,14 @@ def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
         )
 
 
+def check_patience(patience, validation) -> int:
+    """``patience`` as a positive int, given the validation data it watches."""
+    int_in_range(patience, "patience", 1)
+    if validation is None:
+        raise ValueError("patience needs validation=(x_val, y_val) to watch")
+    return int(patience)
+
+
 def chunking(steps: int, eval_every: int) -> tuple[int, int]:
     """``(n_chunks, length)``: chunks of at most ``eval_every`` steps, as even as possible."""
     n_chunks = math.ceil(steps / eval_every)
@@ -171,6 +182,9 @@ def fit(
     restore_best: bool = False,
     weights=None,
     hyperparams: dict | None = None,
+    weight_decay=None,
+    l2=None,
+    lr_schedule=None,
 ):
     """Train one network.
 
@@ -202,6 +216,18 @@ def fit(
         and ``steps`` counts those steps too (see :func:`train_chunk_weighted`).
       hyperparams: ``{name: value}`` set in an ``inject_hyperparams`` optimizer's state (e.g.
         a weight decay), so runs differing only in them share the compiled program.
+      weight_decay: None, or ``λ >= 0``: decoupled weight decay of the weights (``w -= lr * λ
+        * w`` each step, AdamW's); needs a named optimizer (see :mod:`jaxnet.optimizers`).
+      l2: None, or ``λ >= 0``: the L2 term ``λ/2 ||w||²`` of the weights in the loss, its
+        gradient added before the optimizer (``history.loss`` stays the data term).
+      lr_schedule: None (constant), ``"cosine"``, ``"warmup_cosine"``, ``"exponential"`` or a
+        :class:`jaxnet.schedules.Schedule` with its values: the learning rate over the
+        ``steps``; needs a named optimizer. Its values are data: runs that differ in them
+        share the compiled program.
+
+    Dropout: a net with ``dropout`` trains with new masks every step, drawn from ``key`` and
+    the step count (:func:`jaxnet.chunks.mask_key`), so a run is reproducible from its key;
+    validation and the returned params' use are deterministic.
 
     Returns:
       ``(params, history)``: trained params (the best ones when early stopping or
@@ -214,20 +240,35 @@ def fit(
     x, y = _validate.batch(net, params, x, y, loss)
     check_fit_args(net, steps, batch_size, grads, eval_every, x.shape[0])
     if patience is not None:
-        int_in_range(patience, "patience", 1)
-        if validation is None:
-            raise ValueError("patience needs validation=(x_val, y_val) to watch")
+        check_patience(patience, validation)
     if not isinstance(restore_best, bool):
         raise TypeError(f"restore_best must be True or False; got {restore_best!r}")
     if restore_best and validation is None:
         raise ValueError("restore_best=True needs validation=(x_val, y_val) to pick the best")
-    tx, learning_rate = resolve_optimizer(optimizer, learning_rate, params)
+    for name, value in (("weight_decay", weight_decay), ("l2", l2)):
+        if value is not None and np.ndim(value) != 0 and not isinstance(value, str):
+            raise ValueError(
+                f"{name} must be one number for fit; got shape {np.shape(value)} "
+                "(one per member: jaxnet.fit_population)"
+            )
+    tx, learning_rate, values = regularized_optimizer(
+        optimizer,
+        learning_rate,
+        params,
+        steps=steps,
+        l2=l2,
+        weight_decay=weight_decay,
+        lr_schedule=lr_schedule,
+    )
     val = _validation_batch(net, params, validation, loss)
     key = _default_key() if key is None else _validate.prng_key(key, "key")
     state = init_state(params, tx, key, learning_rate)
-    if hyperparams:
-        state = state._replace(opt_state=set_hyperparams(state.opt_state, hyperparams))
-    static = dict(net=net, loss=loss, tx=tx, grads=grads, batch_size=batch_size)
+    if values or hyperparams:
+        values = {**values, **(hyperparams or {})}
+        state = state._replace(opt_state=set_hyperparams(state.opt_state, values))
+    state = with_dropout(state, net.dropout_rates if any(net.dropout_rates) else None)
+    # the rates are in the state: every rate shares the program of the net without dropout
+    static = dict(net=without_dropout(net), loss=loss, tx=tx, grads=grads, batch_size=batch_size)
     run = checked_chunk
     if weights is not None:
         x, y, w = pad_rows(x, y, check_weights(weights, x.shape[0]), batch_size)

@@ -72,6 +72,8 @@ def fake_row(config_id: str, **overrides) -> dict:
         "jax_version": "0.0",
         "device_kind": "cpu x2",
         "created": store.now(),
+        # the columns added later, at the values a run without them was trained with
+        **{name: default for name, (_, default) in store.ADDED_RUN_COLUMNS.items()},
     }
     return {**row, **overrides}
 

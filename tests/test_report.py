@@ -249,13 +249,16 @@ def test_the_old_name_report_warns_and_draws_the_figures(tmp_path):
 
 
 def test_the_config_fields_are_listed_once_and_each_list_derives_from_it():
+    regimen = (
+        "dropout", "weight_decay", "grads", "lr_schedule", "lr_final", "warmup_steps", "patience",
+    )  # fmt: skip
     assert fields.SETTING_KEYS == (
         "hidden", "depth", "width", "activation", "bias", "optimizer", "learning_rate",
-        "batch_size", "steps", "init_scale", "n_params",
+        "batch_size", "steps", "init_scale", *regimen, "n_params",
     )  # fmt: skip
     assert fields.LABEL_KEYS == (
         "hidden", "activation", "bias", "optimizer", "learning_rate", "batch_size", "steps",
-        "init_scale",
+        "init_scale", *regimen,
     )  # fmt: skip
     assert fields.COPIED_KEYS == (
         "activation", "optimizer", "learning_rate", "batch_size", "steps", "seed", "init_scale",
@@ -263,6 +266,9 @@ def test_the_config_fields_are_listed_once_and_each_list_derives_from_it():
     assert fields.HEADER_ALIASES == {
         "lr": "learning_rate",
         "batch": "batch_size",
+        "wd": "weight_decay",
+        "schedule": "lr_schedule",
+        "warmup": "warmup_steps",
         "params": "n_params",
     }
     assert all(f.key in store.RUN_COLUMNS for f in fields.FIELDS)

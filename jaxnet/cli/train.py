@@ -91,6 +91,19 @@ def add_parser(sub) -> None:
         help="auto: jax.grad (default); manual: the hand-written backprop",
     )
     p.add_argument("--residual", action="store_true", help=RESIDUAL_HELP)
+    p.add_argument(
+        "--dropout", type=float, default=0.0, help="dropout rate of every hidden layer (0)"
+    )
+    p.add_argument(
+        "--weight-decay", type=float, help="decoupled weight decay of the weights (AdamW's)"
+    )
+    p.add_argument("--l2", type=float, help="L2 term lambda/2 ||w||^2 of the weights in the loss")
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine", "warmup_cosine", "exponential"),
+        help="learning-rate schedule over the steps (default constant)",
+    )
+    p.add_argument("--warmup-steps", type=int, help="with --lr-schedule warmup_cosine")
     p.add_argument("--out", help="checkpoint path (default runs/DATASET.jaxnet); PNG beside it")
     p.add_argument(
         "--save-diverged",
@@ -136,6 +149,29 @@ def _check_arguments(args) -> None:
         raise CliError("--patience needs a validation set (--val-size > 0)")
     if args.keep == "best" and args.val_size == 0:
         raise CliError("--keep best needs a validation set (--val-size > 0)")
+    _check_regularisation(args)
+
+
+def _check_regularisation(args) -> None:
+    """One-line errors for --dropout, --weight-decay, --l2 and the schedule's flags."""
+    if not 0 <= args.dropout < 1:  # False for NaN
+        raise CliError(f"--dropout must be in [0, 1) (a probability); got {args.dropout}")
+    for flag, value in (("--weight-decay", args.weight_decay), ("--l2", args.l2)):
+        if value is not None and not (0 <= value < float("inf")):
+            raise CliError(f"{flag} must be a finite number of at least 0; got {value}")
+    if args.weight_decay is not None and args.optimizer == "adamw":
+        raise CliError(
+            "--weight-decay does not go with --optimizer adamw, which already decays every "
+            "parameter by optax's 1e-4: use --optimizer adam --weight-decay ..."
+        )
+    warmup = args.lr_schedule == "warmup_cosine"
+    if warmup != (args.warmup_steps is not None):
+        raise CliError("--warmup-steps goes with --lr-schedule warmup_cosine, which needs it")
+    if warmup and not 1 <= args.warmup_steps < args.steps:
+        raise CliError(
+            f"--warmup-steps must be at least 1 and fewer than --steps ({args.steps}); "
+            f"got {args.warmup_steps}"
+        )
 
 
 def _load_dataset(args):
@@ -196,7 +232,11 @@ def _net_and_loss(args, dataset):
     else:
         sizes, loss = (dataset.x.shape[1], *hidden, 1), "mse"
     net = mlp.MLP(
-        sizes, activation=args.activation, output_activation="identity", residual=args.residual
+        sizes,
+        activation=args.activation,
+        output_activation="identity",
+        residual=args.residual,
+        dropout=args.dropout,
     )
     return net, loss
 
@@ -244,19 +284,31 @@ def _description(args, dataset, splits, net, loss) -> str:
     batch = _batch_size(args, splits) or "full"
     return (
         f"{dataset.name}: {rows} rows, {dataset.x.shape[1]} features, {kind}; {sizes}\n"
-        f"net {'-'.join(map(str, net.sizes))} {net.activation}{residual_note(net)}, {loss}, "
-        f"{args.optimizer} "
+        f"net {'-'.join(map(str, net.sizes))} {net.activation}{residual_note(net)}"
+        f"{_regularisation_note(args)}, {loss}, {args.optimizer} "
         f"lr {args.lr:g}, batch {batch}, {args.steps} steps, seed {args.seed}"
     )
+
+
+def _regularisation_note(args) -> str:
+    """`` dropout 0.2 weight decay 0.0001 cosine lr`` for what is set, else nothing."""
+    parts = [f"dropout {args.dropout:g}"] if args.dropout else []
+    parts += [f"weight decay {args.weight_decay:g}"] if args.weight_decay is not None else []
+    parts += [f"l2 {args.l2:g}"] if args.l2 is not None else []
+    parts += [f"{args.lr_schedule} lr"] if args.lr_schedule not in (None, "constant") else []
+    return "".join(" " + p for p in parts)
 
 
 def _fit(args, net, loss, splits):
     """``(params, history)`` of ``jaxnet.train.fit`` with the command's settings."""
     import jax
 
-    from .. import mlp, train
+    from .. import mlp, schedules, train
 
     init_key, batch_key = jax.random.split(jax.random.key(args.seed))
+    schedule = None
+    if args.lr_schedule is not None:
+        schedule = schedules.Schedule(args.lr_schedule, warmup_steps=args.warmup_steps or 0)
     return train.fit(
         net,
         mlp.init(net, init_key),
@@ -272,6 +324,9 @@ def _fit(args, net, loss, splits):
         patience=args.patience,
         eval_every=_eval_every(args),
         restore_best=kept_params(args) == "best",
+        weight_decay=args.weight_decay,
+        l2=args.l2,
+        lr_schedule=schedule,
     )
 
 

@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from .._limits import int_in_range
 from .dataset import Dataset
 
 
@@ -136,8 +137,7 @@ def partition(dataset, val_fraction: float, test_fraction: float, seed: int = 0)
     """
     val_fraction = _fraction(val_fraction, "val_fraction")
     test_fraction = _fraction(test_fraction, "test_fraction")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    int_in_range(seed, "seed", 0)
     dataset = _dataset_of(dataset)
     stratify = dataset.task == "classification"
     rest, parts = (dataset.x, dataset.y), {"test": dataset.test}

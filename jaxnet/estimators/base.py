@@ -55,6 +55,7 @@ class BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         grads="auto",
         dtype="float32",
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -77,6 +78,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.grads = grads
         self.dtype = dtype
+        self.dropout = dropout  # a jaxnet extension: scikit-learn's MLP has no dropout
 
     # --- fitting -------------------------------------------------------------------------
 

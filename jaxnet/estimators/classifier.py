@@ -24,7 +24,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Multiclass targets get a softmax output and cross-entropy; two classes one logistic output
     and binary cross-entropy; a multi-label indicator matrix one logistic output per label.
     Parameters and fitted attributes are scikit-learn's (see the module docstring for what
-    differs), plus ``grads`` (``"auto"`` or ``"manual"`` backprop) and ``dtype``.
+    differs), plus ``grads`` (``"auto"`` or ``"manual"`` backprop), ``dtype`` and ``dropout``
+    (the rate of every hidden layer, or one per layer, while training: 0, the default, is
+    scikit-learn's behaviour; predictions never drop units).
     """
 
     def _loss_for(self, n_outputs: int):

@@ -44,7 +44,12 @@ class Plan:
         hidden = check_params(est)
         self.loss, out_act, self.loss_scale = est._loss_for(n_outputs)
         self.net = MLP(
-            (n_features, *hidden, n_outputs), activation_of(est), out_act, True, "glorot"
+            (n_features, *hidden, n_outputs),
+            activation_of(est),
+            out_act,
+            True,
+            "glorot",
+            dropout=est.dropout,  # while training only; predictions never drop units
         )
         nominal = n_rows if est.batch_size == "auto" else int(est.batch_size)
         if nominal > n_rows:

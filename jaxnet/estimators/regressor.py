@@ -17,7 +17,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     """scikit-learn's ``MLPRegressor`` trained by jaxnet (identity output, squared error).
 
     Parameters and fitted attributes are scikit-learn's (see the module docstring for what
-    differs), plus ``grads`` and ``dtype``. Multi-output targets ``(n, outputs)`` are supported.
+    differs), plus ``grads``, ``dtype`` and ``dropout`` (as ``MLPClassifier``). Multi-output
+    targets ``(n, outputs)`` are supported.
     """
 
     def _loss_for(self, n_outputs: int):

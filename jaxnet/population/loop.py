@@ -74,7 +74,9 @@ class _Programs:
         return self._programs[kind]
 
 
-def train_members(states, masks, data, n: int, steps: int, eval_every: int, static, progress):
+def train_members(
+    states, masks, data, n: int, steps: int, eval_every: int, static, progress, watch=None
+):
     """Run every chunk of ``steps`` for stacked ``states``; returns ``(states, history)``.
 
     Args:
@@ -82,7 +84,10 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
         masks or None; data: ``(x, y, val, weights)`` on the devices (val, weights may be None);
       n: real members (the first n); steps, eval_every: as for ``fit_population``;
       static: the programs' static arguments (net, loss, tx, grads, batch_size);
-      progress: show a progress bar (None: in a terminal or a Jupyter notebook).
+      progress: show a progress bar (None: in a terminal or a Jupyter notebook);
+      watch: None, or a callable ``(states, done, val_loss, alive) -> bool`` called after each
+        evaluation (e.g. :class:`~jaxnet.population.stopping.EarlyStopping`); True ends the
+        loop (no member trains on).
     """
     x, y, val, weights = data
     n_chunks, length = chunking(steps, eval_every)
@@ -109,6 +114,8 @@ def train_members(states, masks, data, n: int, steps: int, eval_every: int, stat
             if val is not None:
                 evals.append((done, np.asarray(vl)[:n], np.asarray(va)[:n]))
             if not alive.any():
+                break
+            if watch is not None and watch(states, done, vl, alive):
                 break
     history = PopulationHistory(
         loss=np.concatenate(chunks, axis=1)[:, :steps],

@@ -11,8 +11,13 @@ nets that differ only in hidden widths the same way (:mod:`.buckets`).
 CPU devices: XLA runs a small MLP on about one core, so jaxnet asks JAX for one CPU device
 per core (:func:`jaxnet._devices.use_all_cpu_cores`) and a population uses the whole machine;
 a single model still runs on one device. Set ``XLA_FLAGS`` (or ``jax_num_cpu_devices``)
-yourself to choose otherwise. Left out: early stopping per member (all members run the same
-number of steps, which keeps them one program).
+yourself to choose otherwise.
+
+Hyperparameters as data: besides learning rates and init scales, each member may have its own
+dropout rates (``dropout=``: kept in its state), weight decay or L2 coefficient and schedule
+values (kept in its optimizer's state, :func:`jaxnet.optimizers.configured_optimizer`), so
+members that differ in them share one program; with ``patience`` each member stops early on
+its own (:mod:`.stopping`).
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from jax.sharding import PartitionSpec as P
 
 from .. import _validate, optimizers, train
 from .._devices import use_all_cpu_cores
-from ..mlp import MLP, check_net, init
+from ..mlp import MLP, check_net, init, without_dropout
 from .buckets import bucket_net, layer_scales
 from .loop import train_members
 from .programs import compiled, evaluate_parts, initial_states, member_keys
+from .stopping import EarlyStopping
 
 # Imported directly (not through the package), a population still gets a device per core.
 use_all_cpu_cores()
@@ -58,6 +64,11 @@ def fit_population(
     progress: bool | None = None,
     weights=None,
     hyperparams: dict | None = None,
+    dropout=None,
+    weight_decay=None,
+    l2=None,
+    lr_schedule=None,
+    patience: int | None = None,
 ):
     """Train P members of one architecture as one compiled program.
 
@@ -79,7 +90,19 @@ def fit_population(
         ``jaxnet.fit(..., weights=weights[i])`` does (a row mask picks each member's rows,
         e.g. its cross-validation fold, from the shared data).
       hyperparams: ``{name: (P,) values}`` set per member in an ``inject_hyperparams``
-        optimizer's state (as ``fit``'s ``hyperparams``).
+        optimizer's state (as ``fit``'s ``hyperparams``); with ``lr_schedule``, its values
+        per member (``{"lr_final": (P,), "warmup_steps": (P,)}``).
+      dropout: None (``net.dropout`` for every member), or each member's rates: ``(P,)`` (one
+        per member, every hidden layer alike) or ``(P, hidden layers)``; data, so every rate
+        shares the program. Member ``i`` trains as ``fit`` of ``net`` with ``dropout[i]``.
+      weight_decay, l2: None, or a coefficient (``>= 0``) for every member, or ``(P,)`` one
+        per member (see ``jaxnet.fit``; a named optimizer).
+      lr_schedule: as for ``jaxnet.fit``: None, a kind's name or a
+        :class:`jaxnet.schedules.Schedule` shared by every member (its values per member
+        through ``hyperparams``).
+      patience: with ``validation``, each member stops after this many evaluations without a
+        lower validation loss and keeps its best params, exactly as its own ``fit`` with
+        ``patience`` (:mod:`.stopping`); the others train on.
 
     Returns:
       ``(params, history)``: params stacked with a leading ``(P,)`` axis on every leaf, and a
@@ -102,6 +125,11 @@ def fit_population(
         progress=progress,
         weights=weights,
         hyperparams=hyperparams,
+        dropout=dropout,
+        weight_decay=weight_decay,
+        l2=l2,
+        lr_schedule=lr_schedule,
+        patience=patience,
     )
     return _fit(net, None, keys, x, y, options)
 
@@ -168,6 +196,11 @@ class Options:
     progress: bool | None = None
     weights: object = None
     hyperparams: dict | None = None
+    dropout: object = None
+    weight_decay: object = None
+    l2: object = None
+    lr_schedule: object = None
+    patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +216,8 @@ class _Checked:
     lrs: np.ndarray | None
     scales: np.ndarray
     tx: object
+    values: dict  # hyperparameters for the optimizer's state: {name: (P,)}
+    dropout: np.ndarray | None  # (P, hidden layers) rates, or None
 
 
 def _checked(net, bucket, keys, x, y, o: Options, dtype) -> _Checked:
@@ -203,10 +238,70 @@ def _checked(net, bucket, keys, x, y, o: Options, dtype) -> _Checked:
     train.check_fit_args(net, o.steps, o.batch_size, o.grads, o.eval_every, len(xb))
     lrs = _per_member(o.learning_rates, n, "learning_rates", None)
     scales = _per_member(o.init_scales, n, "init_scales", 1.0)  # ones: one init program
-    tx, _ = optimizers.resolve_optimizer(o.optimizer, lrs, probe, "learning_rates")
+    tx, values = _optimizer(o, lrs, probe, n)
     val = _pair(net, probe, o.validation, o.loss)
+    if o.patience is not None:
+        train.check_patience(o.patience, val)
     parts = _evaluation_parts(net, probe, o.evaluate, o.loss)
-    return _Checked(keys, n, xb, yb, val, parts, lrs, scales, tx)
+    rates = member_dropout(net, o.dropout, n)
+    return _Checked(keys, n, xb, yb, val, parts, lrs, scales, tx, values, rates)
+
+
+def _optimizer(o: Options, lrs, probe, n: int):
+    """``(tx, {name: (P,) values})``: the optimizer, with its regularisation and schedule."""
+    if o.weight_decay is None and o.l2 is None and o.lr_schedule is None:
+        tx, _ = optimizers.resolve_optimizer(o.optimizer, lrs, probe, "learning_rates")
+        return tx, {}
+    tx, _, values = optimizers.regularized_optimizer(
+        o.optimizer,
+        lrs,
+        probe,
+        steps=o.steps,
+        l2=o.l2,
+        weight_decay=o.weight_decay,
+        lr_schedule=o.lr_schedule,
+    )
+    per_member = {}
+    for name, v in values.items():
+        arr = np.asarray(v, np.float64)
+        if arr.shape not in ((), (n,)):
+            raise ValueError(
+                f"{name} must be one number, or one per key ({n}); got shape {arr.shape}"
+            )
+        per_member[name] = np.broadcast_to(arr, (n,))
+    return tx, per_member
+
+
+def member_dropout(net: MLP, dropout, n: int) -> np.ndarray | None:
+    """Each member's dropout rates, ``(P, hidden layers)``, or None for no dropout at all.
+
+    Args:
+      net: the shared spec (its own ``dropout`` when ``dropout`` is None); dropout: None,
+        ``(P,)`` or ``(P, hidden layers)`` rates in ``[0, 1)``; n: members.
+    """
+    hidden = net.depth - 1
+    if dropout is None:
+        rates = np.tile(np.asarray(net.dropout_rates, np.float64), (n, 1))
+    else:
+        if isinstance(dropout, (str, bytes)):
+            raise TypeError(f"dropout must be rates, one per key; got a string {dropout!r}")
+        try:
+            rates = np.asarray(dropout, np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"dropout must be rates, one per key; got {dropout!r}") from None
+        if hidden == 0 and np.any(rates != 0):
+            raise ValueError("dropout needs a hidden layer to drop units of; this net has none")
+        if rates.ndim == 1 and rates.shape == (n,):
+            rates = np.repeat(rates[:, None], hidden, axis=1)
+        if rates.shape != (n, hidden):
+            raise ValueError(
+                f"dropout must have shape ({n},) or ({n}, {hidden}): one rate per key, or per "
+                f"key and hidden layer; got shape {np.shape(dropout)}"
+            )
+        bad = rates[~((rates >= 0) & (rates < 1))]  # NaN included
+        if bad.size:
+            raise ValueError(f"dropout rates must be in [0, 1); got {bad[0]}")
+    return rates if rates.size and np.any(rates > 0) else None
 
 
 def _fit(net, bucket, keys, x, y, o: Options):
@@ -218,20 +313,28 @@ def _fit(net, bucket, keys, x, y, o: Options):
     take = np.zeros(-(-c.n // mesh.size) * mesh.size, np.int32)  # members padded to the devices
     take[: c.n] = np.arange(c.n)  # are copies of member 0, dropped from the results
     sharded = NamedSharding(mesh, P("models"))  # made sharded: no resharding ops after
+    net = without_dropout(net)  # the rates are in the states: one program for every rate
     states, masks, init_seconds = _initial(net, bucket, c, take, sharded, dtype)
-    if o.hyperparams:
-        states = _with_hyperparams(states, o.hyperparams, c.n, take)
+    if c.values or o.hyperparams:
+        states = _with_hyperparams(states, {**c.values, **(o.hyperparams or {})}, c.n, take)
+    if c.dropout is not None:
+        states = states._replace(dropout=jax.device_put(c.dropout[take].astype(dtype), sharded))
     xb, yb, w = c.x, c.y, None
     if o.weights is not None:
         xb, yb, w = _member_weights(xb, yb, o.weights, c.n, o.batch_size)
         w = jax.device_put(w[take], sharded)
     data = jax.device_put((xb, yb, c.val, c.parts), NamedSharding(mesh, P()))
     static = dict(net=net, loss=o.loss, tx=c.tx, grads=o.grads, batch_size=o.batch_size)
+    watch = None
+    if o.patience is not None:
+        watch = EarlyStopping(c.n, o.patience, train.chunking(o.steps, o.eval_every)[1])
     states, history = train_members(
-        states, masks, (*data[:3], w), c.n, o.steps, o.eval_every, static, o.progress
+        states, masks, (*data[:3], w), c.n, o.steps, o.eval_every, static, o.progress, watch
     )
-    evaluated, eval_seconds = _evaluated(states.params, data[3], net, o.loss, c.n)
     params = states.params
+    if watch is not None:
+        params, history = watch.finish(params, history)
+    evaluated, eval_seconds = _evaluated(params, data[3], net, o.loss, c.n)
     if len(take) > c.n:
         params = jax.tree.map(lambda a: a[: c.n], params)
     history = dataclasses.replace(
@@ -326,7 +429,7 @@ def _with_hyperparams(states, hyperparams: dict, n: int, take):
             raise ValueError(
                 f"hyperparams[{name!r}] must hold one finite value per key ({n}); got {v!r}"
             )
-        values[name] = jnp.asarray(arr[take], jnp.float32)
+        values[name] = arr[take]  # float64: set_hyperparams casts to the state's dtype
     opt = jax.vmap(optimizers.set_hyperparams)(states.opt_state, values)
     return states._replace(opt_state=opt)
 

@@ -26,11 +26,12 @@ validation loss at each evaluation. Writes go through :func:`insert_runs`, one t
 per call, and a config id already stored is skipped (``ON CONFLICT DO NOTHING``), so a
 config is never stored twice.
 
-Left out: migrations between schema versions (there is one), deleting runs, and merging
-stores written by several machines.
+Left out: migrations between schema versions (there is one: columns added since are added
+to an older store in place), deleting runs, and merging stores written by several machines.
 
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
-(opening, creating, refusing, one transaction per write), :mod:`.runs` (sweeps and runs,
+(opening, creating, refusing, one transaction per write), :mod:`.columns` (the migration
+that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and runs,
 written and read), :mod:`.claims` (claims, and the data identity a sweep's name is bound
 to, checked again when each group is stored),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
@@ -55,6 +56,7 @@ from .claims import release_claims as release_claims
 from .claims import renew_claims as renew_claims
 from .claims import stored_datasets as stored_datasets
 from .claims import take_over_claim as take_over_claim
+from .columns import add_missing_columns as add_missing_columns
 from .connection import connect as connect
 from .connection import open_existing as open_existing
 from .connection import opened as opened
@@ -81,6 +83,7 @@ from .runs import stored_groups as stored_groups
 from .runs import sweep_rows as sweep_rows
 from .runs import sweeps as sweeps
 from .runs import write_csv as write_csv
+from .schema import ADDED_RUN_COLUMNS as ADDED_RUN_COLUMNS
 from .schema import APPLICATION as APPLICATION
 from .schema import BLOB_COLUMNS as BLOB_COLUMNS
 from .schema import RUN_COLUMNS as RUN_COLUMNS
@@ -105,6 +108,7 @@ __all__ = [
     "APPLICATION",
     "SCHEMA_VERSION",
     "RUN_COLUMNS",
+    "ADDED_RUN_COLUMNS",
     "BLOB_COLUMNS",
     "CSV_COLUMNS",
     "StoreError",
@@ -116,6 +120,7 @@ __all__ = [
     "open_existing",
     "opened",
     "writing",
+    "add_missing_columns",
     "add_sweep",
     "done_config_ids",
     "insert_runs",

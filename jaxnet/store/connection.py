@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from .._reading import kind
+from .columns import add_missing_columns
 from .schema import APPLICATION, SCHEMA, SCHEMA_VERSION, StoreError
 
 
@@ -146,6 +147,7 @@ def connect(path) -> sqlite3.Connection:
         _check_meta(conn, path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        add_missing_columns(conn, path)  # a store of an older jaxnet, opened to write
     except sqlite3.OperationalError as e:  # e.g. creating tables in a read-only file
         conn.close()
         raise StoreError(_access_message(path, e)) from None

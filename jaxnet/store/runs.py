@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from .columns import existing_or_default, with_defaults
 from .connection import opened, writing
 from .schema import BLOB_COLUMNS, RUN_COLUMNS, decode_floats, now
 
@@ -43,7 +44,9 @@ def insert_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> in
     Args:
       conn: an open store.
       sweep_id: from :func:`add_sweep`.
-      rows: dicts with every key of :data:`RUN_COLUMNS` (blobs already encoded).
+      rows: dicts with every key of :data:`RUN_COLUMNS` (blobs already encoded); a column
+        added later (:data:`~jaxnet.store.schema.ADDED_RUN_COLUMNS`) may be left out, for
+        its default.
 
     Returns:
       How many rows were inserted.
@@ -61,7 +64,8 @@ def add_runs(conn: sqlite3.Connection, sweep_id: int, rows: list[dict]) -> int:
         "ON CONFLICT (config_id) DO NOTHING"
     )
     before = conn.total_changes
-    conn.executemany(sql, [(sweep_id, *(row[c] for c in RUN_COLUMNS)) for row in rows])
+    values = [(sweep_id, *(with_defaults(dict(row))[c] for c in RUN_COLUMNS)) for row in rows]
+    conn.executemany(sql, values)
     return conn.total_changes - before
 
 
@@ -83,7 +87,7 @@ def sweeps(conn: sqlite3.Connection) -> list[dict]:
 
 
 def _decoded(row: sqlite3.Row) -> dict:
-    out = dict(row)
+    out = with_defaults(dict(row))  # a store of an older jaxnet, read as it is
     for column in BLOB_COLUMNS:
         out[column] = decode_floats(out[column])
     return out
@@ -128,8 +132,9 @@ def write_csv(conn: sqlite3.Connection, file, in_file=None) -> int:
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     stored = CSV_COLUMNS[1:-1]
+    selected = existing_or_default(conn, stored)  # a store of an older jaxnet lacks some
     sql = (
-        f"SELECT s.name AS sweep, {', '.join('r.' + c for c in stored)} "
+        f"SELECT s.name AS sweep, {', '.join(selected)} "
         "FROM runs r JOIN sweeps s ON r.sweep_id = s.id ORDER BY r.id"
     )
     at = 1 + stored.index("config_id")

@@ -57,6 +57,19 @@ RUN_COLUMNS = {
     "device_kind": "TEXT NOT NULL",
     "created": "TEXT NOT NULL",
 }
+# Columns of ``runs`` added after its first version: name -> (SQL type and default, the value
+# a row stored before them has), in the order they were added. A store written before them
+# gains them when it is opened to write (jaxnet.store.columns).
+ADDED_RUN_COLUMNS = {
+    "dropout": ("REAL NOT NULL DEFAULT 0", 0.0),  # no dropout
+    "weight_decay": ("REAL NOT NULL DEFAULT 0", 0.0),  # none beyond the optimizer's own
+    "grads": ("TEXT NOT NULL DEFAULT 'auto'", "auto"),  # jax.grad
+    "lr_schedule": ("TEXT NOT NULL DEFAULT 'constant'", "constant"),
+    "lr_final": ("REAL", None),
+    "warmup_steps": ("INTEGER", None),
+    "patience": ("INTEGER", None),  # no early stopping
+}
+RUN_COLUMNS |= {name: kind for name, (kind, _) in ADDED_RUN_COLUMNS.items()}
 BLOB_COLUMNS = ("curve", "val_curve")
 
 SCHEMA = f"""

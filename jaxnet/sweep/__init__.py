@@ -2,18 +2,19 @@
 
 One file per stage, imports flowing one way: :mod:`.spec` reads and checks the file and
 :mod:`.options` the engine options; :mod:`.plan` expands the file into configs and groups them
-by compiled program; :mod:`.preparation` is the preflight (the data loaded, split and scaled once,
-and every check against it, before anything is written); :mod:`.task` trains one group as one
-population and builds its rows; :mod:`.engines` run tasks here or on Ray
-(:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine and
-commits their rows; :mod:`.runner` tells that story for one call. On the read side, from the
-store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks the
-rows, :mod:`.figures` draws the PNGs, and :mod:`.page` writes them and every stored member
-into one offline web page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search:
-:mod:`.search` decides which configs train and to which step (successive halving, PBT), and
-its segments run on the same engines. :mod:`.models` keeps the best configs' trained params in
-the store (:func:`load_model`). The file format is documented in :mod:`.spec` and in
-docs/sweeps.md.
+by compiled program, with :mod:`.regimen` (how a config trains: dropout, weight decay,
+gradients, schedule, early stopping); :mod:`.preparation` is the preflight (the data loaded,
+split and scaled once, and every check against it, before anything is written); :mod:`.task`
+trains one group as one population and builds its rows; :mod:`.engines` run tasks here or on
+Ray (:mod:`.ray_engine`); :mod:`.driver` claims groups in the store, hands them to an engine
+and commits their rows; :mod:`.runner` tells that story for one call. On the read side, from
+the store alone: :mod:`.fields` lists the config fields once, :mod:`.rank` pools and ranks
+the rows (and :mod:`.agreement` compares runs trained with both gradients), :mod:`.figures`
+draws the PNGs, and :mod:`.page` writes them and every stored member into one offline web
+page. A ``[search]`` table (:mod:`.search_table`) makes the sweep a search: :mod:`.search`
+decides which configs train and to which step (successive halving, PBT), and its segments
+run on the same engines. :mod:`.models` keeps the best configs' trained params in the store
+(:func:`load_model`). The file format is documented in :mod:`.spec` and in docs/sweeps.md.
 """
 
 from ..compile_cache import compile_clock as compile_clock

@@ -28,6 +28,7 @@ import threading
 import time
 
 from .. import store
+from . import regimen
 from .plan import config_id, shape_key
 from .preparation import Preflight
 from .spec import SweepError, spec_hash
@@ -126,7 +127,7 @@ def group_label(configs: list[dict]) -> str:
     hidden = "|".join(widths)  # a width bucket lists each of its members' widths
     return (
         f"{hidden} {c['activation']} {c['optimizer']} batch {c['batch_size']} "
-        f"{c['steps']} steps x{len(configs)}"
+        f"{c['steps']} steps{regimen.label(c)} x{len(configs)}"
     )
 
 

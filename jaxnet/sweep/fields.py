@@ -26,6 +26,10 @@ def _bias_words(value) -> str:
     return "bias" if value else "no bias"
 
 
+def _grads_words(value) -> str:
+    return {"manual": "hand-written grads", "auto": "jax.grad"}.get(value, str(value))
+
+
 @dataclasses.dataclass(frozen=True)
 class Field:
     """One config field of a ``runs`` row.
@@ -76,8 +80,18 @@ FIELDS: tuple[Field, ...] = (
     Field("steps", "steps", legend="{} steps".format, copied=True),
     Field("seed", "seed", copied=True, per_seed=True),
     Field("init_scale", "init_scale", "{:g}".format, legend="scale {:g}".format, copied=True),
+    # How it trains beyond that (jaxnet.sweep.regimen): stored with their defaults
+    Field("dropout", "dropout", "{:g}".format, legend="dropout {:g}".format),
+    Field("weight_decay", "wd", "{:g}".format, legend="wd {:g}".format),
+    Field("grads", "grads", legend=_grads_words, tag=str, numeric=False),
+    Field("lr_schedule", "schedule", legend="{} lr".format, tag=str, numeric=False),
+    Field("lr_final", "lr_final", "{:g}".format, legend="lr_final {:g}".format),
+    Field("warmup_steps", "warmup", legend="warmup {}".format),
+    Field("patience", "patience", legend="patience {}".format),
     Field("n_params", "params", from_shape=True),
 )
+# The fields above that the terminal table shows in one column, where any of them varies.
+REGIMEN_KEYS = ("dropout", "weight_decay", "grads", "lr_schedule", "lr_final", "warmup_steps")
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
 
 COPIED_KEYS = tuple(f.key for f in FIELDS if f.copied)

@@ -239,4 +239,5 @@ def _net_of(row: dict, params, prepared) -> mlp.MLP:
         output_activation=config["output_activation"],
         init=config["init"],
         residual=config.get("residual", False),
+        dropout=config.get("dropout", 0.0),  # recorded, as a checkpoint does; never applied
     )

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ..sizing import batch_rows
+from . import regimen
 from .spec import AXIS_DEFAULTS, MEMBER_KEYS, Sweep
 
 # --- configs ----------------------------------------------------------------------------------
@@ -66,10 +67,12 @@ def _config(sweep: Sweep, settings: dict, axes: dict) -> dict:
         "init",
     )
     config = {"dataset": sweep.dataset, **{k: settings[k] for k in keep}, "hidden": hidden}
-    config.update({k: axes[k] for k in AXIS_DEFAULTS if k not in ("depth", "width", "hidden")})
+    shaped = ("depth", "width", "hidden", *regimen.AXES)
+    config.update({k: axes[k] for k in AXIS_DEFAULTS if k not in shaped})
     config["eval_every"] = math.ceil(axes["steps"] / settings["evals"])
     if not config["residual"]:  # a plain net's config (and id) as before the residual axis
         del config["residual"]
+    config.update(regimen.config_keys(axes, settings))  # only what is off its default
     return config
 
 
@@ -103,6 +106,8 @@ def expand(sweep: Sweep, task: str) -> list[dict]:
             if canonical(config) not in seen:
                 seen.add(canonical(config))
                 configs.append(config)
+    given = {*sweep.grid, *sweep.random}
+    regimen.check_configs(sweep.name, configs, given, sweep.search["method"])
     return configs
 
 

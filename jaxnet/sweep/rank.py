@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import store
-from .fields import SETTING_KEYS
+from .agreement import agreement_line
+from .fields import BY_KEY, REGIMEN_KEYS, SETTING_KEYS
 from .plan import canonical, default_metric
 from .search.summary import search_lines
 from .versions import config_count, readable_spec, split_rows
@@ -89,18 +90,32 @@ def _mean_of(rows: list[dict], metric: str | None) -> str:
     return format_metric(float(np.mean(values)), metric) if values else "-"
 
 
+def _regimen_texts(settings: list[dict], rows: list[dict]) -> list[str]:
+    """Per setting, how it trains where that varies in ``rows``: ``dropout 0.2 wd 0.0001``,
+    ``jax.grad``...; empty strings when nothing of :data:`.fields.REGIMEN_KEYS` varies."""
+    varying = [k for k in REGIMEN_KEYS if len({repr(r[k]) for r in rows}) > 1]
+    return [" ".join(BY_KEY[k].legend(s[k]) for k in varying if s[k] is not None) for s in settings]
+
+
 def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
     """The ``top`` settings by ``metric`` (mean over seeds) as aligned text lines.
 
     The last column is the mean test accuracy (or loss) of the same runs, when there is a
-    test set: shown, not ranked by, so the test set stays out of model selection.
+    test set: shown, not ranked by, so the test set stays out of model selection. Where the
+    rows differ in how they train (dropout, weight decay, gradients, schedule), a column
+    before the metric says it. When configs were trained with both the hand-written and the
+    automatic gradients, a last line says how far apart the pairs ended (:mod:`.agreement`).
     """
     settings = settings_of(rows, metric)[:top]
+    regimen = _regimen_texts(settings, rows)
+    trained = max((len(t) for t in regimen), default=0)
+    trained = max(trained, len("trained with")) + 2 if trained else 0
     test, title = _test_metric(rows), f"{metric} (mean ± sd over seeds)"
     width = len(title) + 2
     head = (
         f"{'rank':>4}  {'hidden':<12} {'activation':<10} {'optimizer':<9} {'lr':>8} "
-        f"{'batch':>5} {'steps':>6} {'params':>7}  {title:<{width}}{test or ''}"
+        f"{'batch':>5} {'steps':>6} {'params':>7}  {'trained with' if trained else '':<{trained}}"
+        f"{title:<{width}}{test or ''}"
     )
     lines = [head.rstrip()]
     for i, s in enumerate(settings, 1):
@@ -112,10 +127,11 @@ def ranked_table(rows: list[dict], metric: str, top: int = 10) -> list[str]:
         line = (
             f"{i:>4}  {s['hidden']:<12} {s['activation']:<10} {s['optimizer']:<9} "
             f"{s['learning_rate']:>8.3g} {s['batch_size']:>5} {s['steps']:>6} "
-            f"{s['n_params']:>7}  {described:<{width}}{tested}"
+            f"{s['n_params']:>7}  {regimen[i - 1]:<{trained}}{described:<{width}}{tested}"
         )
         lines.append(line.rstrip())
-    return lines
+    agreement = agreement_line(rows)
+    return lines if agreement is None else [*lines, agreement]
 
 
 def _pruned(rows: list[dict]) -> str:

@@ -27,14 +27,18 @@ from __future__ import annotations
 
 import math
 
+from .._limits import INT32_MAX, range_text
+
 METHODS = ("grid", "halving", "pbt")
 GRID = {"method": "grid"}
 
 
 def _int_at_least(low: int):
+    """An int from ``low`` to 2**31 - 1: the one rule for ints (:mod:`jaxnet._limits`)."""
+
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ValueError(f"an int of at least {low}")
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= INT32_MAX:
+            raise ValueError(range_text(low))
         return int(v)
 
     return check

@@ -2,12 +2,13 @@
 
 A sweep is data. Its file names a dataset, how to split and scale it, and the configs to
 train: the Cartesian product of the ``[grid]`` lists, crossed with ``n`` random draws from the
-``[random]`` table. Configs that differ only in seed, learning rate or init scale share one
-compiled program, so each group of them is trained as one population
-(:func:`jaxnet.population.fit_population`): the number of compiles equals the number of
-distinct shapes. Each group's rows are written to the results store (:mod:`jaxnet.store`) in
-one transaction as soon as the group finishes; rerunning a sweep trains only the configs that
-have no row yet, so a sweep killed at any moment and rerun ends with exactly one row per config.
+``[random]`` table. Configs that differ only in seed, learning rate, init scale, dropout,
+weight decay or schedule values (:data:`MEMBER_KEYS`) share one compiled program, so each
+group of them is trained as one population (:func:`jaxnet.population.fit_population`): the
+number of compiles equals the number of distinct shapes. Each group's rows are written to the
+results store (:mod:`jaxnet.store`) in one transaction as soon as the group finishes; rerunning
+a sweep trains only the configs that have no row yet, so a sweep killed at any moment and
+rerun ends with exactly one row per config.
 
 The file format (every key but ``name``, ``dataset`` and one of the tables is optional)::
 
@@ -49,6 +50,12 @@ The file format (every key but ``name``, ``dataset`` and one of the tables is op
     init_scale = [1.0]           # multiplies the initial weights
     residual = [false, true]     # skips around equal-width hidden layers (jaxnet.MLP); a
                                  # net with none trains as the plain one, stored apart
+    dropout = [0.0, 0.2]         # the rate of every hidden layer (data: one program)
+    weight_decay = [0.0, 1e-4]   # decoupled weight decay of the weights (data: one program)
+    grads = ["manual", "auto"]   # the hand-written backward pass, or jax.grad
+    lr_schedule = ["constant", "cosine"]  # also warmup_cosine, exponential
+    lr_final = [0.0]             # a decaying schedule's last factor (data: one program)
+    warmup_steps = [100]         # warmup_cosine's linear warmup (data: one program)
 
     [search]                     # optional: which configs go on, and how far
     method = "halving"           # grid (the default: all to the end), halving or pbt;
@@ -79,8 +86,14 @@ A CSV file is read as ``jaxnet train --csv`` reads it (:func:`jaxnet.data.read_c
 file without pickle (:func:`jaxnet.data.read_npz`). docs/sweeps.md is the reference of every
 key, with examples.
 
-Left out: several datasets in one sweep, early stopping (a ``[search]`` stops configs at
-rungs instead), and splitting a very large group into several populations.
+A top-level ``patience = 5`` stops each config on its own after that many evaluations without
+a lower validation loss, keeping its best params (as ``jaxnet.fit(..., patience=5)``); a
+``[search]`` stops configs at rungs instead. The axes from ``dropout`` on, and ``patience``,
+are left out of a config at their defaults, and how they combine is checked by
+:mod:`.regimen`.
+
+Left out: several datasets in one sweep, and splitting a very large group into several
+populations.
 """
 
 from __future__ import annotations
@@ -92,7 +105,7 @@ import math
 import re
 from pathlib import Path
 
-from .. import activations, data, losses, mlp, train
+from .. import activations, data, losses, mlp, schedules, train
 from .._limits import INT32_MAX, range_text, shown
 from .._reading import read_regular
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
@@ -131,6 +144,7 @@ SETTING_DEFAULTS = {
     "npz": None,  # with dataset = "npz": a numpy.savez file of arrays x and y
     "task": None,  # with a file: classification or regression (default: from the target)
     "max_padding": 4.0,  # width buckets: padded / own FLOPs of any member (1: no buckets)
+    "patience": None,  # early stopping per config: evaluations without a lower val loss
 }
 # Datasets read from the user's file rather than jaxnet.data's built-in ones.
 FILE_DATASETS = ("csv", "npz")
@@ -147,9 +161,25 @@ AXIS_DEFAULTS = {
     "seed": 0,
     "init_scale": 1.0,
     "residual": False,  # left out of a config while False, so older config ids stay the same
+    # Left out of a config at their defaults too (see .regimen):
+    "dropout": 0.0,
+    "weight_decay": 0.0,
+    "grads": "auto",
+    "lr_schedule": "constant",
+    "lr_final": None,  # the schedule's own default (jaxnet.schedules.LR_FINAL_DEFAULTS)
+    "warmup_steps": None,  # warmup_cosine only, which needs it
 }
-# What may differ inside one compiled population; every other config key defines the shape.
-MEMBER_KEYS = ("seed", "learning_rate", "init_scale")
+# What may differ inside one compiled population (data: seeds, rates, coefficients, schedule
+# values); every other config key defines the shape.
+MEMBER_KEYS = (
+    "seed",
+    "learning_rate",
+    "init_scale",
+    "dropout",
+    "weight_decay",
+    "lr_final",
+    "warmup_steps",
+)
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "int_log_uniform")
 # Size limits (see the module docstring); raise them here if a machine can take more.
 MAX_CONFIGS = 100_000
@@ -188,6 +218,24 @@ def _int_from(low: int, high: int = INT32_MAX + 1):
 def _positive_float(v):
     if not _is_number(v) or v <= 0:
         raise ValueError("a positive finite number")
+    return float(v)
+
+
+def _non_negative_float(v):
+    if not _is_number(v) or v < 0:
+        raise ValueError("a finite number of at least 0")
+    return float(v)
+
+
+def _dropout_rate(v):
+    if not _is_number(v) or not 0 <= v < 1:
+        raise ValueError("a number in [0, 1): the probability of dropping a hidden unit")
+    return float(v)
+
+
+def _lr_factor(v):
+    if not _is_number(v) or not 0 <= v <= 1:
+        raise ValueError("a number in [0, 1]: the learning rate's factor at the last step")
     return float(v)
 
 
@@ -238,8 +286,8 @@ def _sweep_name(v):
     return v
 
 
-INT_AXES = ("depth", "width", "batch_size", "steps", "seed")
-FLOAT_AXES = ("learning_rate", "init_scale")
+INT_AXES = ("depth", "width", "batch_size", "steps", "seed", "warmup_steps")
+FLOAT_AXES = ("learning_rate", "init_scale", "dropout", "weight_decay", "lr_final")
 _ACTIVATION_NAMES = tuple(sorted(activations.ACTIVATIONS))
 _SCALERS = (*data.SCALER_KINDS, "none")
 AXIS_CHECKS = {
@@ -255,6 +303,12 @@ AXIS_CHECKS = {
     "seed": _int_from(0),
     "init_scale": _positive_float,
     "residual": _boolean,
+    "dropout": _dropout_rate,
+    "weight_decay": _non_negative_float,
+    "grads": _one_of(tuple(train.GRAD_FNS)),
+    "lr_schedule": _one_of(schedules.KINDS),
+    "lr_final": _lr_factor,
+    "warmup_steps": _int_from(1, MAX_STEPS),
 }
 SETTING_CHECKS = {
     "name": _sweep_name,
@@ -276,6 +330,7 @@ SETTING_CHECKS = {
     "npz": _text,
     "task": _one_of(data.TASKS),
     "max_padding": _padding,
+    "patience": _int_from(1),
 }
 
 
@@ -478,11 +533,14 @@ def _check_file_keys(where: str, values: dict) -> None:
 
 
 def _check_metric(where: str, settings: dict) -> None:
-    """A validation metric with ``val_fraction = 0`` contradicts the file itself (what the data
-    holds is checked by the preflight, :func:`jaxnet.sweep.preparation.preflight`)."""
+    """A validation metric (or ``patience``) with ``val_fraction = 0`` contradicts the file
+    itself (what the data holds is checked by the preflight,
+    :func:`jaxnet.sweep.preparation.preflight`)."""
     metric = settings["metric"]
     if metric and "val" in metric and settings["val_fraction"] == 0:
         raise SweepError(f"{where}: metric {metric!r} needs validation data (val_fraction > 0)")
+    if settings["patience"] is not None and settings["val_fraction"] == 0:
+        raise SweepError(f"{where}: patience needs validation data to watch (val_fraction > 0)")
 
 
 def parse(text: str, where: str = "sweep") -> Sweep:

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from .. import __version__, compile_cache, population, store
+from . import regimen
 from .fields import COPIED_KEYS
 from .plan import canonical, config_id, effective_batch
 from .preparation import Prepared, net_for
@@ -113,6 +114,8 @@ def fit_members(configs: list[dict], prepared: Prepared):
         evaluate={k: prepared.parts[k] for k in ("train", "test") if k in prepared.parts},
         eval_every=first["eval_every"],
         progress=False,
+        # grads, dropout, weight decay, the schedule, patience: per-member data where they vary
+        **regimen.population_kwargs(configs),
     )
     keys = seed_keys([c["seed"] for c in configs])
     if len({n.sizes for n in nets}) == 1:
@@ -157,9 +160,12 @@ def _val_metrics(history, i: int) -> dict:
             )
         )
     best = int(np.argmin(np.where(finite, vl, np.inf)))
+    last = -1
+    if history.status[i] == "early_stopped":  # its last evaluation: the one it stopped at
+        last = int(np.flatnonzero(history.eval_step <= history.steps[i])[-1])
     return {
-        "final_val_loss": finite_or_none(vl[-1]),
-        "final_val_accuracy": finite_or_none(va[-1]),
+        "final_val_loss": finite_or_none(vl[last]),
+        "final_val_accuracy": finite_or_none(va[last]),
         "best_val_loss": finite_or_none(vl[best]),
         "best_val_accuracy": finite_or_none(np.nanmax(va)) if np.isfinite(va).any() else None,
         "best_step": int(history.eval_step[best]),
@@ -191,6 +197,7 @@ def _config_columns(config: dict) -> dict:
         "bias": int(config["bias"]),
         "eval_every": config["eval_every"],
         **{k: config[k] for k in COPIED_KEYS},
+        **regimen.columns(config),
     }
 
 

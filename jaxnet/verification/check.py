@@ -25,6 +25,11 @@ check such points on purpose.
 A parameter whose reference gradient is identically zero is reported with a warning: there
 the check cannot tell a correct backward pass from one that returns zeros.
 
+Dropout: with ``key`` a dropout net is checked at the masks that key draws
+(:func:`jaxnet.mlp.batch_masks`), held fixed in all three -- the hand-written pass, ``jax.grad``
+and the finite differences, which then see one smooth thinned net. A ``grad_fn`` gets those
+masks as a sixth argument. Without ``key`` the net is checked without dropout, as it evaluates.
+
 Everything runs inside ``jax.enable_x64(True)``, which leaves the program's global 64-bit
 setting alone. Left out: second derivatives (``jax.test_util.check_grads`` does those) and
 jit-versus-eager checks.
@@ -40,9 +45,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate, activations
-from ..backward import backprop_batch
-from ..grads import autodiff_batch, loss_batch
-from ..mlp import MLP
+from ..backward import backprop_batch, backprop_batch_masked
+from ..grads import autodiff_batch, autodiff_batch_masked, loss_batch, loss_batch_masked
+from ..mlp import MLP, batch_masks, without_dropout
 from .differences import FD_STEP, fd_atol, finite_differences, unit_directions
 from .report import (
     CANDIDATE,
@@ -75,6 +80,7 @@ def gradcheck(
     dtype=jnp.float64,
     directions: int | None = None,
     seed: int = 0,
+    key=None,
 ) -> GradcheckReport:
     """Check a backward pass against ``jax.grad`` and central finite differences.
 
@@ -112,29 +118,39 @@ def gradcheck(
         ``FULL_FD_MAX_PARAMS`` of them, else ``DIRECTIONS_PER_ARRAY`` random directions per
         parameter array; an int forces that many random directions per array.
       seed: seed of the random directions.
+      key: None (a dropout net is checked without dropout), or a ``jax.random`` key (or int
+        seed) whose dropout masks (:func:`jaxnet.mlp.batch_masks`, ``net.dropout``'s rates)
+        are held fixed in every gradient; a ``grad_fn`` is then called with them as a sixth
+        argument ``masks``: one ``(batch, width)`` array per hidden layer.
 
     Returns:
       A :class:`GradcheckReport`; ``report.ok`` is the verdict, ``report.table()`` the details.
     """
     name = _dtype_name(dtype)
     _check_args(net, params, loss, grad_fn, directions)
+    key = None if key is None else _validate.prng_key(key, "key")
+    if key is None or not any(net.dropout_rates):
+        net, key = without_dropout(net), None  # what is checked: the net as it evaluates
     if directions is None and net.n_params > FULL_FD_MAX_PARAMS:
         directions = DIRECTIONS_PER_ARRAY
     candidate = CANDIDATE if grad_fn is None else getattr(grad_fn, "__name__", "grad_fn")
     with jax.enable_x64(True):
         p = _cast(params, name)
         x, y = _validate.batch(net, p, x, y, loss)
-        cand, cand_dtype = _candidate(
-            backprop_batch if grad_fn is None else grad_fn, net, p, x, y, loss
-        )
-        ref = _to_numpy(*autodiff_batch(net, p, x, y, loss))
+        masks = None if key is None else _masks(net, key, x)
+        cand, cand_dtype = _candidate(grad_fn, net, p, x, y, loss, masks)
+        ref = _to_numpy(*_reference(net, p, x, y, loss, masks))
         # float64 differences at exactly the point the candidate saw (float32 values upcast)
-        p64, x64, y64 = _cast((p, x, y), "float64")
+        p64, x64, y64, m64 = _cast((p, x, y, masks), "float64")
         dirs, counts = unit_directions(p64, directions, seed)
-        fd = finite_differences(net, p64, x64, y64, loss, dirs, FD_STEP)
+        plain = without_dropout(net)
+        fd = finite_differences(plain, p64, x64, y64, loss, dirs, FD_STEP, m64)
         fd = jax.tree.map(lambda f, n: np.asarray(f)[:n], fd, counts)
-        atol = fd_atol(loss_batch(net, p64, x64, y64, loss))
-        near = kinks(net, p64, x64, FD_STEP)
+        if m64 is None:
+            atol = fd_atol(loss_batch(plain, p64, x64, y64, loss))
+        else:
+            atol = fd_atol(loss_batch_masked(plain, p64, x64, y64, loss, m64))
+        near = kinks(net, p64, x64, FD_STEP, m64)
     tol = TOLERANCES[name]
     finite = (fd, dirs, counts, near)
     report = GradcheckReport(
@@ -155,13 +171,33 @@ def gradcheck(
     return report
 
 
-def _candidate(grad_fn, net, params, x, y, loss):
-    """``grad_fn``'s ``(loss_value, grads)`` as float and NumPy after checking its layout, and
-    the name of its gradients' least precise dtype."""
-    try:
-        out = grad_fn(net, params, x, y, loss)
-    except Exception as e:  # the user's code: say what it was given, keep its traceback
-        raise ValueError(_call_failure(grad_fn, x, y, loss, e)) from e
+def _masks(net: MLP, key, x) -> list:
+    """The dropout masks ``key`` draws for the rows of ``x``, in ``x``'s dtype."""
+    rates = jnp.asarray(net.dropout_rates, x.dtype)
+    return batch_masks(without_dropout(net), key, rates, x.shape[0], x.dtype)
+
+
+def _reference(net: MLP, params, x, y, loss, masks):
+    """``jax.grad``'s ``(loss_value, grads)``, at the fixed ``masks`` when there are any."""
+    if masks is None:
+        return autodiff_batch(net, params, x, y, loss)
+    return autodiff_batch_masked(without_dropout(net), params, x, y, loss, masks)
+
+
+def _candidate(grad_fn, net, params, x, y, loss, masks):
+    """The candidate's ``(loss_value, grads)`` as float and NumPy after checking its layout,
+    and the name of its gradients' least precise dtype: ``grad_fn``'s (given ``masks`` as a
+    sixth argument when there are any), or jaxnet's hand-written pass."""
+    if grad_fn is None and masks is None:
+        out = backprop_batch(net, params, x, y, loss)
+    elif grad_fn is None:
+        out = backprop_batch_masked(without_dropout(net), params, x, y, loss, masks)
+    else:
+        args = (net, params, x, y, loss) + (() if masks is None else (masks,))
+        try:
+            out = grad_fn(*args)
+        except Exception as e:  # the user's code: say what it was given, keep its traceback
+            raise ValueError(_call_failure(grad_fn, x, y, loss, e)) from e
     if isinstance(out, (tuple, list)) and out and all(isinstance(g, dict) for g in out):
         raise ValueError(
             f"grad_fn must return a pair (loss_value, grads); got a {type(out).__name__} of "
@@ -197,7 +233,7 @@ def _call_failure(grad_fn, x, y, loss: str, error: Exception) -> str:
     return f"grad_fn {name} raised {type(error).__name__}: {first} -- it was called with {given})"
 
 
-def kinks(net: MLP, params, x, h: float = FD_STEP) -> list[int]:
+def kinks(net: MLP, params, x, h: float = FD_STEP, masks=None) -> list[int]:
     """For each layer ``l``, how many pre-activations of a kinked activation (:data:`KINKED`)
     a finite-difference step of size ``h`` in layer ``l``'s params may carry across 0.
 
@@ -207,15 +243,17 @@ def kinks(net: MLP, params, x, h: float = FD_STEP) -> list[int]:
     that reach may be stepped across.
 
     Args:
-      net: the spec; params: float64 layer dicts; x: ``(batch, features)``; h: the step.
+      net: the spec; params: float64 layer dicts; x: ``(batch, features)``; h: the step;
+      masks: None, or the fixed dropout masks of the hidden layers (``(batch, width)`` each).
 
     Returns:
       A list of ``net.depth`` counts (0 where every finite difference is trustworthy).
     """
     acts, zs = [np.asarray(x, np.float64)], []
-    for layer, name in zip(params, net.activations):
+    kept = [1.0] * (net.depth - 1) if masks is None else [np.asarray(m) for m in masks]
+    for layer, name, mask in zip(params, net.activations, [*kept, 1.0]):
         zs.append(np.asarray(acts[-1] @ layer["w"] + layer.get("b", 0.0)))
-        acts.append(np.asarray(activations.get(name).f(zs[-1])))
+        acts.append(np.asarray(activations.get(name).f(zs[-1])) * mask)
     norms = [float(np.linalg.norm(np.asarray(layer["w"]), 2)) for layer in params]
     counts = []
     for lo in range(net.depth):

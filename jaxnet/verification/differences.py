@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..grads import loss_batch
+from ..grads import loss_batch, loss_batch_masked
 from ..mlp import MLP
 
 FD_STEP = 1e-5  # h: about eps64 ** (1/3), which balances truncation against rounding
@@ -81,7 +81,7 @@ def _unflatten(layout: tuple, flat) -> list[dict]:
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5))
-def _block(net: MLP, flat, x, y, loss: str, layout: tuple, rows, offsets, h):
+def _block(net: MLP, flat, x, y, loss: str, layout: tuple, rows, offsets, h, masks):
     """Central differences along a block of directions, each within one parameter array.
 
     One program for the whole net, whichever array a row moves: a row is that array's
@@ -90,7 +90,7 @@ def _block(net: MLP, flat, x, y, loss: str, layout: tuple, rows, offsets, h):
 
     Args:
       net, loss, layout: static; flat: ``(n,)`` params; x, y: the batch; rows ``(B, width)``;
-      offsets ``(B,)`` int; h: the step.
+      offsets ``(B,)`` int; h: the step; masks: fixed dropout masks, or None.
 
     Returns:
       ``(B,)``: ``(L(p + h v) - L(p - h v)) / 2h`` per row.
@@ -100,7 +100,10 @@ def _block(net: MLP, flat, x, y, loss: str, layout: tuple, rows, offsets, h):
 
     def shifted(step, offset):
         moved = jax.lax.dynamic_update_slice(jnp.zeros_like(padded), step, (offset,))
-        return loss_batch(net, _unflatten(layout, (padded + moved)[:n]), x, y, loss)
+        params = _unflatten(layout, (padded + moved)[:n])
+        if masks is None:
+            return loss_batch(net, params, x, y, loss)
+        return loss_batch_masked(net, params, x, y, loss, masks)  # a fixed mask: one smooth net
 
     # +h and -h as rows of one mapped pass: one forward pass in the program, not two
     both = jax.vmap(shifted)(jnp.concatenate([h * rows, -h * rows]), jnp.tile(offsets, 2))
@@ -114,7 +117,7 @@ def block_size(n_params: int, width: int) -> int:
     return int(max(1, min(FD_MAX_BLOCK, FD_BLOCK_BYTES // per_row)))
 
 
-def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
+def finite_differences(net: MLP, params, x, y, loss: str, directions, h, masks=None):
     """Central differences of the loss along directions within each parameter array.
 
     Evaluated a block of directions at a time by one compiled program whatever the net's depth
@@ -127,6 +130,8 @@ def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
       directions: shaped like params with leaves ``(k, *leaf.shape)``: ``k`` directions
         that move that array alone.
       h: the step.
+      masks: None, or dropout masks (``(n, width)`` per hidden layer) held fixed while the
+        params move, so the differences see the one thinned net the gradients are taken of.
 
     Returns:
       Shaped like params with NumPy leaves ``(k,)``: ``(L(p + h v) - L(p - h v)) / 2h``.
@@ -147,7 +152,9 @@ def finite_differences(net: MLP, params, x, y, loss: str, directions, h):
     offsets = np.pad(offsets, (0, total - len(offsets)))
     values = [
         np.asarray(
-            _block(net, flat, x, y, loss, layout, rows[s : s + size], offsets[s : s + size], h)
+            _block(
+                net, flat, x, y, loss, layout, rows[s : s + size], offsets[s : s + size], h, masks
+            )
         )
         for s in range(0, total, size)
     ]

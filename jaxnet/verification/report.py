@@ -290,6 +290,7 @@ class GradcheckReport:
 def _fields(net: MLP, loss: str, dtype: str) -> tuple[str, ...]:
     acts = f"{net.activation}/{net.output_activation}"
     terms = ("bias" if net.bias else "no bias") + (" res" if net.residual else "")
+    terms += " drop" if net.dropout else ""  # checked at the fixed masks of a key
     return "-".join(map(str, net.sizes)), acts, loss, terms, dtype
 
 

@@ -13,6 +13,7 @@ import math
 import numbers
 
 from ... import store
+from ..agreement import agreement_line
 from ..plan import default_metric, expand
 from ..spec import SweepError, spec_from_source
 
@@ -145,6 +146,9 @@ def sweep_facts(spec: dict, rows: list[dict], optional: dict) -> list[tuple[str,
     if rows:
         created = [r["created"] for r in rows]
         facts.append(("stored", utc_span(min(created), max(created))))
+    agreement = agreement_line(rows)  # a sweep with grads = ["manual", "auto"]
+    if agreement is not None:
+        facts.append(("gradients", agreement.removeprefix("hand-written vs jax.grad: ")))
     return facts
 
 

@@ -89,6 +89,7 @@ def train_segment(sweep_name: str, task, states, prepared: Prepared) -> SegmentR
         validation=prepared.parts.get("validation"),
         evaluate={k: prepared.parts[k] for k in ("train", "test") if k in prepared.parts},
         eval_every=first["eval_every"],
+        grads=first.get("grads", "auto"),  # a shape key: the same in every member
     )
     keys = seed_keys([c["seed"] for c in configs])
     x, y = prepared.parts["train"]
