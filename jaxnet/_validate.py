@@ -323,16 +323,19 @@ def probabilities(y: np.ndarray, loss: str, given=None) -> None:
     Raises:
       ValueError: naming the first row at fault and its values.
     """
-    if y.size and (y.min() < 0 or y.max() > 1):
-        row = int(np.argwhere((y < 0) | (y > 1))[0][0])
+    # A value a rounding error past 0 or 1 (a float32 softmax, a one-hot times 1 + eps) is
+    # refused no more than a row summing to 1 within rounding is: one tolerance for both.
+    eps = max(_eps(y.dtype), _eps(given))
+    slack = 8 * eps
+    if y.size and (y.min() < -slack or y.max() > 1 + slack):
+        row = int(np.argwhere((y < -slack) | (y > 1 + slack))[0][0])
         raise ValueError(
-            f"y must hold probabilities in [0, 1] for {loss}; got values from {y.min() + 0:g} "
-            f"to {y.max() + 0:g} (row {row}: {_row_text(y[row] + 0)})"
+            f"y must hold probabilities in [0, 1] for {loss}; got values from {y.min() + 0:.7g} "
+            f"to {y.max() + 0:.7g} (row {row}: {_row_text(y[row] + 0, digits=7)})"
         )
     if loss != "cross_entropy":
         return
-    eps = max(_eps(y.dtype), _eps(given))
-    tolerance = 8 * eps * y.shape[1]
+    tolerance = slack * y.shape[1]
     sums = y.sum(axis=1, dtype=np.float64)
     bad = np.flatnonzero(np.abs(sums - 1) > tolerance)
     if bad.size:
@@ -349,8 +352,8 @@ def _eps(dtype) -> float:
         return 0.0
 
 
-def _row_text(row: np.ndarray, limit: int = 6) -> str:
-    shown = ", ".join(f"{v:.4g}" for v in row[:limit])
+def _row_text(row: np.ndarray, limit: int = 6, digits: int = 4) -> str:
+    shown = ", ".join(f"{v:.{digits}g}" for v in row[:limit])
     return f"[{shown}{', ...' if len(row) > limit else ''}]"
 
 

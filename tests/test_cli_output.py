@@ -75,6 +75,27 @@ def test_a_stdout_that_fails_is_one_line_and_nonzero(db, capsys, monkeypatch, ar
     _one_line(capsys, "cannot write to standard output: No space left on device")
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["--version"]])
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_help_and_version_to_a_stdout_that_cannot_take_them_exit_nonzero(
+    argv, stdout, capsys, monkeypatch
+):
+    # argparse dropped the failed write: `--help > /dev/full` exited 0 having printed nothing,
+    # and `--version >&-` printed on stderr instead and exited 0.
+    full = open("/dev/full", "w")
+    monkeypatch.setattr(sys, "stdout", None if stdout == "closed" else full)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+    finally:
+        monkeypatch.undo()
+        full.close = lambda: None
+    assert exited.value.code == 2
+    why = "standard output is closed" if stdout == "closed" else "No space left on device"
+    err = _one_line(capsys, why)
+    assert err.startswith("jaxnet" + (" train" if "train" in argv else "") + ": error:"), err
+
+
 class _Gone(io.StringIO):
     def write(self, text):
         raise BrokenPipeError(32, "Broken pipe")
@@ -84,6 +105,13 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly_with_141(db, capsy
     monkeypatch.setattr(sys, "stdout", _Gone())
     assert main(["runs", str(db), "--csv"]) == 141  # as `cat` killed by SIGPIPE
     assert capsys.readouterr().err == ""
+
+
+def test_help_to_a_reader_that_stops_reading_ends_with_141(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _Gone())
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--help"])
+    assert exited.value.code == 141 and capsys.readouterr().err == ""
 
 
 # --- integers past int32: the CLI says what the API and sweep files say -------------------------

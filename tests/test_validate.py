@@ -434,6 +434,16 @@ def test_soft_labels_that_are_distributions_train_as_before():
         jn.value_and_grad(bce_net, jn.init(bce_net, 0), CE_X, -multi, "binary_cross_entropy")
 
 
+def test_a_value_a_rounding_error_past_one_is_no_distribution_error():
+    # A float32 one-hot scaled by 1 + eps sums to 1 within rounding; its 1.0000001 was refused
+    # as "values from 0 to 1", a message that named nothing wrong.
+    nudged = (ONE_HOT * (1 + 1e-7)).astype(np.float32)
+    assert nudged.max() > 1
+    assert _ce_fit(nudged)[1].status == "completed"
+    with pytest.raises(ValueError, match=r"got values from 0 to 1\.0001 \(row 0: \[1\.0001, 0"):
+        _ce_fit((ONE_HOT * 1.0001).astype(np.float32))
+
+
 @pytest.mark.parametrize(
     "labels, shown",
     [

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from .._limits import INT32_MAX, LIMIT_TEXT, int_in_range, shown
+from . import output
 
 # Literal copies, so that building the parser imports no JAX; tests/test_cli_help.py checks
 # they equal jaxnet.train.OPTIMIZERS and jaxnet.sweep.METRICS.
@@ -41,6 +42,26 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _print_message(self, message, file=None):
+        # argparse drops a failed write, so `--help > /dev/full` and `--version >&-` exited 0
+        # having printed nothing (or printed to stderr): for --help and --version, as for any
+        # result, a stdout that cannot be written is an error. ``file`` is None only when
+        # argparse meant stdout and it is closed; errors and usage go to stderr, unchanged.
+        if not message:
+            return
+        if file is not None and file is not sys.stdout:
+            return super()._print_message(message, file)
+        if file is None:
+            self.exit(2, f"{self.prog}: error: {output.closed_message()}\n")
+        try:
+            file.write(message)
+            file.flush()
+        except BrokenPipeError:  # the reader stopped reading (`| head`), as for `cat`
+            output.silence_stdout(file)
+            self.exit(output.BROKEN_PIPE_STATUS)
+        except OSError as e:
+            self.exit(2, f"{self.prog}: error: cannot write to standard output: {e.strerror}\n")
 
 
 # A value that starts with a minus, like "-1,2" or "-.5e3": argparse would take it for an option.
