@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -200,6 +201,43 @@ def test_a_ray_address_where_nothing_listens_is_one_line_within_seconds(tmp_path
     assert main([*argv, "--address", f"127.0.0.1:{port}"]) == 2
     assert time.monotonic() - start < 30  # not the 400 s and more of Ray's own retries
     _one_line(capsys, f"cannot join 127.0.0.1:{port}: nothing answers at 127.0.0.1:{port}")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("reply", [b"", b"HTTP/1.0 400 Bad Request\r\n\r\n"])
+def test_a_ray_address_where_no_ray_cluster_answers_is_one_line_within_seconds(
+    tmp_path, tiny, capsys, monkeypatch, reply
+):
+    # A port that accepts and stays silent (or a web server) made Ray retry for 44 s and print
+    # three lines of its own warnings before an error that blamed token authentication.
+    pytest.importorskip("ray")
+    from jaxnet.sweep import ray_engine
+
+    monkeypatch.setattr(ray_engine, "GRPC_TIMEOUT", 0.5)  # a silent port: the wait, shortened
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def serve():
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            conn.recv(64)
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    db = tmp_path / "r.sqlite"
+    start = time.monotonic()
+    try:
+        argv = ["sweep", str(tiny), "--store", str(db), "--engine", "ray"]
+        assert main([*argv, "--address", f"127.0.0.1:{port}"]) == 2
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert time.monotonic() - start < 20
+    _one_line(capsys, f"something answers at 127.0.0.1:{port} but it is no Ray cluster")
     assert not db.exists()
 
 

@@ -66,7 +66,7 @@ def _check_reachable(where: str, target: str | None) -> None:
         return
     host, _, port = target.rpartition(":")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError) as e:
         why = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or e)
         raise ValueError(
@@ -74,6 +74,36 @@ def _check_reachable(where: str, target: str | None) -> None:
             f"{CONNECT_TIMEOUT:g} s); start a cluster there (ray start --head --port=PORT) or "
             "leave out --address to start one on this machine"
         ) from None
+    with conn:
+        if not _speaks_grpc(conn):
+            raise ValueError(
+                f"engine 'ray': cannot join {where}: something answers at {target} but it is no "
+                f"Ray cluster (no gRPC reply within {GRPC_TIMEOUT:g} s); give the address that "
+                "`ray start --head` printed (HOST:6379 by default)"
+            )
+
+
+GRPC_TIMEOUT = 5.0  # seconds for a cluster's port to answer an HTTP/2 greeting
+# The client's connection preface and an empty SETTINGS frame (RFC 9113, 3.4 and 6.5).
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(conn: socket.socket) -> bool:
+    """Whether the peer answers an HTTP/2 greeting with a SETTINGS frame, as a Ray cluster's
+    gRPC port does at once. A silent port or a web server made Ray itself retry for 40 s and
+    print three lines of its own warnings. With ``RAY_USE_TLS`` the greeting cannot be checked
+    in the clear, and Ray is left to answer (True)."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return True
+    try:
+        conn.settimeout(GRPC_TIMEOUT)
+        conn.sendall(_HTTP2_GREETING)
+        head = b""
+        while len(head) < 9 and (part := conn.recv(9 - len(head))):
+            head += part
+    except OSError:  # a timeout, or the peer hung up on the greeting
+        return False
+    return len(head) == 9 and head[3] == 4  # a frame header whose type is SETTINGS
 
 
 @contextlib.contextmanager
