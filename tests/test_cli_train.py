@@ -92,6 +92,15 @@ def test_predict_bad_input_is_one_line_and_nonzero(xor_model, capsys, extra, fra
     _one_line_error(capsys, "jaxnet predict: error: ", *fragments)
 
 
+def test_predict_names_a_csv_cell_past_float32_by_its_line_and_column(xor_model, tmp_path, capsys):
+    # Was "x holds 1e+39 at index (2, 1)": an index into the rows read, not the file's line.
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n0,1\n\n1,1\n1,1e39\n")
+    assert main(["predict", str(xor_model[0]), "--csv", str(path)]) == 2
+    _one_line_error(capsys, "rows.csv line 5, column 'b': 1e+39", "beyond the range of float32")
+    assert data.csv_lines(path) == [2, 4, 5]
+
+
 def test_predict_bad_csv_or_checkpoint_is_one_line(xor_model, tmp_path, capsys):
     path = tmp_path / "rows.csv"
     path.write_text("a,c\n1,2\n")

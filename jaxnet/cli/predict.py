@@ -66,7 +66,9 @@ def _inputs(args, model) -> np.ndarray:
     n, names = model.net.sizes[0], model.config.get("feature_names")
     if args.csv is not None:
         unnamed = [c for c in data.csv_columns(args.csv) if c.lower() not in ID_COLUMNS][:n]
-        return data.read_features(args.csv, names or unnamed)
+        x = data.read_features(args.csv, names or unnamed)
+        _check_csv_range(args.csv, names or unnamed, model, x)
+        return x
     rows = [float_list(text, "--input") for text in args.input]
     for text, row in zip(args.input, rows, strict=True):
         if row.size != n:
@@ -117,6 +119,24 @@ def _id_column(args, features) -> tuple[str, list[str]] | None:
         if name.lower() in ID_COLUMNS and name not in features:
             return name, data.read_column(args.csv, name)
     return None
+
+
+def _check_csv_range(path, columns: list[str], model, x: np.ndarray) -> None:
+    """Refuse a cell that scaling takes past the model's dtype, by its line and column in the
+    file (the model's own check can name only an index into ``x``: "index (40, 0)")."""
+    dtype = np.dtype(model.params[0]["w"].dtype)
+    scaled = x if model.x_scaler is None else model.x_scaler.transform(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(np.asarray(scaled, np.float64).astype(dtype))
+    if not bad.any():
+        return
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    note = "" if scaled is x else f" (scaled as in training: {scaled[row, col]:g})"
+    raise CliError(
+        f"{path} line {data.csv_lines(path)[row]}, column {columns[col]!r}: {x[row, col]:g}"
+        f"{note} is beyond the range of {dtype.name} (largest {float(np.finfo(dtype).max):.4g}), "
+        "the model's dtype; fix the cell"
+    )
 
 
 def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:

@@ -48,7 +48,9 @@ def _table_of(content: bytes, path) -> tuple[list[str], list[tuple[int, list[str
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not a UTF-8 text file (byte {e.start:,} is not)") from None
+        raise ValueError(
+            f"{path} is not a UTF-8 text file (byte {e.start:,} is {content[e.start]:#04x})"
+        ) from None
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
@@ -109,6 +111,13 @@ def _numeric_columns(path, header, rows, columns: list[int]) -> np.ndarray:
                 )
             out[i, j] = value
     return out
+
+
+def csv_lines(path) -> list[int]:
+    """The line of a CSV file each data row is on (its last line, where a quoted cell spans
+    lines; blank lines skipped), in the order :func:`read_features` returns its rows: to name
+    a cell by line in a message."""
+    return [line for line, _ in _csv_table(path)[1]]
 
 
 def csv_columns(path) -> list[str]:
