@@ -6,6 +6,7 @@ transaction that stores each group, so a process that read the old file stops wh
 process started the sweep on the new one.
 """
 
+import re
 import sqlite3
 
 import pytest
@@ -170,6 +171,26 @@ def test_a_csv_sweep_cannot_follow_a_built_in_one_and_the_reverse(tmp_path, caps
     built_in.write_text('name = "mine"\ndataset = "xor"\n' + GRID)
     assert main(["sweep", str(built_in), "--store", str(db)]) == 2
     assert "now: builtin xor" in capsys.readouterr().err
+
+
+def test_a_changed_file_or_target_says_which_in_one_short_line(tmp_path, capsys):
+    _csv(tmp_path / "xor.csv")
+    db = tmp_path / "s.sqlite"
+    toml = _csv_sweep(tmp_path)
+    assert main(["sweep", str(toml), "--store", str(db)]) == 0
+    capsys.readouterr()
+    _csv(tmp_path / "xor.csv", nudge=0.5)
+    assert main(["sweep", str(toml), "--store", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "its data file changed since its stored runs" in err, err
+    # A digest to 12 digits, no "task=None": the 64-digit ones made a 430-character line.
+    assert re.search(r"stored: csv sha256=[0-9a-f]{12} target=label; now: csv sha256=", err), err
+    _csv(tmp_path / "xor.csv")  # the stored file again, another target column
+    toml.write_text(toml.read_text().replace('target = "label"', 'target = "a"'))
+    assert main(["sweep", str(toml), "--store", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "trained on the same file with another target/task" in err
+    assert "data file changed" not in err
 
 
 def test_a_store_written_before_identities_binds_a_name_to_its_rows_dataset(tmp_path, capsys):

@@ -190,14 +190,28 @@ def _store_file(conn) -> str:
 def _other_data(name: str, recorded: str, identity: str, conn) -> str:
     """The one line that refuses a sweep name whose stored runs were trained on other data."""
     where = _store_file(conn)
-    if recorded.split()[0] == identity.split()[0] and recorded.split()[0] != "builtin":
+    same_kind = recorded.split()[0] == identity.split()[0] != "builtin"
+    if same_kind and _digest(recorded) != _digest(identity):
         what = f"its data file changed since its stored runs in {where} were trained"
+    elif same_kind:
+        what = f"its stored runs in {where} were trained on the same file with another target/task"
     else:
         what = f"its stored runs in {where} were trained on other data"
     return (
-        f"sweep {name!r}: {what} (stored: {recorded}; now: {identity}); give this sweep a new "
-        f'name (e.g. name = "{name}-2") or use another store'
+        f"sweep {name!r}: {what} (stored: {_short(recorded)}; now: {_short(identity)}); give "
+        f'this sweep a new name (e.g. name = "{name}-2") or use another store'
     )
+
+
+def _digest(identity: str) -> str | None:
+    words = [w for w in identity.split() if w.startswith("sha256=")]
+    return words[0] if words else None
+
+
+def _short(identity: str) -> str:
+    """An identity for a message: its SHA-256 to 12 digits, an unset task left out."""
+    words = [w[:19] if w.startswith("sha256=") else w for w in identity.split()]
+    return " ".join(w for w in words if w != "task=None")
 
 
 def _check_stored_dataset(conn, plan: Preflight) -> None:
@@ -246,7 +260,8 @@ def same_data(conn, name: str, identity: str | None):
 def _changed_meanwhile(name: str, recorded: str, identity: str) -> str:
     return (
         f"sweep {name!r}: another process started it on other data while this one trained "
-        f"(the store now records {recorded}; this process read {identity}): this process "
+        f"(the store now records {_short(recorded)}; this process read {_short(identity)}): "
+        "this process "
         "stops without storing its groups, so the sweep's rows never mix two datasets; "
         "rerun it to train on the data the store records"
     )
