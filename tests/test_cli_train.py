@@ -101,6 +101,22 @@ def test_predict_names_a_csv_cell_past_float32_by_its_line_and_column(xor_model,
     assert data.csv_lines(path) == [2, 4, 5]
 
 
+def test_predict_never_writes_over_its_own_input_csv_or_model(xor_model, tmp_path, capsys):
+    # `--csv rows.csv --out rows.csv` replaced the user's rows with the predictions.
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n0,1\n1,1\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    for out in (path, link):
+        assert main(["predict", str(xor_model[0]), "--csv", str(path), "--out", str(out)]) == 2
+        _one_line_error(capsys, f"--out {out} is --csv {path}: the predictions would replace it")
+    assert path.read_text() == "a,b\n0,1\n1,1\n"
+    before = xor_model[0].read_bytes()
+    assert main(["predict", str(xor_model[0]), "--input", "0,1", "--out", str(xor_model[0])]) == 2
+    _one_line_error(capsys, "is the model")
+    assert xor_model[0].read_bytes() == before
+
+
 def test_predict_bad_csv_or_checkpoint_is_one_line(xor_model, tmp_path, capsys):
     path = tmp_path / "rows.csv"
     path.write_text("a,c\n1,2\n")

@@ -10,6 +10,8 @@ itself (``jaxnet.model``, ``jaxnet.sweep.load_model``: scaling and predicting li
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -169,6 +171,18 @@ def _check_out(out: str) -> None:
     atomic_files.check_writable(out)
 
 
+def _check_not_input(args) -> None:
+    """Refuse an ``--out`` that is the ``--csv`` file (or the model): the predictions would
+    replace the rows they were made from, and those rows are the user's."""
+    for flag, given in (("--csv", args.csv), ("the model", args.model)):
+        with contextlib.suppress(OSError):  # a missing path is not the same file
+            if given is not None and os.path.samefile(args.out, given):
+                raise CliError(
+                    f"--out {args.out} is {flag} {given}: the predictions would replace it; "
+                    "write them to another file"
+                )
+
+
 def _is_store(path: str) -> bool:
     """True for an SQLite file (a results store); a checkpoint is a zip."""
     try:
@@ -217,6 +231,7 @@ def run(args) -> None:
         raise CliError(f"cannot read checkpoint {args.model}: {why}")
     if args.out is not None and args.out != "-":
         _check_out(args.out)  # before the model is loaded and run
+        _check_not_input(args)
     loaded = _load(args)
     _check_finite_params(args.model, loaded.params)
     x = _inputs(args, loaded)
