@@ -117,6 +117,18 @@ def test_predict_never_writes_over_its_own_input_csv_or_model(xor_model, tmp_pat
     assert xor_model[0].read_bytes() == before
 
 
+@pytest.mark.parametrize("name, out", [("d.csv", "d.csv"), ("d.loss.png", "d.jaxnet")])
+def test_train_never_saves_over_its_own_csv(tmp_path, capsys, name, out):
+    # `train --csv d.csv --out d.csv` replaced the training data with the checkpoint.
+    rows = "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    path = tmp_path / name
+    path.write_text(rows)
+    argv = ["train", "--csv", str(path), "--target", "y", "--steps", "2"]
+    assert main([*argv, "--out", str(tmp_path / out)]) == 2
+    _one_line_error(capsys, f"is the --csv file {path}", "would replace the data")
+    assert path.read_text() == rows
+
+
 def test_predict_bad_csv_or_checkpoint_is_one_line(xor_model, tmp_path, capsys):
     path = tmp_path / "rows.csv"
     path.write_text("a,c\n1,2\n")

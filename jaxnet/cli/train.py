@@ -10,6 +10,8 @@ sweep``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +198,18 @@ def _checked_out(args, dataset) -> Path:
     out = Path(args.out or f"runs/{dataset.name}.jaxnet")
     for path in (out, out.with_name(out.stem + ".loss.png")):
         atomic_files.check_writable(path)
+        _check_not_csv(args, path)
     return out
+
+
+def _check_not_csv(args, path: Path) -> None:
+    """Refuse writing the checkpoint or its curve over the ``--csv`` file: the user's data."""
+    with contextlib.suppress(OSError):  # a path not there yet is not the CSV file
+        if args.csv is not None and os.path.samefile(path, args.csv):
+            raise CliError(
+                f"--out: {path} is the --csv file {args.csv}; saving the model (or its loss curve) "
+                "there would replace the data: give --out another path"
+            )
 
 
 def _scaled(scaler, values):
