@@ -101,8 +101,10 @@ class EngineOptions:
             raise ValueError(f"cpus_per_group must be a positive number or None; got {cpus!r}")
         if self.retries is not None:
             int_in_range(self.retries, "retries", 0)
-        if not _number(self.lease) or not self.lease >= 1:
-            raise ValueError(f"lease must be at least 1 second; got {self.lease!r}")
+        if not _number(self.lease) or not self.lease >= 1:  # inf and nan are no lease at all
+            raise ValueError(
+                f"lease must be a finite number of seconds, at least 1; got {self.lease!r}"
+            )
 
     @property
     def retry_limit(self) -> int:
