@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
+from ._limits import INT32_MAX, LIMIT_TEXT, int_in_range, shown
+from ._reading import excerpt
 
 
 def _is_tracer(x) -> bool:
@@ -23,13 +25,15 @@ def _is_tracer(x) -> bool:
 def layer_sizes(sizes) -> tuple[int, ...]:
     """``sizes`` as a tuple of positive ints, at least two of them."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(f"sizes must be a sequence of ints like (2, 3, 1); got {sizes!r}")
+        raise TypeError(f"sizes must be a sequence of ints like (2, 3, 1); got {excerpt(sizes)}")
     sizes = tuple(sizes)
-    for s in sizes:
+    for i, s in enumerate(sizes):
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-            raise TypeError(f"sizes must hold ints; got {s!r} in {sizes!r}")
-        if s <= 0:
-            raise ValueError(f"sizes must be positive; got {s} in {sizes!r}")
+            raise TypeError(f"sizes must hold ints; got {excerpt(s)} at sizes[{i}]")
+        if not 0 < s <= INT32_MAX:
+            raise ValueError(
+                f"sizes must be positive ints of at most {LIMIT_TEXT}; got {shown(s)} at sizes[{i}]"
+            )
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least 2 entries (inputs, outputs); got {sizes!r}")
     return tuple(int(s) for s in sizes)
@@ -45,9 +49,10 @@ def loss_for(net, loss) -> str:
 
 
 def prng_key(key, argument: str = "key"):
-    """``key`` as a ``jax.random`` key: a key (typed, or legacy ``uint32[2]``) or an int seed."""
+    """``key`` as a ``jax.random`` key: a key (typed, or legacy ``uint32[2]``) or an int seed
+    from 0 to 2**31 - 1 (the one rule for seeds, :mod:`jaxnet._limits`)."""
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-        return jax.random.key(int(key))
+        return jax.random.key(int_in_range(key, argument, 0))
     dtype = getattr(key, "dtype", None)
     if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and np.ndim(key) == 0:
         return key
@@ -109,7 +114,8 @@ def params(net, params) -> None:
         if isinstance(params, (list, tuple)):
             got += f" of {len(params)} layers"
         raise TypeError(
-            f"params must be a list of {net.depth} layer dicts for {net.sizes}; got {got}"
+            f"params must be a list of {net.depth} layer dicts for {excerpt(net.sizes, 60)}; "
+            f"got {got}"
         )
     for i, (layer, fan_in, fan_out) in enumerate(zip(params, net.sizes[:-1], net.sizes[1:])):
         want = {"w": (fan_in, fan_out)} | ({"b": (fan_out,)} if net.bias else {})
@@ -149,12 +155,23 @@ def _numeric_array(value, argument: str):
         raise TypeError(f"{argument} must be a rectangular numeric array; {e}") from None
     if arr.dtype.kind == "c":
         raise TypeError(f"{argument} must be a real numeric array; got dtype {arr.dtype}")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype == object and _big_ints(arr):
+        raise ValueError(
+            f"{argument} holds an int beyond 64 bits ({_big_ints(arr)[0]}); numbers must fit "
+            "in float64 or int64"
+        )
+    # jnp.issubdtype, not the NumPy kind: ml_dtypes' bfloat16 (kind "V") is a float to JAX.
+    if arr.dtype.kind not in "biuf" and not _real_dtype(arr.dtype):
         hint = ""
         if arr.dtype.kind in "USO" and argument == "y":  # class labels as text
             hint = "; text labels become class indices with jn.data.Dataset.from_arrays(x, y)"
         raise TypeError(f"{argument} must be a numeric array; got dtype {arr.dtype}{hint}")
     return arr
+
+
+def _big_ints(arr: np.ndarray) -> list[int]:
+    """Python ints too large for NumPy, where ``np.asarray`` made an object array of them."""
+    return [v for v in arr.reshape(-1).tolist() if isinstance(v, int) and not isinstance(v, bool)]
 
 
 @jax.jit
@@ -177,6 +194,16 @@ def cast_finite(arr, argument: str, dtype, shape=None):
         cast = arr if arr.dtype == dtype else arr.astype(dtype)
         if bool(_all_finite(cast)):
             return cast
+    cast = host_cast(arr, argument, dtype)
+    if isinstance(arr, jax.Array):
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    return jax.device_put(cast if shape is None else cast.reshape(shape))
+
+
+def host_cast(arr, argument: str, dtype) -> np.ndarray:
+    """``arr`` as a NumPy array of ``dtype``, refused (naming ``argument`` and the index) if a
+    value is not finite, or is finite but beyond ``dtype``'s range (``1e39`` in float32) --
+    said as what the caller gave, never as the ``inf`` the cast would make of it."""
     host = np.asarray(arr)
     with np.errstate(over="ignore", invalid="ignore"):
         cast = host.astype(dtype)
@@ -191,9 +218,7 @@ def cast_finite(arr, argument: str, dtype, shape=None):
                 "dtype: it would become inf; rescale it, or compute in float64"
             )
         raise ValueError(f"{argument} must be finite; got {value} at index {where}")
-    if isinstance(arr, jax.Array):
-        return arr if arr.dtype == dtype else arr.astype(dtype)
-    return jax.device_put(cast if shape is None else cast.reshape(shape))
+    return cast
 
 
 def to_device(arr, dtype):
@@ -239,13 +264,15 @@ def _class_targets(net, y, n: int, dtype):
         # Inside jit the labels cannot be range-checked: one_hot makes an out-of-range label
         # a row of zeros, which adds nothing to the loss.
         return jax.nn.one_hot(y.reshape(n), n_classes, dtype=dtype)
-    labels = np.asarray(y).reshape(n).astype(np.int64)  # booleans are the labels 0 and 1
-    if labels.min() < 0 or labels.max() >= n_classes:
+    raw = np.asarray(y).reshape(n)
+    # Compared as they are (uint64 2**63 + 1 would wrap to a negative int64), then converted.
+    low, high = raw.min().item(), raw.max().item()
+    if low < 0 or high >= n_classes:
         raise ValueError(
             f"y holds class labels that must lie in [0, {n_classes - 1}] for a net with "
-            f"{n_classes} outputs; got values from {labels.min()} to {labels.max()}"
+            f"{n_classes} outputs; got values from {low} to {high}"
         )
-    return to_device(np.eye(n_classes)[labels], dtype)
+    return to_device(np.eye(n_classes)[raw.astype(np.int64)], dtype)
 
 
 def targets(net, y, n: int, loss: str, dtype):
@@ -263,13 +290,10 @@ def targets(net, y, n: int, loss: str, dtype):
     shape = tuple(y.shape)
     if shape == (n, out) or (n == 1 and shape == (out,)) or (out == 1 and shape in ((n,), ())):
         # Reshaped on the host when it comes from there: a device reshape is one more program.
+        given = y.dtype
         y = cast_finite(y, "y", dtype, (n, out))
-        if loss == "binary_cross_entropy" and not _is_tracer(y):
-            yy = np.asarray(y)
-            if yy.min() < 0 or yy.max() > 1:
-                raise ValueError(
-                    f"y must lie in [0, 1] for binary_cross_entropy; got {yy.min()} to {yy.max()}"
-                )
+        if loss in PROBABILITY_LOSSES and not _is_tracer(y):
+            probabilities(np.asarray(y).reshape(n, out), loss, given)
         return y if y.shape == (n, out) else y.reshape(n, out)
     expect = f"({n}, {out})" + (f" or ({n},)" if out == 1 else "")
     if loss == "cross_entropy":
@@ -278,6 +302,59 @@ def targets(net, y, n: int, loss: str, dtype):
         f"y must have shape {expect} to match x's {n} rows and the net's {out} outputs; "
         f"got shape {shape}"
     )
+
+
+PROBABILITY_LOSSES = ("cross_entropy", "binary_cross_entropy")  # their targets are probabilities
+
+
+def probabilities(y: np.ndarray, loss: str, given=None) -> None:
+    """Refuse targets that are not probabilities: every value in [0, 1] and, for
+    ``cross_entropy``, every row a distribution over the classes (summing to 1).
+
+    Outside [0, 1] the loss has no minimum (``-5 * one_hot`` targets drive it down forever),
+    so a fit would report "completed" on nonsense. ``binary_cross_entropy`` targets are
+    independent probabilities (one per output), so their rows need not sum to 1.
+
+    Args:
+      y: ``(n, outputs)`` host targets; loss: the loss name.
+      given: the dtype the caller gave ``y`` in: rows sum to 1 within a few of its (or
+        ``y``'s, if coarser) rounding errors per class.
+
+    Raises:
+      ValueError: naming the first row at fault and its values.
+    """
+    # A value a rounding error past 0 or 1 (a float32 softmax, a one-hot times 1 + eps) is
+    # refused no more than a row summing to 1 within rounding is: one tolerance for both.
+    eps = max(_eps(y.dtype), _eps(given))
+    slack = 8 * eps
+    if y.size and (y.min() < -slack or y.max() > 1 + slack):
+        row = int(np.argwhere((y < -slack) | (y > 1 + slack))[0][0])
+        raise ValueError(
+            f"y must hold probabilities in [0, 1] for {loss}; got values from {y.min() + 0:.7g} "
+            f"to {y.max() + 0:.7g} (row {row}: {_row_text(y[row] + 0, digits=7)})"
+        )
+    if loss != "cross_entropy":
+        return
+    tolerance = slack * y.shape[1]
+    sums = y.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(np.abs(sums - 1) > tolerance)
+    if bad.size:
+        raise ValueError(
+            f"y rows must sum to 1 for cross_entropy (a distribution over the classes, within "
+            f"{tolerance:.2g}); row {bad[0]} sums to {sums[bad[0]]:.6g}: {_row_text(y[bad[0]])}"
+        )
+
+
+def _eps(dtype) -> float:
+    try:
+        return float(jnp.finfo(dtype).eps)
+    except (TypeError, ValueError):  # an integer dtype (or None): exact
+        return 0.0
+
+
+def _row_text(row: np.ndarray, limit: int = 6, digits: int = 4) -> str:
+    shown = ", ".join(f"{v:.{digits}g}" for v in row[:limit])
+    return f"[{shown}{', ...' if len(row) > limit else ''}]"
 
 
 def batch(net, params, x, y, loss: str):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, _atomic, _validate
+from ._reading import excerpt
 from .data import Scaler
 from .mlp import MLP, check_net
 
@@ -321,7 +322,8 @@ def _listing(path: Path, raw: np.ndarray) -> dict:
     if wrong:
         sizes = tuple(meta["spec"]["sizes"])
         raise ValueError(
-            f"{path}: params do not match the spec {sizes}: {wrong[0][0]} {wrong[0][1]}"
+            f"{path}: params do not match the spec {_sizes_text(sizes)}: {excerpt(wrong[0][0])} "
+            f"{excerpt(wrong[0][1])}"
         )
     return listed
 
@@ -384,11 +386,20 @@ def _check_integrity(path: Path, meta: dict, arrays: dict) -> None:
         raise ValueError(f"{path}: its arrays {sorted(arrays)} differ from the metadata's list")
 
 
+def _sizes_text(sizes) -> str:
+    """Layer sizes for a message: all of a small net's, the ends of a long list (a damaged or
+    hostile spec may list a million layers, which no message should echo)."""
+    sizes = tuple(sizes)
+    if len(sizes) <= 8:
+        return str(sizes)
+    return f"({', '.join(map(str, sizes[:3]))}, ..., {sizes[-1]}) ({len(sizes):,} sizes)"
+
+
 def _net(path: Path, spec) -> MLP:
     try:
         return MLP(**spec)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path} holds an invalid MLP spec {spec!r}: {e}") from e
+        raise ValueError(f"{path} holds an invalid MLP spec {excerpt(spec, 120)}: {e}") from e
 
 
 def _params(path: Path, net: MLP, arrays: dict) -> list[dict]:
@@ -398,12 +409,17 @@ def _params(path: Path, net: MLP, arrays: dict) -> list[dict]:
         parts = key.split(".")
         ok = len(parts) == 3 and parts[0] == "params" and parts[1].isdigit()
         if not ok or int(parts[1]) >= net.depth or a.dtype.kind != "f":
-            raise ValueError(f"{path}: entry {key!r} ({a.dtype}) does not fit the spec {net.sizes}")
+            raise ValueError(
+                f"{path}: entry {excerpt(key)} ({a.dtype}) does not fit the spec "
+                f"{_sizes_text(net.sizes)}"
+            )
         params[int(parts[1])][parts[2]] = a
     try:
         _validate.params(net, params)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: params do not match the spec {net.sizes}: {e}") from e
+        raise ValueError(
+            f"{path}: params do not match the spec {_sizes_text(net.sizes)}: {e}"
+        ) from e
     return params
 
 

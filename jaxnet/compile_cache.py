@@ -13,12 +13,16 @@ Where it lives, in order of precedence:
   variable ``JAX_COMPILATION_CACHE_DIR``): used as it is, jaxnet changes nothing;
 - the per-user default above.
 
-Clearing it is deleting the folder. :func:`stats` counts the programs loaded from it and
-written to it; :func:`compile_clock` and :func:`xla_compiles` count the seconds and programs
-this process spent compiling, so a sweep can say where its wall time went, and
-:func:`background_clock` the seconds of the background compile thread (:mod:`jaxnet.tiers`).
-Left out: size
-limits (JAX's own ``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
+A folder that cannot be used -- ``JAXNET_CACHE_DIR`` naming a file, a folder that cannot be
+created or written -- costs one :class:`CacheWarning` and the run goes on without the cache
+(the ``jaxnet`` command prints it as one line); it never stops a run, and JAX is never left to
+fail on every program it tries to store. Clearing it is deleting the folder.
+
+:func:`stats` counts the programs loaded from it and written to it; :func:`compile_clock` and
+:func:`xla_compiles` count the seconds and programs this process spent compiling, so a sweep
+can say where its wall time went, and :func:`background_clock` the seconds of the background
+compile thread (:mod:`jaxnet.tiers`). Left out: size limits (JAX's own
+``jax_compilation_cache_max_size`` applies) and any cache of jaxnet's own.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 ENV = "JAXNET_CACHE_DIR"
@@ -34,6 +39,35 @@ _counts = {"hits": 0, "misses": 0}
 _thread_hits = threading.local()  # hits counted in each thread (one compile's own, read twice)
 _listening = False
 _enabled: list = []  # the folder jaxnet turned the cache on in, once it has
+_warned: set = set()  # folders already said to be unusable: one warning each per process
+
+
+class CacheWarning(UserWarning):
+    """The compile cache folder cannot be used: the run goes on without the cache."""
+
+
+def _usable(folder: str) -> str | None:
+    """Why ``folder`` cannot hold the cache (created here when missing), or None."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        probe = Path(folder) / f".jaxnet-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+    return None
+
+
+def _unusable(folder: str, why: str) -> None:
+    if folder in _warned:
+        return
+    _warned.add(folder)
+    warnings.warn(
+        f"compile cache {folder} cannot be used ({why}); running without it (set "
+        f"{ENV}=off, or --cache-dir, to choose another folder or none)",
+        CacheWarning,
+        stacklevel=3,
+    )
 
 
 def default_dir() -> Path:
@@ -73,12 +107,13 @@ def enable(path=None) -> str | None:
     folder = str(Path(path if path is not None else default_dir()).expanduser())
     if _enabled == [folder] and jax.config.jax_compilation_cache_dir == folder:
         return folder
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError:
-        if path is not None:  # a folder the user named: say so
-            raise
-        return None  # no writable per-user folder: run without the cache
+    why = _usable(folder)
+    if why is not None:
+        if path is not None:  # a folder the user named: say so, once
+            _unusable(folder, why)
+        jax.config.update("jax_enable_compilation_cache", False)
+        _enabled.clear()
+        return None  # no usable folder: run without the cache
     jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", folder)
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
@@ -103,11 +138,11 @@ def _enable_at_start(path) -> str | None:
         os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
         return None
     folder = str(Path(path if path is not None else default_dir()).expanduser())
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError:
+    why = _usable(folder)
+    if why is not None:
         if path is not None:
-            raise
+            _unusable(folder, why)
+        os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
         return None
     os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "true"
     os.environ["JAX_COMPILATION_CACHE_DIR"] = folder

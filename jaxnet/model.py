@@ -75,6 +75,7 @@ class Model:
         """
         x = _inputs(self.net, x)
         scaled = x if self.x_scaler is None else self.x_scaler.transform(x)
+        _check_scaled(x, scaled, np.dtype(self.params[0]["w"].dtype))
         return np.asarray(mlp.forward(self.net, self.params, scaled), dtype=np.float64)
 
     def predict_proba(self, x) -> np.ndarray:
@@ -187,6 +188,21 @@ def _inputs(net: mlp.MLP, x) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError("x must be finite; it holds NaN or infinity")
     return x
+
+
+def _check_scaled(x: np.ndarray, scaled: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse an input that its scaling takes beyond the params' dtype, naming the value the
+    caller gave (not the scaled one, which the caller never saw)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(np.asarray(scaled).astype(dtype))
+    if not bad.any():
+        return
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    became = "" if scaled is x else f"; scaled as in training it is {scaled[where]:g}"
+    raise ValueError(
+        f"x holds {x[where]:g} at index {where}{became}, beyond the range of {dtype.name} "
+        f"(largest {float(np.finfo(dtype).max):.4g}), the model's dtype"
+    )
 
 
 def _labels(net: mlp.MLP, labels) -> list | None:

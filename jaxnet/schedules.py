@@ -33,6 +33,8 @@ import numbers
 
 import jax.numpy as jnp
 
+from ._limits import int_in_range
+
 KINDS = ("constant", "cosine", "warmup_cosine", "exponential")
 LR_FINAL_DEFAULTS = {"cosine": 0.0, "warmup_cosine": 0.0, "exponential": 0.01}
 # The hyperparameters a kind keeps in the optimizer's state, besides the learning rate.
@@ -69,8 +71,7 @@ class Schedule:
         if final is not None:
             object.__setattr__(self, "lr_final", _fraction(final, self.kind))
         warmup = self.warmup_steps
-        if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-            raise ValueError(f"warmup_steps must be an int of at least 0; got {warmup!r}")
+        int_in_range(warmup, "warmup_steps", 0)
         if (self.kind == "warmup_cosine") != (warmup > 0):
             raise ValueError(
                 "warmup_steps (at least 1) goes with lr_schedule 'warmup_cosine' and only with "

@@ -52,3 +52,23 @@ def training_bytes(net: MLP, rows: int, members: int = 1, itemsize: int = 4) -> 
     """
     units = sum(net.sizes[1:])
     return members * itemsize * (6 * net.n_params + 3 * rows * units)
+
+
+def loop_bytes(steps: int, chunk: int, batch: int | None, members: int = 1) -> int:
+    """An estimate of the memory the training loop itself needs, beside the net's.
+
+    A compiled chunk of ``chunk`` steps draws the row order of every epoch it touches at once
+    (``chunk * batch`` row indices per member, and their sort's scratch: about 20 bytes each)
+    and returns one loss per step; the history keeps ``steps`` losses on the host. Enormous
+    step counts, or one chunk of them (``--eval-every``), need more memory than any net.
+
+    Args:
+      steps: the run's steps; chunk: steps per compiled chunk (the evaluation interval);
+      batch: the minibatch size, or None for the full batch (no row orders);
+      members: models that train together.
+
+    Returns:
+      Bytes, an estimate good to a small factor.
+    """
+    orders = 0 if batch is None else 20 * chunk * batch
+    return members * (orders + 4 * chunk + 8 * steps)

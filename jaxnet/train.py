@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 import time
 
 import jax
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _progress, _validate
+from ._limits import int_in_range
 from .chunks import (
     GRAD_FNS,
     WEIGHTED_GRAD_FNS,
@@ -129,21 +129,15 @@ class History:
         )
 
 
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{argument} must be a positive int; got {value!r}")
-    return int(value)
-
-
 def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
     """Validate the scalar arguments shared by ``fit`` and ``fit_population``."""
     check_net(net)
     enabled()  # a bad $JAXNET_TIERS is refused here, before anything is traced
-    _positive_int(steps, "steps")
-    _positive_int(eval_every, "eval_every")
+    int_in_range(steps, "steps", 1)
+    int_in_range(eval_every, "eval_every", 1)
     if grads not in GRAD_FNS:
         raise ValueError(f"grads must be 'auto' or 'manual'; got {grads!r}")
-    if batch_size is not None and not 1 <= _positive_int(batch_size, "batch_size") <= n_rows:
+    if batch_size is not None and not 1 <= int_in_range(batch_size, "batch_size", 1) <= n_rows:
         raise ValueError(
             f"batch_size must be between 1 and the {n_rows} training rows; got {batch_size}"
         )
@@ -151,7 +145,7 @@ def check_fit_args(net, steps, batch_size, grads, eval_every, n_rows):
 
 def check_patience(patience, validation) -> int:
     """``patience`` as a positive int, given the validation data it watches."""
-    _positive_int(patience, "patience")
+    int_in_range(patience, "patience", 1)
     if validation is None:
         raise ValueError("patience needs validation=(x_val, y_val) to watch")
     return int(patience)

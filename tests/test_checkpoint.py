@@ -312,3 +312,44 @@ def test_an_unwritable_path_is_an_os_error_naming_the_file(tmp_path):
     (tmp_path / "plain").write_text("a file, not a directory")
     with pytest.raises(OSError, match="cannot write checkpoint .*plain/m.jaxnet"):
         checkpoint.save(tmp_path / "plain" / "m.jaxnet", *_numpy_model())
+
+
+# --- issue 25: what a refusal may echo ---------------------------------------------------------
+
+
+def _rewritten(path, meta: dict) -> None:
+    """``path`` with its metadata entry replaced by ``meta`` (its arrays kept)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        entries = {i.filename: z.read(i) for i in z.infolist()}
+    raw = io.BytesIO()
+    np.save(raw, np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    entries["metadata.npy"] = raw.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+
+
+@pytest.mark.parametrize("sizes", [[2] * 10**5, [2] * 10**5 + [0], "x" * 10**6])
+def test_a_spec_of_a_hundred_thousand_layers_is_refused_in_a_short_line(tmp_path, capsys, sizes):
+    from jaxnet.cli import main
+
+    net = jn.MLP((2, 2))
+    path = checkpoint.save(
+        tmp_path / "m.jaxnet", net, [{k: np.asarray(v) for k, v in jn.init(net, 0)[0].items()}]
+    )
+    with np.load(path) as z:
+        meta = json.loads(z["metadata"].tobytes())
+        arrays = {k: z[k] for k in z.files if k != "metadata"}
+    meta.pop("sha256")
+    meta["spec"]["sizes"] = sizes
+    meta["sha256"] = checkpoint._digest(meta, arrays)  # intact: only the spec is hostile
+    _rewritten(path, meta)
+    with pytest.raises(ValueError) as info:
+        checkpoint.load(path)
+    assert len(str(info.value)) < 400 and "m.jaxnet" in str(info.value), str(info.value)[:400]
+    assert main(["predict", str(path), "--input", "1,2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 500

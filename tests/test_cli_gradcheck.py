@@ -205,3 +205,20 @@ def test_a_bad_grad_fn_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, val
     assert err.startswith("jaxnet gradcheck: error: ") and message in err and err.count("\n") == 1
     assert cli.main(["gradcheck", "--all", "--grad-fn", "mine_bad:backprop"]) == 2
     assert "cannot go with --all" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--sizes", "2147483647,1"], "a 2,147,483,648-parameter net would need about 96.0 GiB"),
+        (["--sizes", "100000,100000,1"], "10,000,200,001-parameter net"),
+        (["--sizes", "2,3,1", "--batch", "2147483647"], "--batch 2147483647: a 13-parameter"),
+    ],
+)
+def test_a_net_or_batch_too_large_to_check_is_one_line_before_jax_allocates(capsys, argv, fragment):
+    # --sizes 2147483647,1 ended in a RESOURCE_EXHAUSTED traceback (24 GiB asked for), and
+    # 100000,100000,1 was still running after 100 s.
+    assert cli.main(["gradcheck", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err and "the limit is 16 GiB (jaxnet.sizing.MAX_GROUP_BYTES)" in err, err

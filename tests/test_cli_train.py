@@ -92,6 +92,43 @@ def test_predict_bad_input_is_one_line_and_nonzero(xor_model, capsys, extra, fra
     _one_line_error(capsys, "jaxnet predict: error: ", *fragments)
 
 
+def test_predict_names_a_csv_cell_past_float32_by_its_line_and_column(xor_model, tmp_path, capsys):
+    # Was "x holds 1e+39 at index (2, 1)": an index into the rows read, not the file's line.
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n0,1\n\n1,1\n1,1e39\n")
+    assert main(["predict", str(xor_model[0]), "--csv", str(path)]) == 2
+    _one_line_error(capsys, "rows.csv line 5, column 'b': 1e+39", "beyond the range of float32")
+    assert data.csv_lines(path) == [2, 4, 5]
+
+
+def test_predict_never_writes_over_its_own_input_csv_or_model(xor_model, tmp_path, capsys):
+    # `--csv rows.csv --out rows.csv` replaced the user's rows with the predictions.
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n0,1\n1,1\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    for out in (path, link):
+        assert main(["predict", str(xor_model[0]), "--csv", str(path), "--out", str(out)]) == 2
+        _one_line_error(capsys, f"--out {out} is --csv {path}: the predictions would replace it")
+    assert path.read_text() == "a,b\n0,1\n1,1\n"
+    before = xor_model[0].read_bytes()
+    assert main(["predict", str(xor_model[0]), "--input", "0,1", "--out", str(xor_model[0])]) == 2
+    _one_line_error(capsys, "is the model")
+    assert xor_model[0].read_bytes() == before
+
+
+@pytest.mark.parametrize("name, out", [("d.csv", "d.csv"), ("d.loss.png", "d.jaxnet")])
+def test_train_never_saves_over_its_own_csv(tmp_path, capsys, name, out):
+    # `train --csv d.csv --out d.csv` replaced the training data with the checkpoint.
+    rows = "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    path = tmp_path / name
+    path.write_text(rows)
+    argv = ["train", "--csv", str(path), "--target", "y", "--steps", "2"]
+    assert main([*argv, "--out", str(tmp_path / out)]) == 2
+    _one_line_error(capsys, f"is the --csv file {path}", "would replace the data")
+    assert path.read_text() == rows
+
+
 def test_predict_bad_csv_or_checkpoint_is_one_line(xor_model, tmp_path, capsys):
     path = tmp_path / "rows.csv"
     path.write_text("a,c\n1,2\n")
@@ -179,7 +216,7 @@ def test_bad_csv_is_refused_in_one_line(tmp_path, capsys, text, fragments):
         (["--dataset", "xor", "--val-size", "1.5"], "--val-size must be a fraction in [0, 1)"),
         (["--dataset", "xor", "--val-size", "0", "--patience", "2"], "--patience needs"),
         (["--dataset", "xor", "--activation", "swish"], "activation must be one of"),
-        (["--csv", "missing.csv", "--target", "y"], "cannot read missing.csv"),
+        (["--csv", "missing.csv", "--target", "y"], "cannot read CSV file missing.csv"),
     ],
 )
 def test_bad_train_arguments_are_one_line(capsys, argv, fragment):

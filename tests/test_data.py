@@ -300,8 +300,8 @@ def test_csv_missing_file_and_binary_file(tmp_path):
         data.read_csv(tmp_path / "nope.csv", "y")
     path = tmp_path / "bin.csv"
     path.write_bytes(b"\xff\xfe\x00\x81")
-    with pytest.raises(ValueError, match="not a UTF-8 text file"):
-        data.read_csv(path, "y")
+    with pytest.raises(ValueError, match=r"not a UTF-8 text file \(byte 0 is 0xff\)$"):
+        data.read_csv(path, "y")  # was "(byte 0 is not)"
 
 
 def test_read_features_selects_named_columns(tmp_path):
@@ -309,6 +309,94 @@ def test_read_features_selects_named_columns(tmp_path):
     np.testing.assert_array_equal(data.read_features(path, ["studied", "slept"]), [[4, 8], [1, 5]])
     with pytest.raises(ValueError, match="lacks column"):
         data.read_features(path, ["studied", "hours"])
+
+
+# --- issue 25: files that are not files, bounded reads, what a message may echo ---------------
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory", "socket"])
+def test_what_is_not_a_regular_file_is_refused_unread(tmp_path, kind):
+    import socket
+
+    path = {"/dev/zero": "/dev/zero"}.get(kind, tmp_path / kind)
+    sock = None
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody writes it: reading would wait forever
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+    try:
+        for read in (
+            lambda: data.read_csv(path, "y"),
+            lambda: data.read_features(path, ["a"]),
+            lambda: data.read_npz(path),
+        ):
+            with pytest.raises(ValueError, match=r"cannot read (CSV|NPZ) file .*: it is a "):
+                read()
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def test_a_csv_file_past_the_size_limit_is_refused_by_its_size(tmp_path, monkeypatch):
+    from jaxnet.data import csv_files
+
+    path = _csv(tmp_path, "a,y\n" + "".join(f"1,{i % 2}\n" for i in range(300)))
+    monkeypatch.setattr(csv_files, "CSV_MAX_BYTES", 1024)
+    with pytest.raises(ValueError, match=r"CSV file .*table.csv is 1.18 KiB; jaxnet reads at most "
+                       r"1 KiB \(jaxnet.data.CSV_MAX_BYTES\)"):  # fmt: skip
+        data.read_csv(path, "y")
+    monkeypatch.setattr(csv_files, "CSV_MAX_BYTES", 2048)
+    assert data.read_csv(path, "y").x.shape == (300, 1)
+
+
+@pytest.mark.parametrize(
+    "text, target, message, absent",
+    [
+        ("a," + "B" * 5000 + ",y\n1,2,3\n", "z", "its columns are a, 'BBB", "B" * 100),
+        ("a,y\n1,2\n" + "x" * 5000 + ",3\n", "y", "line 3, column 'a': 'xxx", "x" * 100),
+        ("a,a\x1b[31m,a,y\n1,2,3,4\n", "y", "'a' names columns 1 and 3", "\x1b"),
+        ("a,,y\n1,2,3\n", "y", "column 2 of the header has no name", "got"),
+        (",".join(f"c{i}" for i in range(1000)) + "\n" + ",".join("1" * 1000) + "\n", "z",
+         "c6, c7 and 992 more", "c999"),
+    ],
+)  # fmt: skip
+def test_messages_echo_at_most_a_short_escaped_excerpt_of_the_file(
+    tmp_path, text, target, message, absent
+):
+    path = _csv(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        data.read_csv(path, target)
+    text = str(info.value)
+    assert message in text and absent not in text and len(text) < 400, text
+
+
+def test_a_value_beyond_float32_is_named_by_its_line_and_column_in_the_file(tmp_path):
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    path = _csv(tmp_path, "a,b,y\n" + rows.replace("4,1,0", "4,1e39,0") + "\n\n5,5,1\n")
+    d = data.read_csv(path, "y")
+    with pytest.raises(ValueError, match=r"table.csv line 6, column 'b': 1e\+39 is beyond the "
+                       r"range of float32"):  # fmt: skip
+        data.check_scaled(d, None, None, "float32")
+    data.check_scaled(d, Scaler.fit(d.x, "standard"), None, "float32")  # scaled, it fits
+    assert d.lines[-1] == 24  # the blank lines are counted, as the reader counts them
+    target = _csv(tmp_path, "a,y\n" + "".join(f"{i},{i}.5\n" for i in range(9)) + "9,-1e39\n")
+    r = data.read_csv(target, "y")
+    with pytest.raises(ValueError, match=r"line 11, column 'y': -1e\+39 is beyond"):
+        data.check_scaled(r, None, None, "float32")
+
+
+def test_fractions_that_leave_a_set_empty_name_the_argument_and_the_rows():
+    two = data.Dataset("two", np.array([[1.0], [2.0]]), np.array([0, 1]), "classification",
+                       ("a",), classes=(0, 1))  # fmt: skip
+    with pytest.raises(ValueError, match=r"^test_fraction 0.25 of 2 rows leaves the test set or "
+                       r"the rows left empty \(in every class\)"):  # fmt: skip
+        data.partition(two, 0.1, 0.25)
+    with pytest.raises(ValueError, match=r"^val_fraction 0.5 of 2 rows") as info:
+        data.partition(two, 0.5, 0.0)
+    assert "np.float64" not in str(info.value)
 
 
 # --- your own arrays: Dataset.from_arrays and partition((x, y)) --------------------------------
@@ -351,7 +439,7 @@ def test_labels_of_any_kind_become_indices_and_map_back():
     assert (len(one.x), one.classes) == (1, ("only",))
     raw = data.Dataset.from_arrays(x, np.array([b"ant", "bée".encode()] * 3))  # bytes: text
     assert raw.classes == ("ant", "bée")
-    with pytest.raises(ValueError, match="fractions \\(0.5, 0.5\\) of 1 rows leave a part empty"):
+    with pytest.raises(ValueError, match="val_fraction 0.5 of 1 rows leaves the validation set"):
         data.partition(one, 0.5, 0)
 
 

@@ -471,3 +471,14 @@ def test_check_estimator_passes(make):
     names = {r["check_name"] for r in results if r["status"] == "passed"}
     assert failed == [] and len(results) > 50
     assert "check_sample_weight_equivalence_on_dense_data" in names
+
+
+def test_an_x_beyond_float32_is_named_by_its_value_and_index_not_as_inf(data):
+    x, y = data
+    x = x.copy()
+    x[3, 1] = 1e39
+    # float64 X trains in float64 (as scikit-learn does) unless float32 is asked for
+    for est in (MLPClassifier(**SMALL, dtype="float32"), MLPRegressor(**SMALL, dtype="float32")):
+        with pytest.raises(ValueError, match=r"X holds 1e\+39 at index \(3, 1\), beyond the range "
+                           r"of float32"):  # fmt: skip
+            est.fit(x, y)

@@ -547,6 +547,41 @@ def test_float64_params_from_an_x64_scope_are_welcome_outside_it(eager):
     assert jn.gradcheck(net, params, x, y, "sse").ok
 
 
+# --- issue 25: memory bounded at any depth -------------------------------------------------------
+
+
+def test_a_deep_net_is_checked_by_one_compiled_block_of_directions():
+    from jaxnet.verification import differences
+
+    net = jn.MLP((4,) * 17 + (1,), activation="sigmoid", output_activation="sigmoid", residual=True)
+    params, x, y = random_problem(net, "sse", batch=3, seed=1)
+    before = differences._block._cache_size()
+    report = jn.gradcheck(net, params, x, y, "sse", directions=3)
+    assert report.ok and report.fd_mode == "directional" and len(report.checks) == 34
+    assert differences._block._cache_size() == before + 1  # one program for all 34 arrays
+    assert differences.block_size(4000, 20) == differences.FD_MAX_BLOCK
+    wide = differences.block_size(8 * 2**20, 2**20)  # an 8M-parameter net: a few at a time
+    assert 1 <= wide and wide * 8 * 2 * 8 * 2**20 <= 2 * differences.FD_BLOCK_BYTES
+
+
+@pytest.mark.slow
+def test_a_201_layer_gradcheck_finishes_in_bounded_memory(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    sizes = ",".join(["4"] * 201 + ["1"])
+    with open(tmp_path / "table.txt", "w+") as log:  # a file: a long table never blocks a pipe
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jaxnet.cli", "gradcheck", "--sizes", sizes], stdout=log
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        log.seek(0)
+        out = log.read()
+    assert os.waitstatus_to_exitcode(status) == 0 and "PASS" in out
+    assert usage.ru_maxrss < 2 * 2**20, f"{usage.ru_maxrss / 2**10:.0f} MiB"  # main: > 8 GiB
+
+
 # --- your own grad_fn: what it returned, or why it raised, in one line -------------------------
 
 

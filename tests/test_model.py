@@ -286,6 +286,20 @@ def test_load_refuses_labels_that_do_not_fit_the_net(tmp_path):
         jn.load(tmp_path / "m.jaxnet")
 
 
+def test_an_input_that_scaling_takes_past_float32_is_named_as_given(tmp_path):
+    net = jn.MLP((2, 1))
+    params = [{k: np.asarray(v) for k, v in jn.init(net, 0)[0].items()}]
+    scaler = jn.Scaler("standard", np.zeros(2), np.full(2, 0.5))  # x / 0.5: doubles every input
+    jn.save(tmp_path / "m.jaxnet", net, params, x_scaler=scaler)
+    model = jn.load(tmp_path / "m.jaxnet")
+    with pytest.raises(ValueError, match=r"x holds 1e\+39 at index \(1, 0\); scaled as in "
+                       r"training it is 2e\+39, beyond the range of float32"):  # fmt: skip
+        model.predict(np.array([[1.0, 2.0], [1e39, 0.0]]))
+    with pytest.raises(ValueError, match=r"x holds 1\.7e\+308 at index \(0, 1\); scaled as in "
+                       r"training it is inf"):  # fmt: skip
+        model.predict([[0.0, 1.7e308]])
+
+
 # --- string labels: strings in, strings out; accuracy compares labels with labels ---------------
 
 

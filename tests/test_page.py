@@ -382,6 +382,27 @@ def test_watch_rewrites_as_groups_commit_and_stops_when_complete(tmp_path, monke
     assert "Watching the store" not in (out / "index.html").read_text()
 
 
+def test_watching_a_complete_store_writes_the_final_page_and_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
+    db, out = tmp_path / "w.sqlite", tmp_path / "out"
+    spec = HOSTILE_SPEC.replace("seed = [0, 1]", "seed = [0, 1, 2]")
+    with store.opened(db) as conn:
+        sweep_id = store.add_sweep(conn, "w", spec, "h")
+        store.insert_runs(conn, sweep_id, [fake_row(c, seed=i) for i, c in enumerate(_ids(spec))])
+    lines, result, stop = [], {}, threading.Event()
+    watcher = threading.Thread(
+        target=lambda: result.update(
+            n=page.watch(db, out, interval=0.02, log=lines.append, stop=stop)
+        )
+    )
+    watcher.start()
+    watcher.join(10)  # as the README says: it ends when every sweep is complete -- at once
+    stop.set()
+    watcher.join(10)
+    assert lines[-1] == "every sweep in the store is complete" and result["n"] == 2
+    assert _boot(out)["watching"] is False
+
+
 def test_watch_waits_for_a_store_that_does_not_exist_yet(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "_draw_figures", lambda *a: ([], "not drawn in this test"))
     stop, lines = threading.Event(), []
@@ -700,12 +721,15 @@ def test_watch_follows_a_real_sweep_to_its_end_and_ctrl_c_stops_it(tmp_path):
     final = _boot(out)
     assert final["watching"] is False and len(final["sweeps"][0]["members"]) == 8
     assert len(list(out.glob("*.png"))) == 4
-    # watching a complete store waits for more; Ctrl-C ends it cleanly, the page left final
+    # watching a complete store writes the final page and ends at once, as the README says
     again = _cli("report", str(db), "--out", str(out), "--watch", "--interval", "0.2")
-    deadline = time.monotonic() + 120
-    while _boot(out)["watching"] is False and time.monotonic() < deadline:
-        time.sleep(0.1)
-    again.send_signal(signal.SIGINT)
     text = again.communicate(timeout=120)[0]
-    assert again.returncode == 0 and "stopped watching" in text and "Traceback" not in text
+    assert again.returncode == 0 and text.endswith("every sweep in the store is complete\n")
     assert _boot(out)["watching"] is False
+    # Ctrl-C ends a watch cleanly (here one that waits for a store to appear)
+    none, later = tmp_path / "none.sqlite", tmp_path / "later"
+    waiting = _cli("report", str(none), "--out", str(later), "--watch", "--interval", "0.2")
+    assert [waiting.stdout.readline(), waiting.stdout.readline()][1].startswith("waiting for")
+    waiting.send_signal(signal.SIGINT)
+    text = waiting.communicate(timeout=120)[0]
+    assert waiting.returncode == 0 and "stopped watching" in text and "Traceback" not in text

@@ -146,8 +146,9 @@ def test_bad_regularisation_is_refused_in_one_line(kwargs, error, message):
         (dict(kind="exponential", lr_final=0.0), r"lr_final must be a number in \(0, 1\]"),
         (dict(kind="constant", lr_final=0.5), "lr_final goes with a decaying lr_schedule"),
         (dict(kind="cosine", warmup_steps=10), "goes with lr_schedule 'warmup_cosine'"),
-        (dict(kind="warmup_cosine", warmup_steps=-1), "warmup_steps must be an int"),
-        (dict(kind="warmup_cosine", warmup_steps=2.5), "warmup_steps must be an int"),
+        (dict(kind="warmup_cosine", warmup_steps=-1), "warmup_steps must be a non-negative int"),
+        (dict(kind="warmup_cosine", warmup_steps=2.5), "warmup_steps must be a non-negative int"),
+        (dict(kind="warmup_cosine", warmup_steps=2**31), r"\(at most 2147483647 = 2\*\*31 - 1\)"),
     ],
 )
 def test_bad_schedules_are_refused_in_one_line(kwargs, message):

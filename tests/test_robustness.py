@@ -256,7 +256,7 @@ def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready
 @pytest.mark.parametrize(
     "spec, fragments",
     [
-        ({"grid": {"steps": [10**12]}}, ["grid.steps", "below 2147483648", "1000000000000"]),
+        ({"grid": {"steps": [10**12]}}, ["grid.steps", "at most 2147483647", "1000000000000"]),
         (
             {"random": {"n": 10**9, "learning_rate": {"log_uniform": [1e-4, 0.1]}}},
             ["asks for 1,000,000,000 configs", "limit is 100,000"],
@@ -335,10 +335,16 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
         "bias": True,
         "output_activation": "identity",
         "init": "auto",
+        "steps": 100,
+        "eval_every": 10,
+        "batch_size": 0,
     }
     one = group_bytes([base], prepared)
-    assert one == 4 * (6 * (3 * 8 + 8 + 8 + 1) + 3 * 100 * 9)
+    loop = 4 * 10 + 8 * 100  # full batch: no row orders; a chunk's losses and the history
+    assert one == 4 * (6 * (3 * 8 + 8 + 8 + 1) + 3 * 100 * 9) + loop
     assert group_bytes([base] * 5, prepared) == 5 * one
+    minibatch = group_bytes([{**base, "batch_size": 10}], prepared)
+    assert minibatch == one + 20 * 10 * 10  # a chunk's row orders: 20 bytes per index
 
 
 # --- the command line: learning rates, seeds, --top --------------------------------------------
@@ -368,7 +374,10 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             ["train", "--dataset", "xor", "--data-seed", "-1"],
             "--data-seed must be a non-negative int",
         ),
-        (["tutorial", "--steps", "-5"], "--steps must be a positive int; got -5"),
+        (
+            ["tutorial", "--steps", "-5"],
+            "--steps must be a positive int (at most 2147483647 = 2**31 - 1); got -5",
+        ),
         (["train", "--dataset", "xor", "--steps", "0"], "--steps must be a positive int"),
         (
             ["train", "--dataset", "xor", "--patience", "0"],
@@ -379,8 +388,14 @@ def test_group_memory_estimate_grows_with_members_width_and_rows():
             "a 2-10000000-2 net would need about 31.3 GiB",
         ),
         (["train", "--dataset", "xor", "--hidden", "40000,40000"], "2-40000-40000-2 net would"),
-        (["runs", "x.sqlite", "--top", "-1"], "--top must be a positive int; got -1"),
-        (["runs", "x.sqlite", "--top", "0"], "--top must be a positive int; got 0"),
+        (
+            ["runs", "x.sqlite", "--top", "-1"],
+            "--top must be a positive int (at most 2147483647 = 2**31 - 1); got -1",
+        ),
+        (
+            ["runs", "x.sqlite", "--top", "0"],
+            "--top must be a positive int (at most 2147483647 = 2**31 - 1); got 0",
+        ),
         (["sweep", "x.toml", "--top", "-1"], "--top must be a positive int"),
     ],
 )

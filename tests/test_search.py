@@ -133,8 +133,12 @@ def _with_search(top: str, table: str) -> str:
         ),
         ("", 'method = "halving"\nmin_steps = 3\nfactor = true', "search.factor must be"),
         ("", 'method = "halving"\nmin_steps = 3\nfactor = inf', "search.factor must be"),
-        ("", 'method = "halving"\nmin_steps = 0', "search.min_steps must be an int of at least 1"),
-        ("", 'method = "halving"\nmin_steps = 2.5', "search.min_steps must be an int"),
+        (
+            "",
+            'method = "halving"\nmin_steps = 0',
+            "search.min_steps must be a positive int (at most 2147483647 = 2**31 - 1)",
+        ),
+        ("", 'method = "halving"\nmin_steps = 2.5', "search.min_steps must be a positive int"),
         ("", 'method = "halving"\nmin_steps = 3\nrate = 2', "unknown key 'search.rate'"),
         (
             "",
@@ -161,7 +165,11 @@ def _with_search(top: str, table: str) -> str:
         ),
         ("", 'method = "pbt"\ninterval = 5\nperturb = [0.8, 0]', "search.perturb must be"),
         ("", 'method = "pbt"\ninterval = 5\nperturb = "up"', "search.perturb must be"),
-        ("", 'method = "pbt"\ninterval = 5\nseed = -1', "search.seed must be an int of at least 0"),
+        (
+            "",
+            'method = "pbt"\ninterval = 5\nseed = -1',
+            "search.seed must be a non-negative int (at most 2147483647 = 2**31 - 1)",
+        ),
         (
             "",
             'method = "pbt"\ninterval = 5\nmin_steps = 2',

@@ -38,9 +38,13 @@ def test_training_bytes_is_the_sweeps_group_estimate():
         "bias": True,
         "output_activation": "identity",
         "init": "auto",
+        "steps": 200,
+        "eval_every": 20,
+        "batch_size": 0,
     }
     net = jn.MLP((3, 16, 4, 1), activation="relu")
-    assert sizing.training_bytes(net, 70, members=3) == group_bytes([config] * 3, prepared)
+    loop = sizing.loop_bytes(200, 20, None, members=3)  # and the loop's, full batch here
+    assert sizing.training_bytes(net, 70, members=3) + loop == group_bytes([config] * 3, prepared)
 
 
 def test_importing_sizing_imports_no_jax():

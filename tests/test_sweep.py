@@ -36,7 +36,7 @@ def _error(spec: dict) -> str:
         ({**BASE, "grid": {"activation": ["relux"]}}, "grid.activation must be one of"),
         ({**BASE, "grid": {"width": []}}, "grid.width is empty"),
         ({**BASE, "grid": {"width": 8}}, "grid.width must be a list"),
-        ({**BASE, "grid": {"depth": [0]}}, "grid.depth must be an int of at least 1"),
+        ({**BASE, "grid": {"depth": [0]}}, "grid.depth must be a positive int (at most 128)"),
         ({**BASE, "grid": {"learning_rate": [-1.0]}}, "grid.learning_rate must be a positive"),
         ({**BASE, "grid": {"bias": ["yes"]}}, "grid.bias must be true or false"),
         ({**BASE, "grid": {"optimizer": ["lbfgs"]}}, "grid.optimizer must be one of"),

@@ -200,11 +200,12 @@ def test_a_group_another_process_stored_meanwhile_counts_as_theirs(tmp_path, mon
     "options, named",
     [
         ({"engine": "dask"}, "engine must be one of in-process, ray; got 'dask'"),
-        ({"retries": -1}, "retries must be an int >= 0"),
-        ({"retries": 1.5}, "retries must be an int >= 0"),
-        ({"retries": True}, "retries must be an int >= 0"),
-        ({"lease": 0.5}, "lease must be at least 1 second; got 0.5"),
-        ({"lease": float("nan")}, "lease must be at least 1 second"),
+        ({"retries": -1}, "retries must be a non-negative int"),
+        ({"retries": 1.5}, "retries must be a non-negative int"),
+        ({"retries": True}, "retries must be a non-negative int"),
+        ({"lease": 0.5}, "lease must be a finite number of seconds, at least 1; got 0.5"),
+        ({"lease": float("nan")}, "lease must be a finite number of seconds, at least 1; got nan"),
+        ({"lease": float("inf")}, "lease must be a finite number of seconds, at least 1; got inf"),
         ({"address": "auto"}, "engine 'in-process' takes no address"),
         ({"gpus_per_group": 1}, "engine 'in-process' takes no gpus_per_group"),
     ],
@@ -223,7 +224,7 @@ def test_bad_engine_options_are_refused_naming_the_option(tmp_path, options, nam
         (["--cpus-per-group", "2"], "engine 'in-process' takes no cpus_per_group"),
         (["--engine", "ray", "--gpus-per-group", "-1"], "gpus_per_group must be a number >= 0"),
         (["--engine", "ray", "--cpus-per-group", "0"], "cpus_per_group must be a positive"),
-        (["--engine", "ray", "--retries", "-2"], "retries must be an int >= 0"),
+        (["--engine", "ray", "--retries", "-2"], "retries must be a non-negative int"),
     ],
 )
 def test_the_cli_refuses_bad_engine_flags_in_one_line(tmp_path, capsys, flags, named):

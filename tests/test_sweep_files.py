@@ -175,3 +175,58 @@ def test_a_missing_csv_is_one_line_from_the_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("jaxnet sweep: error: cannot read") and "nowhere.csv" in err
     assert "\n" not in err
+
+
+# --- issue 25: sweep files and data files that are not what they claim -------------------------
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x7fELF\x02\x01\x01\x00" + bytes(range(128)), "is not a sweep file: it holds NUL bytes"),
+        (b'name = "x"\n\xd0\xcf\x11\xe0', "is not a sweep file: not UTF-8 text (byte 11 is 0xd0)"),
+    ],
+)
+def test_a_binary_sweep_file_is_named_as_such(tmp_path, capsys, content, message):
+    path = tmp_path / "bin.toml"
+    path.write_bytes(content)
+    assert main(["sweep", str(path), "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "error: utf-8" not in err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_sweep_file_or_a_data_file_that_is_a_device_or_fifo_is_refused_unread(tmp_path, capsys):
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    for argv in (["/dev/zero"], [str(tmp_path / "pipe")]):
+        assert main(["sweep", *argv, "--store", str(tmp_path / "s.sqlite")]) == 2
+        assert "not a regular file" in capsys.readouterr().err
+    for source in ("/dev/zero", str(tmp_path / "pipe")):
+        toml = tmp_path / "dev.toml"
+        toml.write_text(f'name = "d"\ndataset = "csv"\ncsv = "{source}"\ntarget = "y"\n' + GRID)
+        assert main(["sweep", str(toml), "--store", str(tmp_path / "s.sqlite")]) == 2
+        assert "cannot read CSV file" in capsys.readouterr().err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_csv_cell_beyond_float32_is_named_by_line_and_a_tiny_file_by_its_key(tmp_path, capsys):
+    _xor_csv(tmp_path / "xor.csv")
+    lines = (tmp_path / "xor.csv").read_text().splitlines()
+    lines[7] = "1e39," + lines[7].split(",", 1)[1]
+    (tmp_path / "xor.csv").write_text("\n".join(lines) + "\n")
+    toml = tmp_path / "big.toml"
+    toml.write_text('name = "b"\ndataset = "csv"\ncsv = "xor.csv"\ntarget = "label"\n'
+                    'scaler = "none"\n' + GRID)  # fmt: skip
+    assert main(["sweep", str(toml), "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "xor.csv line 8, column 'a': 1e+39 is beyond the range of float32" in err
+    assert "does not fit" not in err and "index" not in err
+    (tmp_path / "two.csv").write_text("a,label\n1,0\n2,1\n")
+    toml.write_text('name = "t"\ndataset = "csv"\ncsv = "two.csv"\ntarget = "label"\n' + GRID)
+    assert main(["sweep", str(toml), "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "two.csv: test_fraction 0.2 of 2 rows leaves the test set" in err
+    assert "np.float64" not in err and err.count("\n") == 1
+    assert not (tmp_path / "s.sqlite").exists()

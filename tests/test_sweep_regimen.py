@@ -87,7 +87,11 @@ def test_a_decaying_schedule_without_lr_final_gets_its_default_in_the_config():
         ({"grads": ["backprop"]}, {}, "grid.grads must be one of auto, manual"),
         ({"lr_schedule": ["linear"]}, {}, "grid.lr_schedule must be one of constant"),
         ({"lr_final": [1.5]}, {}, r"grid.lr_final must be a number in \[0, 1\]"),
-        ({"warmup_steps": [0]}, {}, "grid.warmup_steps must be an int of at least 1"),
+        (
+            {"warmup_steps": [0]},
+            {},
+            "grid.warmup_steps must be a positive int",
+        ),
         ({"lr_schedule": ["warmup_cosine"]}, {}, "'warmup_cosine' needs warmup_steps"),
         (
             {"lr_schedule": ["warmup_cosine"], "warmup_steps": [100], "steps": [100]},
@@ -102,9 +106,9 @@ def test_a_decaying_schedule_without_lr_final_gets_its_default_in_the_config():
             {},
             "does not go with optimizer 'adamw'",
         ),
-        ({}, {"patience": 0}, "patience must be an int of at least 1"),
+        ({}, {"patience": 0}, "patience must be a positive int"),
         ({}, {"patience": 3, "val_fraction": 0}, "patience needs validation data"),
-        ({}, {"patience": True}, "patience must be an int"),
+        ({}, {"patience": True}, "patience must be a positive int"),
         (
             {"dropout": [0.0, 0.5]},
             {"search": {"method": "halving", "min_steps": 50}},

@@ -96,8 +96,12 @@ def test_unknown_names_in_the_spec(kwargs, message):
 @pytest.mark.parametrize(
     "sizes,error,message",
     [
-        ((2, 0, 1), ValueError, r"sizes must be positive; got 0"),
-        ((2, -3, 1), ValueError, r"sizes must be positive; got -3"),
+        (
+            (2, 0, 1),
+            ValueError,
+            r"sizes must be positive ints of at most 2147483647 = 2\*\*31 - 1; got 0 at sizes\[1\]",
+        ),
+        ((2, -3, 1), ValueError, r"sizes must be positive ints .*; got -3"),
         ((2,), ValueError, r"at least 2 entries"),
         ((2, 3.5, 1), TypeError, r"sizes must hold ints; got 3.5"),
         ("2,3,1", TypeError, r"sizes must be a sequence of ints"),
@@ -137,7 +141,10 @@ def test_params_that_do_not_match_the_spec():
 
 def test_fit_arguments():
     fit = lambda **kw: jn.fit(NET, PARAMS, X, Y, loss="sse", **kw)  # noqa: E731
-    with pytest.raises(ValueError, match="steps must be a positive int; got 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"steps must be a positive int \(at most 2147483647 = 2\*\*31 - 1\); got 0",
+    ):
         fit(optimizer="sgd", learning_rate=1.0, steps=0)
     with pytest.raises(ValueError, match="learning_rate is required"):
         fit(optimizer="sgd", steps=5)
@@ -383,6 +390,115 @@ def test_population_learning_rates_that_make_no_sense(kwargs, error, message):
     keys = jax.random.split(jax.random.key(0), 2)
     with pytest.raises(error, match=message):
         jn.fit_population(NET, keys, X, Y, loss="sse", steps=1, **kw)
+
+
+# --- issue 25: probabilities, labels past int64, bfloat16, the int32 rule ----------------------
+
+CE_NET = jn.MLP((2, 3), output_activation="identity")
+CE_PARAMS = jn.init(CE_NET, 0)
+CE_X = np.array([[0.1, 0.2], [0.3, -0.1], [-0.2, 0.4], [0.5, 0.5]])
+ONE_HOT = np.eye(3)[[0, 1, 2, 0]]
+
+
+def _ce_fit(y, **kw):
+    kw = {"loss": "cross_entropy", "optimizer": "sgd", "learning_rate": 0.1, "steps": 3, **kw}
+    return jn.fit(CE_NET, CE_PARAMS, CE_X, y, **kw)
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (-5 * ONE_HOT, r"y must hold probabilities in \[0, 1\] for cross_entropy; got values "
+         r"from -5 to 0 \(row 0: \[-5, 0, 0\]\)"),
+        (2 * ONE_HOT, r"from 0 to 2"),
+        (0.5 * ONE_HOT, r"y rows must sum to 1 for cross_entropy .*row 0 sums to 0.5"),
+        (np.zeros((4, 3)), r"row 0 sums to 0"),
+    ],
+)  # fmt: skip
+def test_targets_that_are_no_distributions_are_refused_before_training(y, message):
+    with pytest.raises(ValueError, match=message):
+        _ce_fit(y)
+    with pytest.raises(ValueError, match=message):
+        jn.value_and_grad(CE_NET, CE_PARAMS, CE_X, y, loss="cross_entropy")
+
+
+def test_soft_labels_that_are_distributions_train_as_before():
+    smooth = np.full((4, 3), 0.1 / 3) + 0.9 * ONE_HOT  # label smoothing, float64 rounding
+    assert _ce_fit(smooth)[1].status == "completed"
+    f32 = (smooth / smooth.sum(1, keepdims=True)).astype(np.float32)  # float32 rounding
+    assert _ce_fit(f32)[1].status == "completed"
+    bce_net = jn.MLP((2, 2), output_activation="sigmoid")
+    multi = np.array([[1.0, 1.0], [0.0, 0.0], [0.3, 0.9], [1.0, 0.0]])  # no sum rule for bce
+    jn.value_and_grad(bce_net, jn.init(bce_net, 0), CE_X, multi, loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\] for binary_cross_entropy"):
+        jn.value_and_grad(bce_net, jn.init(bce_net, 0), CE_X, -multi, "binary_cross_entropy")
+
+
+def test_a_value_a_rounding_error_past_one_is_no_distribution_error():
+    # A float32 one-hot scaled by 1 + eps sums to 1 within rounding; its 1.0000001 was refused
+    # as "values from 0 to 1", a message that named nothing wrong.
+    nudged = (ONE_HOT * (1 + 1e-7)).astype(np.float32)
+    assert nudged.max() > 1
+    assert _ce_fit(nudged)[1].status == "completed"
+    with pytest.raises(ValueError, match=r"got values from 0 to 1\.0001 \(row 0: \[1\.0001, 0"):
+        _ce_fit((ONE_HOT * 1.0001).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "labels, shown",
+    [
+        (np.full(4, 2**63 + 1, np.uint64), "9223372036854775809"),
+        ([2**63 + 1] * 4, "9223372036854775809"),
+        (np.array([0, 1, 2, 2**40]), "1099511627776"),
+    ],
+)
+def test_labels_past_the_classes_are_shown_as_given_never_wrapped(labels, shown):
+    with pytest.raises(ValueError, match=f"lie in \\[0, 2\\].*from 0 to {shown}|to {shown}"):
+        _ce_fit(labels)
+
+
+def test_ints_past_64_bits_are_refused_by_name():
+    with pytest.raises(
+        ValueError, match=r"y holds an int beyond 64 bits \(1180591620717411303424\)"
+    ):
+        _ce_fit([2**70] * 4)
+
+
+def test_numpy_bfloat16_is_a_float_as_jax_bfloat16_is():
+    import ml_dtypes
+
+    x = CE_X.astype(ml_dtypes.bfloat16)
+    np.testing.assert_allclose(
+        jn.forward(CE_NET, CE_PARAMS, x), jn.forward(CE_NET, CE_PARAMS, jnp.asarray(x)), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: jn.init(NET, 2**70), r"key must be a non-negative int \(at most 2147483647 = "
+         r"2\*\*31 - 1\); got 1180591620717411303424"),
+        (lambda: jn.init(NET, -1), "key must be a non-negative int"),
+        (lambda: jn.fit(NET, PARAMS, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0,
+                        steps=2**32 + 3, eval_every=2**32 + 3),
+         r"steps must be a positive int \(at most 2147483647 = 2\*\*31 - 1\); got 4294967299"),
+        (lambda: jn.fit(NET, PARAMS, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0,
+                        steps=3, eval_every=2**31), "eval_every must be a positive int"),
+        (lambda: jn.fit(NET, PARAMS, X, Y, loss="sse", optimizer="sgd", learning_rate=1.0,
+                        steps=3, key=2**31), "key must be a non-negative int"),
+    ],
+)  # fmt: skip
+def test_ints_past_int32_are_refused_by_the_api_naming_the_argument_and_the_limit(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_population_of_no_members_is_one_line():
+    with pytest.raises(ValueError, match="keys must hold at least one key"):
+        jn.fit_population(
+            NET, jax.random.split(jax.random.key(0), 0), X, Y, loss="sse", optimizer="sgd",
+            learning_rates=[], steps=2,
+        )  # fmt: skip
 
 
 def test_text_labels_in_fit_point_at_from_arrays():

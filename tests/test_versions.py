@@ -85,10 +85,12 @@ def test_ctrl_c_counts_the_files_configs_and_says_what_else_the_store_holds(
         store.insert_runs(conn, store.add_sweep(conn, "c", old, "old"), rows)
     toml.write_text(text + "batch_size = [0]\n")
 
-    def ctrl_c(*args, **kwargs):  # as the engine starts: before anything of this file is stored
+    def ctrl_c(*args, **kwargs):  # as training starts: before anything of this file is stored
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep.runner, "make_engine", ctrl_c)
+    # (not at make_engine: the engine starts before the store is opened, so a Ctrl-C there
+    # leaves the store untouched, no call recorded -- issue 25's "nothing left behind")
+    monkeypatch.setattr(sweep.runner, "_train", ctrl_c)
     assert main(["sweep", str(toml), "--store", str(db)]) == 130
     err = capsys.readouterr().err
     assert err == (

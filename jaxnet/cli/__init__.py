@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import warnings
 
 from .. import __version__, compile_cache
-from . import export, gradcheck, predict, report, runs, sweep, train, tutorial
+from . import export, gradcheck, output, predict, report, runs, sweep, train, tutorial
 from .args import CliError, OneLineErrorParser, join_negative_values
 
 DESCRIPTION = (
@@ -37,13 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_MESSAGE = 600  # characters of an error line: a message never echoes a whole file
+
+
 def _error_message(error: Exception) -> str:
-    """The one line an expected error prints after ``jaxnet CMD: error:``."""
+    """The one line an expected error prints after ``jaxnet CMD: error:``: one line, and at
+    most :data:`MAX_MESSAGE` characters whatever the error carries."""
     if isinstance(error, sqlite3.Error):  # a store query that jaxnet did not foresee
-        return f"results store: {error}"
-    if isinstance(error, OSError):  # str() keeps the path; args[0] alone is only the errno
-        return str(error)
-    return error.args[0] if error.args else str(error)
+        text = f"results store: {error}"
+    elif isinstance(error, output.StdoutError):
+        text = error.args[0]
+    elif isinstance(error, OSError):  # str() keeps the path; args[0] alone is only the errno
+        text = str(error)
+    else:
+        text = str(error.args[0]) if error.args else str(error)
+    text = " ".join(text.split()) or type(error).__name__
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[: MAX_MESSAGE - 40]}... ({len(text):,} characters in all)"
+    return text
 
 
 def main(argv=None) -> int:
@@ -59,10 +71,44 @@ def main(argv=None) -> int:
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(join_negative_values(argv))
+    closed = output.closed_message()
+    if closed:  # refused before anything runs: nothing is trained, written or left behind
+        print(f"jaxnet {args.command}: error: {closed}", file=sys.stderr)
+        return 2
+    real = sys.stdout
+    sys.stdout = output.GuardedStdout(real)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command, warnings.showwarning)
+            return _run(args)
+    except BrokenPipeError:  # the reader stopped reading (`| head`): end quietly, as cat does
+        output.silence_stdout(real)
+        return output.BROKEN_PIPE_STATUS
+    finally:
+        sys.stdout = real
+
+
+def _one_line_warning(command: str, show):
+    """``warnings.showwarning`` that prints jaxnet's own warnings (an unusable compile cache)
+    as one line, ``jaxnet CMD: warning: ...``, and leaves any other warning to ``show``."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, compile_cache.CacheWarning):
+            return show(message, category, filename, lineno, file, line)
+        print(f"jaxnet {command}: warning: {message}", file=sys.stderr)
+
+    return showwarning
+
+
+def _run(args) -> int:
+    """``args.run(args)`` with the expected errors as one line on stderr; its exit status."""
     try:
         # Every command compiles the same few programs on every run: keep them on disk.
         compile_cache.enable(getattr(args, "cache_dir", None))
         result = args.run(args)
+        sys.stdout.flush()  # a full disk or a closed descriptor is found here, not at exit
+    except BrokenPipeError:
+        raise
     except (CliError, ValueError, TypeError, OSError, sqlite3.Error) as e:
         print(f"jaxnet {args.command}: error: {_error_message(e)}", file=sys.stderr)
         return 2

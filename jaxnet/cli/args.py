@@ -13,6 +13,9 @@ import sys
 
 import numpy as np
 
+from .._limits import INT32_MAX, LIMIT_TEXT, int_in_range, shown
+from . import output
+
 # Literal copies, so that building the parser imports no JAX; tests/test_cli_help.py checks
 # they equal jaxnet.train.OPTIMIZERS and jaxnet.sweep.METRICS.
 OPTIMIZER_NAMES = ("adam", "adamw", "momentum", "nesterov", "rmsprop", "sgd")
@@ -39,6 +42,26 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _print_message(self, message, file=None):
+        # argparse drops a failed write, so `--help > /dev/full` and `--version >&-` exited 0
+        # having printed nothing (or printed to stderr): for --help and --version, as for any
+        # result, a stdout that cannot be written is an error. ``file`` is None only when
+        # argparse meant stdout and it is closed; errors and usage go to stderr, unchanged.
+        if not message:
+            return
+        if file is not None and file is not sys.stdout:
+            return super()._print_message(message, file)
+        if file is None:
+            self.exit(2, f"{self.prog}: error: {output.closed_message()}\n")
+        try:
+            file.write(message)
+            file.flush()
+        except BrokenPipeError:  # the reader stopped reading (`| head`), as for `cat`
+            output.silence_stdout(file)
+            self.exit(output.BROKEN_PIPE_STATUS)
+        except OSError as e:
+            self.exit(2, f"{self.prog}: error: cannot write to standard output: {e.strerror}\n")
 
 
 # A value that starts with a minus, like "-1,2" or "-.5e3": argparse would take it for an option.
@@ -70,10 +93,14 @@ def int_list(text: str, argument: str) -> tuple[int, ...]:
         values = tuple(int(p) for p in parts)
     except ValueError:
         raise CliError(
-            f"{argument} must be comma-separated positive ints like 8,8; got {text!r}"
+            f"{argument} must be comma-separated positive ints like 8,8; got {shown(text)}"
         ) from None
     if any(v <= 0 for v in values):
-        raise CliError(f"{argument} must be positive ints; got {text!r}")
+        raise CliError(f"{argument} must be positive ints; got {shown(text)}")
+    if any(v > INT32_MAX for v in values):
+        raise CliError(
+            f"{argument} must be positive ints of at most {LIMIT_TEXT}; got {shown(text)}"
+        )
     return values
 
 
@@ -95,11 +122,12 @@ def positive_number(value: float, argument: str) -> float:
 
 
 def at_least(value: int, low: int, argument: str) -> int:
-    """``value`` if it is at least ``low``, else a one-line error naming the flag."""
-    if value < low:
-        expected = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
-        raise CliError(f"{argument} must be {expected}; got {value}")
-    return value
+    """``value`` if it is at least ``low`` and fits in int32 (the library's one rule,
+    :func:`jaxnet._limits.int_in_range`), else a one-line error naming the flag."""
+    try:
+        return int_in_range(value, argument, low)
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
 
 def plain_arguments(args: argparse.Namespace) -> dict:

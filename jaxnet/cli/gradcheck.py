@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .args import RESIDUAL_HELP, CliError, check_residual, int_list
+from .args import RESIDUAL_HELP, CliError, at_least, check_residual, int_list
 
 
 def add_parser(sub) -> None:
@@ -63,6 +63,7 @@ def run(args) -> int:
     from ..mlp import MLP
     from ..verification import gradcheck, output_activation_for, random_problem
 
+    at_least(args.seed, 0, "--seed")
     if args.all:
         if args.grad_fn:
             raise CliError("--grad-fn checks one net from the flags; it cannot go with --all")
@@ -70,8 +71,7 @@ def run(args) -> int:
     grad_fn = load_function(args.grad_fn, "--grad-fn") if args.grad_fn else None
     sizes = int_list(args.sizes, "--sizes")
     loss = check_name(args.loss, "--loss")
-    if args.batch < 1:
-        raise CliError(f"--batch must be a positive int; got {args.batch}")
+    at_least(args.batch, 1, "--batch")
     out = args.output_activation or output_activation_for(loss, args.activation)
     net = MLP(
         sizes,
@@ -81,10 +81,28 @@ def run(args) -> int:
         residual=args.residual,
     )
     check_residual(net)
+    _check_size(args, net)
     params, x, y = random_problem(net, loss, batch=args.batch, seed=args.seed)
     report = gradcheck(net, params, x, y, loss, grad_fn=grad_fn, dtype=args.dtype, seed=args.seed)
     print(report.table())
     return 0 if report.ok else 1
+
+
+def _check_size(args, net) -> None:
+    """Refuse, before JAX allocates anything, a net or batch too large to check: ``--sizes
+    2147483647,1`` ended in a 24 GiB allocation's traceback, and 100000,100000,1 ran for
+    minutes. The limit is the one training applies (its estimate covers the params, the two
+    gradients and the finite differences' copies)."""
+    from .. import sizing
+
+    itemsize = 4 if args.dtype == "float32" else 8
+    need, limit = sizing.training_bytes(net, args.batch, itemsize=itemsize), sizing.MAX_GROUP_BYTES
+    if need > limit:
+        raise CliError(
+            f"--sizes {args.sizes} with --batch {args.batch}: a {net.n_params:,}-parameter net "
+            f"would need about {need / 2**30:,.1f} GiB to check in {args.dtype}; the limit is "
+            f"{limit / 2**30:g} GiB (jaxnet.sizing.MAX_GROUP_BYTES)"
+        )
 
 
 def _module_from_file(path: Path, argument: str):

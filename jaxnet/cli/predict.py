@@ -10,11 +10,14 @@ itself (``jaxnet.model``, ``jaxnet.sweep.load_model``: scaling and predicting li
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .. import data
 from .args import CliError, float_list
 
@@ -65,7 +68,9 @@ def _inputs(args, model) -> np.ndarray:
     n, names = model.net.sizes[0], model.config.get("feature_names")
     if args.csv is not None:
         unnamed = [c for c in data.csv_columns(args.csv) if c.lower() not in ID_COLUMNS][:n]
-        return data.read_features(args.csv, names or unnamed)
+        x = data.read_features(args.csv, names or unnamed)
+        _check_csv_range(args.csv, names or unnamed, model, x)
+        return x
     rows = [float_list(text, "--input") for text in args.input]
     for text, row in zip(args.input, rows, strict=True):
         if row.size != n:
@@ -118,6 +123,24 @@ def _id_column(args, features) -> tuple[str, list[str]] | None:
     return None
 
 
+def _check_csv_range(path, columns: list[str], model, x: np.ndarray) -> None:
+    """Refuse a cell that scaling takes past the model's dtype, by its line and column in the
+    file (the model's own check can name only an index into ``x``: "index (40, 0)")."""
+    dtype = np.dtype(model.params[0]["w"].dtype)
+    scaled = x if model.x_scaler is None else model.x_scaler.transform(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(np.asarray(scaled, np.float64).astype(dtype))
+    if not bad.any():
+        return
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    note = "" if scaled is x else f" (scaled as in training: {scaled[row, col]:g})"
+    raise CliError(
+        f"{path} line {data.csv_lines(path)[row]}, column {columns[col]!r}: {x[row, col]:g}"
+        f"{note} is beyond the range of {dtype.name} (largest {float(np.finfo(dtype).max):.4g}), "
+        "the model's dtype; fix the cell"
+    )
+
+
 def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:
     """``(header, rows)`` of ``--out``: id column, prediction, class probabilities."""
     target = model.config.get("target_name") or ("class" if model.is_classifier else "output")
@@ -136,6 +159,28 @@ def _prediction_table(args, model, x) -> tuple[list[str], list[list]]:
     if len(set(header)) != len(header):
         raise CliError(f"--out would repeat a column name: {header}")
     return header, [list(row) for row in zip(*columns, strict=True)]
+
+
+def _check_out(out: str) -> None:
+    """``--out``, refused before the model is loaded and run: no name, no folder for it, or a
+    path that cannot be written (a directory, a device, a read-only place)."""
+    if not out.strip():
+        raise CliError("--out must name a file (or - for stdout); got an empty name")
+    if not Path(out).parent.is_dir():
+        raise CliError(f"--out {out}: no directory {Path(out).parent}")
+    atomic_files.check_writable(out)
+
+
+def _check_not_input(args) -> None:
+    """Refuse an ``--out`` that is the ``--csv`` file (or the model): the predictions would
+    replace the rows they were made from, and those rows are the user's."""
+    for flag, given in (("--csv", args.csv), ("the model", args.model)):
+        with contextlib.suppress(OSError):  # a missing path is not the same file
+            if given is not None and os.path.samefile(args.out, given):
+                raise CliError(
+                    f"--out {args.out} is {flag} {given}: the predictions would replace it; "
+                    "write them to another file"
+                )
 
 
 def _is_store(path: str) -> bool:
@@ -184,6 +229,9 @@ def run(args) -> None:
     if not Path(args.model).is_file():  # before importing the library: answers at once
         why = "not a file" if Path(args.model).exists() else "no such file"
         raise CliError(f"cannot read checkpoint {args.model}: {why}")
+    if args.out is not None and args.out != "-":
+        _check_out(args.out)  # before the model is loaded and run
+        _check_not_input(args)
     loaded = _load(args)
     _check_finite_params(args.model, loaded.params)
     x = _inputs(args, loaded)

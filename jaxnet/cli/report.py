@@ -6,7 +6,10 @@ and the page themselves (``jaxnet.sweep.page``).
 
 from __future__ import annotations
 
-from .args import METRIC_NAMES
+from pathlib import Path
+
+from .. import _atomic as atomic_files
+from .args import METRIC_NAMES, CliError
 
 
 def add_parser(sub) -> None:
@@ -23,6 +26,22 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def check_report_dir(folder, flag: str) -> None:
+    """Refuse, before anything is drawn or trained, a report folder that cannot be written:
+    a file in its place, or a place where no file can be created.
+
+    Raises:
+      CliError: naming the flag and the folder.
+    """
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{flag} {folder} is not a directory; the report is a folder of files")
+    try:
+        atomic_files.check_writable(path / "index.html")
+    except (OSError, ValueError) as e:
+        raise CliError(f"{flag} {folder}: {e}") from None
+
+
 def print_page(files) -> None:
     """What :func:`jaxnet.sweep.page.write_page` wrote, and why any figures are missing."""
     print("figures: " + ", ".join(str(p) for p in files.figures))
@@ -33,6 +52,7 @@ def print_page(files) -> None:
 
 def run(args) -> None:
     """Write the report once, or keep rewriting it with ``--watch``."""
+    check_report_dir(args.out, "--out")
     from ..sweep import page
 
     if args.watch:

@@ -7,7 +7,6 @@ Left out: the summary and the formats themselves (``jaxnet.sweep.store_summary``
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import store
@@ -47,15 +46,10 @@ def run(args) -> None:
     fmt = _format(args)
     if fmt == "table" and args.sweep is not None:
         raise CliError("--sweep goes with --format csv, json or jsonl")
-    if sys.stdout is None:  # started with stdout closed (`>&-`): the records have nowhere to go
-        raise CliError(f"stdout is closed: --format {fmt} has nowhere to write its records")
     with store.opened(args.store, must_exist=True) as conn:
         if fmt == "table":
             print("\n".join(sweep.store_summary(conn, args.top)).rstrip())
             return
+        # a broken pipe (`| head`) or a failing stdout: jaxnet.cli.output says what happened
         write = {"csv": sweep.write_csv, "json": sweep.write_json, "jsonl": sweep.write_jsonl}
-        try:
-            write[fmt](conn, sys.stdout, args.sweep)
-            sys.stdout.flush()
-        except BrokenPipeError:  # `jaxnet runs S --csv | head`: the reader took what it wanted
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        write[fmt](conn, sys.stdout, args.sweep)

@@ -12,7 +12,7 @@ import sys
 
 from .. import store
 from .args import at_least
-from .report import print_page
+from .report import check_report_dir, print_page
 
 
 def add_parser(sub) -> None:
@@ -95,6 +95,9 @@ def run(args) -> int | None:
 
     at_least(args.top, 1, "--top")
     keep = check_keep(args.keep_models, "--keep-models")
+    sweep.EngineOptions(**_engine_options(args))  # the flags first: refused before the file
+    if args.report:
+        check_report_dir(args.report, "--report")  # before the sweep trains, not after
     spec = sweep.load(args.file)
     path = args.store or f"runs/{spec.name}.sqlite"
     try:

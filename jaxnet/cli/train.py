@@ -10,10 +10,13 @@ sweep``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .. import data, sizing
 from .args import (
     OPTIMIZER_NAMES,
@@ -137,10 +140,13 @@ def _check_arguments(args) -> None:
             raise CliError(f"{flag} must be a fraction in [0, 1); got {getattr(args, name)}")
     if args.batch_size < 0:
         raise CliError(f"--batch-size must be positive, or 0 for full batch; got {args.batch_size}")
+    at_least(args.batch_size, 0, "--batch-size")
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
-    if args.patience is not None:
-        at_least(args.patience, 1, "--patience")
+    at_least(args.seed, 0, "--seed")
+    for flag, value in (("--patience", args.patience), ("--eval-every", args.eval_every)):
+        if value is not None:  # 0 is refused, not taken for "the default": one rule for both
+            at_least(value, 1, flag)
     if args.patience is not None and args.val_size == 0:
         raise CliError("--patience needs a validation set (--val-size > 0)")
     if args.keep == "best" and args.val_size == 0:
@@ -184,17 +190,44 @@ def _load_dataset(args):
     return data.read_csv(args.csv, args.target, task=args.task)
 
 
+def _checked_out(args, dataset) -> Path:
+    """``--out`` (default ``runs/DATASET.jaxnet``), checked before training: its loss curve
+    beside it too, so that a place that cannot be written is found before, not after."""
+    if args.out is not None and not args.out.strip():
+        raise CliError("--out must name a file; got an empty name")
+    out = Path(args.out or f"runs/{dataset.name}.jaxnet")
+    for path in (out, out.with_name(out.stem + ".loss.png")):
+        atomic_files.check_writable(path)
+        _check_not_csv(args, path)
+    return out
+
+
+def _check_not_csv(args, path: Path) -> None:
+    """Refuse writing the checkpoint or its curve over the ``--csv`` file: the user's data."""
+    with contextlib.suppress(OSError):  # a path not there yet is not the CSV file
+        if args.csv is not None and os.path.samefile(path, args.csv):
+            raise CliError(
+                f"--out: {path} is the --csv file {args.csv}; saving the model (or its loss curve) "
+                "there would replace the data: give --out another path"
+            )
+
+
 def _scaled(scaler, values):
     return values if scaler is None else scaler.transform(values)
 
 
 def _scaled_splits(args, dataset):
     """``(splits, scaler, target_scaler)``: every split scaled by scalers fitted on train only."""
-    parts = data.partition(dataset, args.val_size, args.test_size, args.data_seed)
+    try:
+        parts = data.partition(dataset, args.val_size, args.test_size, args.data_seed)
+    except ValueError as e:  # partition's argument names, as this command's flags
+        flags = str(e).replace("val_fraction", "--val-size").replace("test_fraction", "--test-size")
+        raise CliError(f"{dataset.path or dataset.name}: {flags}") from None
     x_train, y_train = parts["train"]
     scaler = None if args.scaler == "none" else data.Scaler.fit(x_train, args.scaler)
     regression = dataset.task == "regression"
     target_scaler = data.Scaler.fit(y_train, "standard") if regression else None
+    data.check_scaled(dataset, scaler, target_scaler, "float32")
     splits = {k: (_scaled(scaler, x), _scaled(target_scaler, y)) for k, (x, y) in parts.items()}
     return splits, scaler, target_scaler
 
@@ -221,15 +254,31 @@ def _net_and_loss(args, dataset):
     return net, loss
 
 
-def _check_size(args, net, rows: int) -> None:
-    """Refuse, before allocating anything, a net too large to train (the sweeps' limit)."""
-    need, limit = sizing.training_bytes(net, rows), sizing.MAX_GROUP_BYTES
-    if need > limit:
+def _check_size(args, net, rows: int, batch: int | None) -> None:
+    """Refuse, before allocating anything, a net too large to train (the sweeps' limit), or
+    more steps in one run or one chunk than memory holds."""
+    limit = sizing.MAX_GROUP_BYTES
+    need = sizing.training_bytes(net, rows)
+    loop = sizing.loop_bytes(args.steps, _eval_every(args), batch)
+    if need + loop <= limit:
+        return
+    if loop > need:
         raise CliError(
-            f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
-            f"{need / 2**30:,.1f} GiB to train; the limit is {limit / 2**30:g} GiB "
-            "(jaxnet.sizing.MAX_GROUP_BYTES)"
+            f"--steps {args.steps} with --eval-every {_eval_every(args)} would need about "
+            f"{loop / 2**30:,.1f} GiB for the loop's batch orders and losses; the limit is "
+            f"{limit / 2**30:g} GiB (jaxnet.sizing.MAX_GROUP_BYTES): use fewer steps, or a "
+            "smaller --eval-every"
         )
+    raise CliError(
+        f"--hidden {args.hidden}: a {'-'.join(map(str, net.sizes))} net would need about "
+        f"{(need + loop) / 2**30:,.1f} GiB to train; the limit is {limit / 2**30:g} GiB "
+        "(jaxnet.sizing.MAX_GROUP_BYTES)"
+    )
+
+
+def _eval_every(args) -> int:
+    """Steps between evaluations (and per compiled chunk): ``--eval-every``, else steps/20."""
+    return args.eval_every or max(1, args.steps // 20)
 
 
 def _batch_size(args, splits) -> int | None:
@@ -286,7 +335,7 @@ def _fit(args, net, loss, splits):
         key=batch_key,
         validation=splits.get("validation"),
         patience=args.patience,
-        eval_every=args.eval_every or max(1, args.steps // 20),
+        eval_every=_eval_every(args),
         restore_best=kept_params(args) == "best",
         weight_decay=args.weight_decay,
         l2=args.l2,
@@ -350,12 +399,13 @@ def run(args) -> int:
     args = with_defaults(args, args.dataset or "")
     _check_arguments(args)
     dataset = _load_dataset(args)
+    out = _checked_out(args, dataset)
 
     from .. import checkpoint, plots  # after the argument checks: they answer without JAX
 
     splits, scaler, target_scaler = _scaled_splits(args, dataset)
     net, loss = _net_and_loss(args, dataset)
-    _check_size(args, net, max(len(y) for _, y in splits.values()))
+    _check_size(args, net, max(len(y) for _, y in splits.values()), _batch_size(args, splits))
     check_residual(net)
     print(_description(args, dataset, splits, net, loss))
     params, history = _fit(args, net, loss, splits)
@@ -367,7 +417,6 @@ def run(args) -> int:
         )
     metrics = {k: _evaluate(net, params, x, y, loss) for k, (x, y) in splits.items()}
     print("\n".join(_summary_lines(metrics, dataset.task, target_scaler, dataset.target_name)))
-    out = Path(args.out or f"runs/{dataset.name}.jaxnet")
     diverged = history.status == "diverged"
     if diverged:  # a diverged run never replaces OUT; its last finite params only if asked
         if not args.save_diverged:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _atomic as atomic_files
 from .args import (
     RESIDUAL_HELP,
+    CliError,
     at_least,
     check_residual,
     int_list,
@@ -94,6 +96,10 @@ def run(args) -> int | None:
     hidden = int_list(args.hidden, "--hidden")
     positive_number(args.lr, "--lr")
     at_least(args.steps, 1, "--steps")
+    at_least(args.seed, 0, "--seed")
+    if not args.out.strip():
+        raise CliError("--out must name a file; got an empty name")
+    atomic_files.check_writable(args.out)  # before training, not after
 
     import jax
     import optax

@@ -17,27 +17,45 @@ loop), streaming datasets that do not fit in memory, and anything that downloads
 """
 
 from .builtin import DATASETS, digits, load, mnist1d, moons, spirals, tutorial, xor
-from .csv_files import csv_columns, read_column, read_csv, read_features, write_csv
+from .csv_files import (
+    CSV_MAX_BYTES,
+    csv_bytes,
+    csv_columns,
+    csv_lines,
+    parse_csv,
+    read_column,
+    read_csv,
+    read_features,
+    write_csv,
+)
 from .dataset import TASKS, Dataset
 from .labels import CSV_MAX_CLASSES, class_of, one_hot
-from .npz_files import read_npz
-from .scaling import SCALER_KINDS, Scaler
+from .npz_files import NPZ_MAX_BYTES, npz_bytes, parse_npz, read_npz
+from .scaling import SCALER_KINDS, Scaler, check_scaled
 from .splits import partition, split, split_indices
 
 __all__ = [
+    "CSV_MAX_BYTES",
     "CSV_MAX_CLASSES",
     "DATASETS",
+    "NPZ_MAX_BYTES",
     "SCALER_KINDS",
     "TASKS",
     "Dataset",
     "Scaler",
+    "check_scaled",
     "class_of",
+    "csv_bytes",
     "csv_columns",
+    "csv_lines",
     "digits",
     "load",
     "mnist1d",
     "moons",
+    "npz_bytes",
     "one_hot",
+    "parse_csv",
+    "parse_npz",
     "partition",
     "read_column",
     "read_csv",

@@ -80,6 +80,8 @@ class Dataset:
       classes: for classification, the original label of each class index (ints or strings);
         None for regression.
       test: a predefined ``(x_test, y_test)`` held-out set (MNIST-1D's), or None.
+      path: the file the rows were read from, or None (built in).
+      lines: ``(n,)`` the line of that file each row came from (a CSV file), or None.
     """
 
     name: str
@@ -90,6 +92,8 @@ class Dataset:
     target_name: str = "y"
     classes: tuple | None = None
     test: tuple[np.ndarray, np.ndarray] | None = None
+    path: str | None = None
+    lines: np.ndarray | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -109,6 +113,13 @@ class Dataset:
     def n_classes(self) -> int | None:
         """Number of classes, or None for regression."""
         return None if self.classes is None else len(self.classes)
+
+    def locate(self, row: int, column: str) -> str:
+        """Where a value of row ``row`` (in ``x``'s order) and column ``column`` is, for a
+        message: ``data.csv line 19, column 'a'`` for a CSV file, else its row."""
+        if self.lines is not None:
+            return f"{self.path} line {int(self.lines[row])}, column {column!r}"
+        return f"{self.path or self.name} row {row}, column {column!r}"
 
     def __repr__(self) -> str:
         kind = self.task if self.classes is None else f"{len(self.classes)} classes"

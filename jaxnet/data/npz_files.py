@@ -8,21 +8,33 @@ Left out: writing them, and any array names but ``x`` and ``y``.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
+from .._reading import listing, read_regular
 from .dataset import TASKS, Dataset
 from .labels import class_indices, numeric_target
 
+NPZ_MAX_BYTES = 2 * 2**30  # the largest .npz file read (it is read into memory, then parsed)
 
-def _npz_arrays(path) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``x`` and ``y`` of an ``.npz`` file, read without pickle."""
+
+def npz_bytes(path) -> bytes:
+    """The bytes of an ``.npz`` file: a regular file of at most :data:`NPZ_MAX_BYTES`.
+
+    Raises:
+      ValueError: naming the file: not a regular file, or larger than the limit.
+      OSError: the file cannot be opened.
+    """
+    return read_regular(path, NPZ_MAX_BYTES, "NPZ file", "jaxnet.data.NPZ_MAX_BYTES")
+
+
+def _npz_arrays(content: bytes, path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` and ``y`` of an ``.npz`` file's bytes, read without pickle."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except OSError as e:
-        raise type(e)(f"cannot read {path}: {e.strerror or e}") from e
-    except ValueError:  # numpy takes any other bytes for a pickle, which it may not load
+        loaded = np.load(io.BytesIO(content), allow_pickle=False)
+    except (OSError, EOFError, ValueError):  # numpy takes other bytes for a pickle: refused
         raise ValueError(f"{path} is not an .npz file (numpy.savez) of arrays x and y") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{path} holds one .npy array; expected an .npz file with arrays x and y")
@@ -30,7 +42,7 @@ def _npz_arrays(path) -> tuple[np.ndarray, np.ndarray]:
         missing = [k for k in ("x", "y") if k not in loaded.files]
         if missing:
             raise ValueError(
-                f"{path} lacks array(s) {', '.join(missing)}; it has {', '.join(loaded.files)}"
+                f"{path} lacks array(s) {', '.join(missing)}; it has {listing(loaded.files)}"
             )
         try:
             return loaded["x"], loaded["y"]
@@ -58,7 +70,8 @@ def read_npz(path, task: str | None = None) -> Dataset:
     the task follow the same rules as :func:`~jaxnet.data.read_csv`.
 
     Args:
-      path: the file; x: ``(n, features)`` numbers; y: ``(n,)`` numbers or text labels.
+      path: the file (a regular file of at most :data:`NPZ_MAX_BYTES`); x: ``(n, features)``
+        numbers; y: ``(n,)`` numbers or text labels.
       task: ``"classification"``, ``"regression"`` or None to infer as
         :func:`~jaxnet.data.read_csv` does.
 
@@ -71,7 +84,19 @@ def read_npz(path, task: str | None = None) -> Dataset:
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)} or None; got {task!r}")
-    x, y = _npz_arrays(path)
+    return parse_npz(npz_bytes(path), path, task)
+
+
+def parse_npz(content: bytes, path, task: str | None = None) -> Dataset:
+    """:func:`read_npz` of an ``.npz`` file's bytes, read before (:func:`npz_bytes`).
+
+    Args:
+      content: the file's bytes; path: the file, for messages and the dataset's name;
+      task: as for :func:`read_npz`.
+    """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)} or None; got {task!r}")
+    x, y = _npz_arrays(content, path)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0 or x.dtype.kind not in "biuf":
         raise ValueError(
             f"{path}: x must be a numeric (rows, features) array with at least one of each; "
@@ -86,4 +111,4 @@ def read_npz(path, task: str | None = None) -> Dataset:
     if task == "classification" and len(classes) < 2:
         raise ValueError(f"{path}: y has a single value {classes[0]!r}; need two classes")
     names = tuple(f"x{i}" for i in range(x.shape[1]))
-    return Dataset(Path(path).stem, x, y, task, names, "y", classes)
+    return Dataset(Path(path).stem, x, y, task, names, "y", classes, path=str(path))

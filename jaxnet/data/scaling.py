@@ -133,3 +133,42 @@ def _fit_standard(x):
 
 
 _FITS = {"max": _fit_max, "minmax": _fit_minmax, "standard": _fit_standard}
+
+
+def check_scaled(dataset, scaler: Scaler | None, target_scaler: Scaler | None, dtype) -> None:
+    """Refuse data that training could not hold: a value that, scaled as training scales it,
+    lies beyond ``dtype``'s range (``1e39`` unscaled, in float32, would become ``inf``).
+
+    Checked on the whole dataset in its file's order (not on a shuffled split), so the
+    message names the first such cell by its file, line and column.
+
+    Args:
+      dataset: the :class:`~jaxnet.data.Dataset`; scaler: of its inputs, or None;
+      target_scaler: of a regression target, or None; dtype: what training computes in.
+
+    Raises:
+      ValueError: naming the cell, its value (and its scaled value) and the limit.
+    """
+    dtype = np.dtype(dtype)
+    x = dataset.x if scaler is None else scaler.transform(dataset.x)
+    _check_columns(dataset, dataset.x, x, dataset.feature_names, dtype)
+    if dataset.task == "regression":
+        y = dataset.y if target_scaler is None else target_scaler.transform(dataset.y)
+        _check_columns(
+            dataset, dataset.y[:, None], np.reshape(y, (-1, 1)), [dataset.target_name], dtype
+        )
+
+
+def _check_columns(dataset, given, scaled, names, dtype) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(np.asarray(scaled, np.float64).astype(dtype))
+    if not bad.any():
+        return
+    row, column = (int(i) for i in np.argwhere(bad)[0])
+    value, became = given[row, column], scaled[row, column]
+    note = "" if value == became else f" (scaled: {became:g})"
+    raise ValueError(
+        f"{dataset.locate(row, names[column])}: {value:g}{note} is beyond the range of "
+        f"{dtype.name} (largest {float(np.finfo(dtype).max):.4g}), the dtype training computes "
+        "in; scale the column (a standard scaler) or fix the cell"
+    )

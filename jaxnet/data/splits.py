@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from .._limits import int_in_range
 from .dataset import Dataset
 
 
@@ -61,9 +62,8 @@ def split_indices(y, fractions, seed: int = 0, stratify: bool = True) -> tuple[n
             part.append(piece)
     out = tuple(rng.permutation(np.concatenate(p)).astype(np.int64) for p in parts)
     if any(len(p) == 0 for p in out):
-        raise ValueError(
-            f"fractions {tuple(f.tolist())} of {len(np.asarray(y))} rows leave a part empty"
-        )
+        shares = ", ".join(f"{v:g}" for v in f)
+        raise ValueError(f"fractions {shares} of {len(np.asarray(y))} rows leave a part empty")
     return out
 
 
@@ -137,14 +137,28 @@ def partition(dataset, val_fraction: float, test_fraction: float, seed: int = 0)
     """
     val_fraction = _fraction(val_fraction, "val_fraction")
     test_fraction = _fraction(test_fraction, "test_fraction")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    int_in_range(seed, "seed", 0)
     dataset = _dataset_of(dataset)
     stratify = dataset.task == "classification"
     rest, parts = (dataset.x, dataset.y), {"test": dataset.test}
     if dataset.test is None and test_fraction > 0:
-        rest, parts["test"] = split(*rest, (1 - test_fraction, test_fraction), seed, stratify)
+        rest, parts["test"] = _cut(rest, test_fraction, "test_fraction", "test", seed, stratify)
     if val_fraction > 0:
-        rest, parts["validation"] = split(*rest, (1 - val_fraction, val_fraction), seed, stratify)
+        rest, parts["validation"] = _cut(
+            rest, val_fraction, "val_fraction", "validation", seed, stratify
+        )
     ordered = {"train": rest, "validation": parts.get("validation"), "test": parts["test"]}
     return {k: v for k, v in ordered.items() if v is not None}
+
+
+def _cut(rest: tuple, fraction: float, argument: str, part: str, seed: int, stratify: bool):
+    """``(rest, part)``: ``split`` of ``rest`` by ``fraction``, or a ValueError naming the
+    argument, its value and how many rows there were to cut."""
+    try:
+        return split(*rest, (1 - fraction, fraction), seed, stratify)
+    except ValueError:
+        per_class = " (in every class)" if stratify else ""
+        raise ValueError(
+            f"{argument} {fraction:g} of {len(rest[1])} rows leaves the {part} set or the rows "
+            f"left empty{per_class}: give more rows, or a {argument} of 0 for no {part} set"
+        ) from None

@@ -28,6 +28,7 @@ from jax.sharding import PartitionSpec as P
 from sklearn.utils import check_random_state
 
 from .. import compile_cache
+from .._validate import host_cast
 from ..mlp import MLP
 from ..population.programs import compiled
 from . import objective
@@ -111,7 +112,8 @@ def lbfgs_task(est, X, Y, weight, *, first: bool) -> LbfgsTask:
         max_iter=min(int(est.max_iter), np.iinfo(np.int32).max),
         max_fun=min(int(est.max_fun), np.iinfo(np.int32).max),
     )
-    return LbfgsTask(spec, np.asarray(X, dtype), np.asarray(Y, dtype), np.asarray(weight, dtype),
+    x, y = host_cast(X, "X", dtype), host_cast(Y, "y", dtype)  # past float32: named, not inf
+    return LbfgsTask(spec, x, y, np.asarray(weight, dtype),
                      params, hyper, first)  # fmt: skip
 
 

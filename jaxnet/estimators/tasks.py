@@ -23,6 +23,7 @@ from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from .._validate import host_cast
 from ..mlp import MLP, without_dropout
 from . import epochs
 from .checks import activation_of, check_params, dtype_of
@@ -153,7 +154,7 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
     val = None
     if early:
         X, Y, weight, val = _split(est, rng, X, Y, weight)
-        val = tuple(np.asarray(a, dtype) for a in val)
+        val = tuple(host_cast(a, name, dtype) for a, name in zip(val, ("X", "y")))
     rows = X.shape[0]
     spec = Spec(
         without_dropout(net), est._loss_kind(Y.shape[1]), est.solver,
@@ -180,8 +181,8 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
         order = state["order"]
     return Task(
         spec=spec,
-        x=np.asarray(X, dtype),
-        y=np.asarray(Y, dtype),
+        x=host_cast(X, "X", dtype),  # a value past float32 is named, not made inf
+        y=host_cast(Y, "y", dtype),
         weight=np.asarray(weight, dtype),
         val=val,
         hyper=_hyper(est, rows, net),

@@ -228,6 +228,8 @@ def _checked(net, bucket, keys, x, y, o: Options, dtype) -> _Checked:
             "keys must be a 1-D array of jax.random keys, e.g. jax.random.split(key, P)"
         )
     n = keys.shape[0]
+    if n == 0:
+        raise ValueError("keys must hold at least one key (one per member); got 0 keys")
     if bucket is not None and len(bucket[0]) != n:
         raise ValueError(f"nets must have one net per key ({n}); got {len(bucket[0])}")
     _validate.loss_for(net, o.loss)

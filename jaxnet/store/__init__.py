@@ -32,7 +32,8 @@ to an older store in place), deleting runs, and merging stores written by severa
 One file per concept: :mod:`.schema` (tables, columns, curves as bytes), :mod:`.connection`
 (opening, creating, refusing, one transaction per write), :mod:`.columns` (the migration
 that adds later columns of ``runs`` to an older store), :mod:`.runs` (sweeps and runs,
-written and read), :mod:`.claims` (claims and data identities for several processes),
+written and read), :mod:`.claims` (claims, and the data identity a sweep's name is bound
+to, checked again when each group is stored),
 :mod:`.arrays` (arrays as bytes and a JSON layout), :mod:`.models` (kept models: trained
 params, scalers and labels of a sweep's best configs), :mod:`.search` (a search's rung
 results, member states at rung boundaries and PBT lineage), :mod:`.trials` (an Optuna
@@ -49,9 +50,12 @@ from .calls import record_call as record_call
 from .claims import check_data_identity as check_data_identity
 from .claims import claim as claim
 from .claims import claim_holder as claim_holder
+from .claims import data_identity as data_identity
+from .claims import identity_held as identity_held
 from .claims import release_claim as release_claim
 from .claims import release_claims as release_claims
 from .claims import renew_claims as renew_claims
+from .claims import stored_datasets as stored_datasets
 from .claims import take_over_claim as take_over_claim
 from .columns import add_missing_columns as add_missing_columns
 from .connection import connect as connect
@@ -142,6 +146,9 @@ __all__ = [
     "release_claim",
     "release_claims",
     "check_data_identity",
+    "data_identity",
+    "stored_datasets",
+    "identity_held",
     "encode_arrays",
     "decode_arrays",
     "add_runs",

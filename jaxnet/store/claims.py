@@ -1,14 +1,19 @@
-"""Claims with leases and data-file identities: what lets several processes share one store.
+"""Claims with leases and data identities: what lets several processes share one store.
 
-A claim names the process training a group and when its lease ends; a data identity records
-which file a sweep's rows were trained on. Both tables are created on first use, so stores
-written before they existed keep working unchanged.
+A claim names the process training a group and when its lease ends; a data identity binds a
+sweep's name to the data its rows were trained on (a file's SHA-256, or a built-in dataset's
+name). Both tables are created on first use, so stores written before they existed keep
+working unchanged. The identity is checked again in the transaction that stores a group's
+rows (:func:`identity_held`), so two processes that read different data under one
+name can never both store rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
+from .connection import writing
 from .schema import now
 
 _CLAIMS = """CREATE TABLE IF NOT EXISTS claims (
@@ -93,28 +98,66 @@ def release_claims(conn: sqlite3.Connection, holder: str) -> None:
 
 
 def check_data_identity(conn: sqlite3.Connection, sweep: str, identity: str) -> str | None:
-    """Record the identity of a sweep's data file, or return the one recorded before.
+    """Record the identity of a sweep's data, or return the one recorded before.
+
+    One write transaction (``BEGIN IMMEDIATE``): no group can be stored between the look at
+    the sweep's rows and the record.
 
     Args:
-      sweep: the sweep name; identity: text naming the file's content (its SHA-256) and how
-        it is read.
+      sweep: the sweep name; identity: text naming its data (a file's SHA-256 and how it is
+        read, or a built-in dataset).
 
     Returns:
       None when ``identity`` is new, the same as the recorded one, or the sweep has no stored
-      run yet (then it replaces the recorded one); otherwise the recorded identity, which the
-      caller reports: the data changed under a sweep with stored rows.
+      run yet (then it replaces the recorded one: a process that still trains on the old data
+      is refused when it stores, see :func:`identity_held`); otherwise the recorded
+      identity, which the caller reports: the data changed under a sweep with stored rows.
     """
-    stored = conn.execute(
-        "SELECT 1 FROM runs r JOIN sweeps s ON r.sweep_id = s.id WHERE s.name = ? LIMIT 1",
-        (sweep,),
-    ).fetchone()
-    keep = "DO NOTHING" if stored else "DO UPDATE SET identity = excluded.identity"
-    with conn:
+    with writing(conn):
+        conn.execute("BEGIN IMMEDIATE")
         conn.execute(_DATA_FILES)
+        stored = conn.execute(
+            "SELECT 1 FROM runs r JOIN sweeps s ON r.sweep_id = s.id WHERE s.name = ? LIMIT 1",
+            (sweep,),
+        ).fetchone()
+        keep = "DO NOTHING" if stored else "DO UPDATE SET identity = excluded.identity"
         conn.execute(
             "INSERT INTO data_files (sweep, identity, created) VALUES (?, ?, ?) "
             f"ON CONFLICT (sweep) {keep}",
             (sweep, identity, now()),
         )
-    row = conn.execute("SELECT identity FROM data_files WHERE sweep = ?", (sweep,)).fetchone()
+        row = conn.execute("SELECT identity FROM data_files WHERE sweep = ?", (sweep,)).fetchone()
     return None if row[0] == identity else row[0]
+
+
+def data_identity(conn: sqlite3.Connection, sweep: str) -> str | None:
+    """The identity recorded for a sweep's data, or None (none recorded, or an older store)."""
+    tables = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'data_files'"
+    ).fetchone()
+    if tables is None:
+        return None
+    row = conn.execute("SELECT identity FROM data_files WHERE sweep = ?", (sweep,)).fetchone()
+    return None if row is None else row[0]
+
+
+def stored_datasets(conn: sqlite3.Connection, sweep: str) -> list[str]:
+    """The distinct ``dataset`` values of a sweep's stored rows, sorted (for stores written
+    before data identities were recorded for built-in datasets)."""
+    rows = conn.execute(
+        "SELECT DISTINCT r.dataset FROM runs r JOIN sweeps s ON r.sweep_id = s.id "
+        "WHERE s.name = ? ORDER BY r.dataset",
+        (sweep,),
+    )
+    return [r[0] for r in rows]
+
+
+@contextlib.contextmanager
+def identity_held(conn: sqlite3.Connection, sweep: str):
+    """A write transaction (``BEGIN IMMEDIATE``) in which a sweep's recorded data identity
+    cannot change; yields it (None when none is recorded). Rows stored inside it
+    (:func:`~.runs.insert_runs` commits it) were stored under the identity the caller saw,
+    and an exception inside rolls back what was not committed."""
+    with writing(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        yield data_identity(conn, sweep)

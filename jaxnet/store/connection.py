@@ -7,9 +7,12 @@ naming the file, and what earlier transactions committed is kept.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
+from .._reading import kind
 from .columns import add_missing_columns
 from .schema import APPLICATION, SCHEMA, SCHEMA_VERSION, StoreError
 
@@ -108,6 +111,20 @@ def _is_empty(conn: sqlite3.Connection, path) -> bool:
         raise StoreError(f"{path} is not a jaxnet results store (not an SQLite database)") from None
 
 
+def _check_not_special(path) -> None:
+    """Refuse a path that is there but is no regular file: SQLite would wait forever on a FIFO
+    and fail on a device with "disk I/O error"."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # nothing there (yet), or nothing to tell: SQLite says what it finds
+    if not stat.S_ISREG(mode):
+        raise StoreError(
+            f"{path} is {kind(mode)}, not a results store: a store is an SQLite file "
+            "(give --store a file path)"
+        )
+
+
 def connect(path) -> sqlite3.Connection:
     """Open the store at ``path``, creating it (and its directory) when it does not exist.
 
@@ -115,8 +132,10 @@ def connect(path) -> sqlite3.Connection:
       A connection in WAL mode whose rows read as :class:`sqlite3.Row`.
 
     Raises:
-      StoreError: the file is not a jaxnet store, or has a newer schema version.
+      StoreError: the file is not a jaxnet store (a FIFO, a device or a directory included),
+        or has a newer schema version.
     """
+    _check_not_special(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=60.0)
@@ -161,6 +180,7 @@ def open_existing(path) -> sqlite3.Connection:
     Raises:
       StoreError: no such file, an empty or foreign file, a newer schema, or unreadable.
     """
+    _check_not_special(path)
     if not Path(path).is_file():
         raise StoreError(f"{path}: no such results store (run `jaxnet sweep FILE --store {path}`)")
     if Path(path).stat().st_size == 0:

@@ -9,12 +9,16 @@ hold, so every process ends when the whole sweep is stored. A finished group's r
 committed in one transaction as soon as the engine reports it; a group reported twice (a task
 Ray reran) is stored once, and a failed task is submitted again up to ``retries`` times.
 
-:func:`open_sweep` is the store's side of a sweep's start: its row, the identity of its data
-file, and the groups that still have configs to train.
+:func:`open_sweep` is the store's side of a sweep's start: the identity of its data (a
+sweep's name is bound to one dataset: another one under the same name is refused), its row,
+and the groups that still have configs to train. The identity is checked again before each
+claim and in the transaction that commits each group, so a process that read a data file
+another process on the store has since replaced stops instead of mixing the two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -149,11 +153,13 @@ class Opened:
         (groups with nothing left are dropped).
       claims: each group's claim key, :func:`shape_id` of the whole group it comes from, so
         every process on the store names a group alike whatever it finds stored.
+      identity: the data identity this process trains on (checked at each claim and commit).
     """
 
     sweep_id: int
     groups: list
     claims: list
+    identity: str | None = None
 
     @property
     def todo(self) -> int:
@@ -162,25 +168,110 @@ class Opened:
 
 
 def open_sweep(conn, plan: Preflight) -> Opened:
-    """Record the sweep (and its data file's identity) in the store; find what is left to do.
+    """Bind the sweep's name to its data in the store, record the sweep; find what is left.
+
+    Nothing is written when the data is refused.
 
     Raises:
-      SweepError: the data file changed since the sweep's stored runs were trained.
+      SweepError: the store holds runs of this sweep's name trained on other data (another
+        dataset, or its file has changed since).
     """
-    sweep = plan.sweep
+    sweep, identity = plan.sweep, plan.prepared.identity
+    if identity is not None:
+        _check_stored_dataset(conn, plan)
+        recorded = store.check_data_identity(conn, sweep.name, identity)
+        if recorded:
+            raise SweepError(_other_data(sweep.name, recorded, identity, conn))
     sweep_id = store.add_sweep(conn, sweep.name, sweep.source, spec_hash(sweep))
-    identity = plan.prepared.identity
-    recorded = identity and store.check_data_identity(conn, sweep.name, identity)
-    if recorded:
-        raise SweepError(
-            f"sweep {sweep.name!r}: its data file changed since its stored runs were trained "
-            f"(stored: {recorded}; now: {identity}); give the sweep a new name or use a new store"
-        )
     done = store.done_config_ids(conn, sweep.name)
     left = [[c for c in g if config_id(sweep.name, c) not in done] for g in plan.groups]
     kept = [i for i, g in enumerate(left) if g]
     claims = [shape_id(plan.groups[i], plan.n_train) for i in kept]
-    return Opened(sweep_id, [left[i] for i in kept], claims)
+    return Opened(sweep_id, [left[i] for i in kept], claims, identity)
+
+
+def _store_file(conn) -> str:
+    return conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def _other_data(name: str, recorded: str, identity: str, conn) -> str:
+    """The one line that refuses a sweep name whose stored runs were trained on other data."""
+    where = _store_file(conn)
+    same_kind = recorded.split()[0] == identity.split()[0] != "builtin"
+    if same_kind and _digest(recorded) != _digest(identity):
+        what = f"its data file changed since its stored runs in {where} were trained"
+    elif same_kind:
+        what = f"its stored runs in {where} were trained on the same file with another target/task"
+    else:
+        what = f"its stored runs in {where} were trained on other data"
+    return (
+        f"sweep {name!r}: {what} (stored: {_short(recorded)}; now: {_short(identity)}); give "
+        f'this sweep a new name (e.g. name = "{name}-2") or use another store'
+    )
+
+
+def _digest(identity: str) -> str | None:
+    words = [w for w in identity.split() if w.startswith("sha256=")]
+    return words[0] if words else None
+
+
+def _short(identity: str) -> str:
+    """An identity for a message: its SHA-256 to 12 digits, an unset task left out."""
+    words = [w[:19] if w.startswith("sha256=") else w for w in identity.split()]
+    return " ".join(w for w in words if w != "task=None")
+
+
+def _check_stored_dataset(conn, plan: Preflight) -> None:
+    """Rows stored before data identities covered built-in datasets name their dataset only."""
+    sweep = plan.sweep
+    if store.data_identity(conn, sweep.name) is not None:
+        return
+    others = [d for d in store.stored_datasets(conn, sweep.name) if d != sweep.dataset]
+    if others:
+        raise SweepError(
+            _other_data(sweep.name, f"dataset {others[0]}", plan.prepared.identity, conn)
+        )
+
+
+def check_identity(conn, name: str, identity: str | None) -> None:
+    """Refuse to go on when the store's data identity for ``name`` is no longer ``identity``:
+    another process started the sweep on other data (a data file changed since this one read
+    it) before any group was stored.
+
+    Raises:
+      SweepError: naming both identities; nothing of this process's groups is stored after.
+    """
+    recorded = None if identity is None else store.data_identity(conn, name)
+    if recorded is not None and recorded != identity:
+        raise SweepError(_changed_meanwhile(name, recorded, identity))
+
+
+@contextlib.contextmanager
+def same_data(conn, name: str, identity: str | None):
+    """A write transaction in which the store's data identity for ``name`` is ``identity``:
+    what is stored inside it was trained on the data the store records.
+
+    Raises:
+      SweepError: another process started the sweep on other data meanwhile; nothing of
+        the block is stored.
+    """
+    if identity is None:
+        yield
+        return
+    with store.identity_held(conn, name) as recorded:
+        if recorded is not None and recorded != identity:
+            raise SweepError(_changed_meanwhile(name, recorded, identity))
+        yield
+
+
+def _changed_meanwhile(name: str, recorded: str, identity: str) -> str:
+    return (
+        f"sweep {name!r}: another process started it on other data while this one trained "
+        f"(the store now records {_short(recorded)}; this process read {_short(identity)}): "
+        "this process "
+        "stops without storing its groups, so the sweep's rows never mix two datasets; "
+        "rerun it to train on the data the store records"
+    )
 
 
 class _Loop:
@@ -191,7 +282,7 @@ class _Loop:
         self.keeper = keeper
         self.groups, self.engine, self.leases = opened.groups, engine, leases
         self.retries, self.log, self.bar = retries, log, bar
-        self.shapes = opened.claims
+        self.shapes, self.identity = opened.claims, opened.identity
         self.waiting = list(range(len(self.groups)))  # neither claimed by us nor known to be stored
         self.running: dict[int, list[dict]] = {}  # claimed and submitted: index -> configs
         self.attempts: dict[int, int] = {}
@@ -214,7 +305,9 @@ class _Loop:
                 return
             if not self._missing(i):
                 self._stored_elsewhere(i)
-            elif self.leases.claim(self.name, self.shapes[i]):
+                continue
+            check_identity(self.conn, self.name, self.identity)
+            if self.leases.claim(self.name, self.shapes[i]):
                 missing = self._missing(i)  # again: its last holder may have just committed it
                 if not missing:
                     self.leases.release(self.name, self.shapes[i])
@@ -246,12 +339,21 @@ class _Loop:
             self.log(f"group {label} failed ({type(error).__name__}); running it again")
         self.engine.submit(i, self.running[i])
 
+    def _store(self, result) -> int:
+        if self.keeper is None:
+            return store.insert_runs(self.conn, self.sweep_id, result.rows)
+        # the rows and the models kept of them: one transaction
+        return self.keeper.insert(self.conn, self.sweep_id, result.rows, result.params)
+
+    def _insert(self, result) -> int:
+        """Store one group's rows (and kept models) if the sweep's data is still this
+        process's data: the look and the write in one transaction."""
+        with same_data(self.conn, self.name, self.identity):
+            return self._store(result)
+
     def _commit(self, i: int, result) -> None:
         configs = self.running.pop(i)
-        if self.keeper is None:
-            inserted = store.insert_runs(self.conn, self.sweep_id, result.rows)
-        else:  # the rows and the models kept of them: one transaction
-            inserted = self.keeper.insert(self.conn, self.sweep_id, result.rows, result.params)
+        inserted = self._insert(result)
         self.leases.release(self.name, self.shapes[i])
         self.committed.add(i)
         t = self.tally

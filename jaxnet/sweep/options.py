@@ -12,6 +12,8 @@ import dataclasses
 import importlib.util
 import math
 
+from .._limits import int_in_range, shown
+
 ENGINES = ("in-process", "ray")
 RAY_ONLY = ("address", "gpus_per_group", "cpus_per_group")
 RAY_MISSING = (
@@ -30,6 +32,26 @@ def ray_installed() -> bool:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_address(address) -> str:
+    """A Ray cluster address: ``"auto"``, ``"local"``, or ``[ray://]HOST:PORT`` with a port
+    from 1 to 65535; anything else is refused before Ray is imported.
+
+    Raises:
+      ValueError: naming the address and the forms expected.
+    """
+    expected = "address must be 'auto', 'local' or 'HOST:PORT' with a port from 1 to 65535"
+    if not isinstance(address, str):
+        raise ValueError(f"{expected}; got {shown(address)}")
+    if address in ("auto", "local"):
+        return address
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not (colon and host and port.isdigit() and 1 <= int(port) <= 65535) or any(
+        c.isspace() for c in address
+    ):
+        raise ValueError(f"{expected}; got {shown(address)}")
+    return address
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,23 +91,20 @@ class EngineOptions:
             raise ValueError(
                 f"engine {self.engine!r} takes no {', '.join(given)}; those go with engine 'ray'"
             )
-        if self.address is not None and not isinstance(self.address, str):
-            raise ValueError(
-                f"address must be a string like 'auto' or 'HOST:PORT'; got {self.address!r}"
-            )
+        if self.address is not None:
+            check_address(self.address)
         gpus = self.gpus_per_group
         if gpus is not None and (not _number(gpus) or gpus < 0):
             raise ValueError(f"gpus_per_group must be a number >= 0; got {gpus!r}")
         cpus = self.cpus_per_group
         if cpus is not None and (not _number(cpus) or cpus <= 0):
             raise ValueError(f"cpus_per_group must be a positive number or None; got {cpus!r}")
-        retries = self.retries
-        if retries is not None and (
-            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
-        ):
-            raise ValueError(f"retries must be an int >= 0; got {retries!r}")
-        if not _number(self.lease) or not self.lease >= 1:
-            raise ValueError(f"lease must be at least 1 second; got {self.lease!r}")
+        if self.retries is not None:
+            int_in_range(self.retries, "retries", 0)
+        if not _number(self.lease) or not self.lease >= 1:  # inf and nan are no lease at all
+            raise ValueError(
+                f"lease must be a finite number of seconds, at least 1; got {self.lease!r}"
+            )
 
     @property
     def retry_limit(self) -> int:

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from .. import _validate, data, mlp
-from ..sizing import MAX_GROUP_BYTES, training_bytes
+from ..sizing import MAX_GROUP_BYTES, batch_rows, loop_bytes, training_bytes
 from . import regimen
 from .options import EngineOptions
 from .plan import expand, group, task_defaults, trial_config
@@ -41,8 +41,9 @@ class Prepared:
         ``x`` ``(n, features)`` scaled with a scaler fitted on the training rows; ``y`` class
         indices ``(n,)`` or scaled regression targets ``(n,)``.
       task: ``"classification"`` or ``"regression"``; n_features, n_outputs: the net's ends.
-      identity: for a file dataset, what the store records to notice a changed file (the
-        file's SHA-256 and how it is read); None for a built-in dataset.
+      identity: what the store binds the sweep's name to (:func:`data_identity`): for a file
+        dataset, the SHA-256 of the bytes read and how they were read; for a built-in one,
+        its name.
       x_scaler, y_scaler: the :class:`~jaxnet.Scaler` fitted on the training inputs and
         (regression) targets, or None; labels: a classifier's original class labels, one
         per output, or None; feature_names, target_name: the dataset's column names. A kept
@@ -61,51 +62,82 @@ class Prepared:
     target_name: str | None = None
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as e:
-        raise type(e)(f"cannot read {path}: {e.strerror}") from e
-    return digest.hexdigest()
+def data_identity(sweep: Sweep, content: bytes | None = None) -> str:
+    """What a sweep's rows were trained on, as the store records it beside the sweep's name.
+
+    Args:
+      sweep: the spec; content: the bytes of its data file (None for a built-in dataset).
+
+    Returns:
+      ``"csv sha256=... target=... task=..."`` or ``"npz sha256=... task=..."`` for a file (the
+      SHA-256 of exactly the bytes parsed), ``"builtin NAME"`` for a built-in dataset.
+    """
+    s = sweep.settings
+    if content is None:
+        return f"builtin {sweep.dataset}"
+    digest = hashlib.sha256(content).hexdigest()
+    if sweep.dataset == "csv":
+        return f"csv sha256={digest} target={s['target']} task={s['task']}"
+    return f"npz sha256={digest} task={s['task']}"
 
 
-def _dataset(sweep: Sweep) -> tuple[data.Dataset, str | None]:
-    """The sweep's dataset and, for a file, its identity (see :class:`Prepared`)."""
+def _dataset(sweep: Sweep) -> tuple[data.Dataset, str]:
+    """The sweep's dataset and its identity (see :class:`Prepared`): a file is read once, and
+    the bytes hashed are the bytes parsed, so a file changed meanwhile cannot slip between."""
     s = sweep.settings
     if sweep.dataset == "csv":
-        identity = f"csv sha256={_sha256(s['csv'])} target={s['target']} task={s['task']}"
-        return data.read_csv(s["csv"], s["target"], task=s["task"]), identity
+        content = data.csv_bytes(s["csv"])
+        dataset = data.parse_csv(content, s["csv"], s["target"], task=s["task"])
+        return dataset, data_identity(sweep, content)
     if sweep.dataset == "npz":
-        identity = f"npz sha256={_sha256(s['npz'])} task={s['task']}"
-        return data.read_npz(s["npz"], task=s["task"]), identity
-    return data.load(sweep.dataset, seed=s["data_seed"]), None
+        content = data.npz_bytes(s["npz"])
+        return data.parse_npz(content, s["npz"], task=s["task"]), data_identity(sweep, content)
+    return data.load(sweep.dataset, seed=s["data_seed"]), data_identity(sweep)
 
 
-def _scaled(parts: dict, kind: str, column: int) -> tuple[dict, data.Scaler | None]:
-    """Scale column 0 (inputs) or 1 (targets) of every part with a train-fitted scaler;
-    ``(parts, scaler)`` (None for ``"none"``)."""
-    if kind == "none":
-        return parts, None
-    scaler = data.Scaler.fit(parts["train"][column], kind)
-    scaled = {
+def _scaler(parts: dict, kind: str, column: int) -> data.Scaler | None:
+    """A scaler of column 0 (inputs) or 1 (targets) fitted on the training part, or None."""
+    return None if kind == "none" else data.Scaler.fit(parts["train"][column], kind)
+
+
+def _scaled(parts: dict, scaler: data.Scaler | None, column: int) -> dict:
+    """Every part with column 0 (inputs) or 1 (targets) scaled by ``scaler``."""
+    if scaler is None:
+        return parts
+    return {
         k: tuple(scaler.transform(a) if i == column else a for i, a in enumerate(v))
         for k, v in parts.items()
     }
-    return scaled, scaler
+
+
+def _parts(sweep: Sweep, dataset: data.Dataset) -> dict:
+    """The dataset's parts, cut as the sweep says; a dataset too small for its fractions is
+    refused naming the sweep, its data and the settings."""
+    s = sweep.settings
+    try:
+        return data.partition(dataset, s["val_fraction"], s["test_fraction"], s["data_seed"])
+    except ValueError as e:
+        raise SweepError(f"{sweep.name}: {dataset.path or sweep.dataset}: {e}") from None
 
 
 def prepare(sweep: Sweep) -> Prepared:
-    """Load, split and scale the sweep's dataset (see :class:`Prepared`)."""
+    """Load, split and scale the sweep's dataset (see :class:`Prepared`).
+
+    Raises:
+      SweepError: the data cannot be split by the sweep's fractions, or a value, scaled as
+        the sweep scales it, is beyond float32 (named by its file's line and column).
+    """
     s = sweep.settings
     dataset, identity = _dataset(sweep)
-    parts = data.partition(dataset, s["val_fraction"], s["test_fraction"], s["data_seed"])
-    parts, x_scaler = _scaled(parts, s["scaler"], 0)
-    y_scaler = None
-    if dataset.task == "regression":
-        parts, y_scaler = _scaled(parts, s["target_scaler"], 1)
+    parts = _parts(sweep, dataset)
+    regression = dataset.task == "regression"
+    x_scaler = _scaler(parts, s["scaler"], 0)
+    y_scaler = _scaler(parts, s["target_scaler"], 1) if regression else None
+    try:
+        data.check_scaled(dataset, x_scaler, y_scaler, "float32")
+    except ValueError as e:
+        raise SweepError(f"{sweep.name}: {e}") from None
+    parts = _scaled(_scaled(parts, x_scaler, 0), y_scaler, 1)
     outputs = dataset.n_classes if dataset.task == "classification" else 1
     labels = None if dataset.classes is None else tuple(_plain(c) for c in dataset.classes)
     return Prepared(
@@ -330,13 +362,19 @@ def group_bytes(configs: list[dict], prepared: Prepared, itemsize: int = 4) -> i
     """An estimate of the memory one group needs while it trains (float32: ``itemsize`` 4).
 
     :func:`jaxnet.sizing.training_bytes` of the group's net, for its P members and the
-    largest split (a whole split is evaluated at once).
+    largest split (a whole split is evaluated at once), and :func:`jaxnet.sizing.loop_bytes`
+    of its steps and chunks.
 
     Args:
       configs: one group's P configs (one shape); prepared: the sweep's data.
     """
     rows = max(len(y) for _, y in prepared.parts.values())
-    return training_bytes(net_for(configs[0], prepared), rows, len(configs), itemsize)
+    c = configs[0]
+    n_train = len(prepared.parts["train"][1])
+    loop = loop_bytes(
+        c["steps"], c["eval_every"], batch_rows(c["batch_size"], n_train), len(configs)
+    )
+    return training_bytes(net_for(c, prepared), rows, len(configs), itemsize) + loop
 
 
 def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepared, loss: str):
@@ -358,9 +396,10 @@ def check_against_data(sweep: Sweep, groups: list[list[dict]], prepared: Prepare
             c = configs[0]
             raise SweepError(
                 f"{sweep.name}: the group of {len(configs)} nets with hidden sizes "
-                f"{_short(c['hidden'])} would need about {need / 2**30:,.1f} GiB; the limit is "
-                f"{MAX_GROUP_BYTES / 2**30:g} GiB per group (jaxnet.sizing.MAX_GROUP_BYTES): "
-                "use narrower or shallower nets, or fewer seeds and learning rates per shape"
+                f"{_short(c['hidden'])} and {c['steps']} steps would need about "
+                f"{need / 2**30:,.1f} GiB; the limit is {MAX_GROUP_BYTES / 2**30:g} GiB per "
+                "group (jaxnet.sizing.MAX_GROUP_BYTES): use narrower or shallower nets, fewer "
+                "steps (or more evals), or fewer seeds and learning rates per shape"
             )
 
 

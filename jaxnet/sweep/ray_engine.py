@@ -18,15 +18,17 @@ sets ``XLA_FLAGS``), not every core of the node. By default a CPU group takes a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
+import socket
 import subprocess
 import sys
 import time
 
 from .. import tiers
-from .options import RAY_MISSING, EngineOptions
+from .options import RAY_MISSING, EngineOptions, check_address
 from .preparation import Prepared
 from .task import train_group
 
@@ -37,6 +39,98 @@ def _ray():
     except ImportError:
         raise ValueError(RAY_MISSING) from None
     return ray
+
+
+CONNECT_TIMEOUT = 10.0  # seconds for a cluster's address to answer before Ray is asked to join
+# Ray's own waits when joining, bounded (each only where the user has not set it): one round of
+# attempts to reach the cluster's GCS instead of twenty, so an address where something answers
+# that is no Ray cluster fails in about 40 s, not in a quarter of an hour.
+_JOIN_ENV = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_gcs_rpc_server_connect_timeout_s": "5"}
+
+
+def _bootstrap(address: str) -> str | None:
+    """``HOST:PORT`` of the cluster ``address`` names (``"auto"``: the one Ray would pick), or
+    None when it cannot be told here (Ray then reports on its own)."""
+    if address != "auto":
+        return address.removeprefix("ray://")
+    try:  # Ray's own lookup of RAY_ADDRESS and the last cluster started on this machine
+        from ray._private.services import canonicalize_bootstrap_address
+
+        return canonicalize_bootstrap_address("auto")
+    except Exception:  # a private helper of Ray's: when it moves, skip the early check
+        return None
+
+
+def _check_reachable(where: str, target: str | None) -> None:
+    """Refuse, within :data:`CONNECT_TIMEOUT`, a cluster address where nothing answers."""
+    if not target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError) as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or e)
+        raise ValueError(
+            f"engine 'ray': cannot join {where}: nothing answers at {target} ({why}, within "
+            f"{CONNECT_TIMEOUT:g} s); start a cluster there (ray start --head --port=PORT) or "
+            "leave out --address to start one on this machine"
+        ) from None
+    with conn:
+        if not _speaks_grpc(conn):
+            raise ValueError(
+                f"engine 'ray': cannot join {where}: something answers at {target} but it is no "
+                f"Ray cluster (no gRPC reply within {GRPC_TIMEOUT:g} s); give the address that "
+                "`ray start --head` printed (HOST:6379 by default)"
+            )
+
+
+GRPC_TIMEOUT = 5.0  # seconds for a cluster's port to answer an HTTP/2 greeting
+# The client's connection preface and an empty SETTINGS frame (RFC 9113, 3.4 and 6.5).
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(conn: socket.socket) -> bool:
+    """Whether the peer answers an HTTP/2 greeting with a SETTINGS frame, as a Ray cluster's
+    gRPC port does at once. A silent port or a web server made Ray itself retry for 40 s and
+    print three lines of its own warnings. With ``RAY_USE_TLS`` the greeting cannot be checked
+    in the clear, and Ray is left to answer (True)."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return True
+    try:
+        conn.settimeout(GRPC_TIMEOUT)
+        conn.sendall(_HTTP2_GREETING)
+        head = b""
+        while len(head) < 9 and (part := conn.recv(9 - len(head))):
+            head += part
+    except OSError:  # a timeout, or the peer hung up on the greeting
+        return False
+    return len(head) == 9 and head[3] == 4  # a frame header whose type is SETTINGS
+
+
+@contextlib.contextmanager
+def _bounded_join():
+    """:data:`_JOIN_ENV` set (where unset) while Ray joins a cluster, then taken back."""
+    added = {k: v for k, v in _JOIN_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``RAY_ADDRESS`` (checked like the flag), else None
+    for a new local cluster; one that does not answer is refused here."""
+    if address is None and os.environ.get("RAY_ADDRESS"):
+        try:  # the flag was checked with the options; the variable is checked here
+            address = check_address(os.environ["RAY_ADDRESS"])
+        except ValueError as e:
+            raise ValueError(f"engine 'ray': RAY_ADDRESS: {e}") from None
+    address = None if address == "local" else address  # Ray's name for a new local cluster
+    if address is not None:
+        _check_reachable(address, _bootstrap(address))
+    return address
 
 
 def _token_mode_here() -> None:
@@ -113,15 +207,15 @@ def _init(ray, address: str | None) -> LocalHead | None:
     Returns:
       The :class:`LocalHead` this call started, or None when it joined a running cluster.
     """
-    address = address or os.environ.get("RAY_ADDRESS")
-    address = None if address == "local" else address  # Ray's name for a new local cluster
+    address = _address(address)
     head = None
     try:
         if address is None:
             head = LocalHead()
-        ray.init(
-            address=address or head.address, log_to_driver=False, logging_level=logging.WARNING
-        )
+        with _bounded_join() if address is not None else contextlib.nullcontext():
+            ray.init(
+                address=address or head.address, log_to_driver=False, logging_level=logging.WARNING
+            )
         return head
     except (ConnectionError, ValueError, ray.exceptions.RayError) as e:
         if ray.is_initialized():

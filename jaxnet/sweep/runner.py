@@ -1,9 +1,10 @@
 """Run a sweep: the short story of one ``jaxnet sweep`` call.
 
-Check everything before anything is written (:func:`~.preparation.preflight`), open the store and
-find what is left (:func:`~.driver.open_sweep`), start an engine (:mod:`.engines`) and let the
-driver claim, train and commit the groups (:func:`~.driver.drive`), then say where the wall
-time went (:class:`SweepSummary`).
+Check everything before anything is written (:func:`~.preparation.preflight`), start an engine
+(:mod:`.engines`; Ray is imported, started or joined here, so a refusal leaves nothing behind),
+open the store and find what is left (:func:`~.driver.open_sweep`), let the driver claim, train
+and commit the groups (:func:`~.driver.drive`), then say where the wall time went
+(:class:`SweepSummary`).
 """
 
 from __future__ import annotations
@@ -79,24 +80,42 @@ def run(
     plan = preflight(sweep, options)  # every check against the data, before any write
     keeper = Keeper(sweep.name, keep, plan.settings["metric"], plan.prepared)
     method = method_for(plan)
-    with switched(tiered), store.opened(store_path) as conn:
-        _check_search_record(conn, plan, store_path)
-        opened = open_sweep(conn, plan)
-        total, todo = _counts(conn, plan, opened, method)
-        shown = (
-            f"{len(opened.groups)} groups"
-            if method is None
-            else f"{_article(method.name)} {method.name} search"
-        )
-        what = "trials" if isinstance(method, OptunaSearch) else "configs"
-        log(
-            f"sweep {sweep.name}: {sweep.dataset}, {total} {what}; "
-            f"{total - todo} already stored, {todo} to train in {shown} -> {store_path}"
-        )
-        train = (conn, store_path, plan, opened, todo, progress, log, keeper, method)
-        summary = _train_and_record(train, start, counts, (total, todo))
-        steps = store.steps_trained(conn, sweep.name) if method is not None else None
-        grid_steps = _grid_steps(conn, plan)
+    with switched(tiered):
+        # The engine starts before the store is opened: a missing Ray, a cluster that does not
+        # answer or cannot hold a group leaves no store file and no sweep row behind.
+        engine = make_engine(plan.options, sweep.name, plan.prepared, plan.settings["curve_points"])
+        try:
+            with store.opened(store_path) as conn:
+                _check_search_record(conn, plan, store_path)
+                opened = open_sweep(conn, plan)
+                total, todo = _counts(conn, plan, opened, method)
+                shown = (
+                    f"{len(opened.groups)} groups"
+                    if method is None
+                    else f"{_article(method.name)} {method.name} search"
+                )
+                what = "trials" if isinstance(method, OptunaSearch) else "configs"
+                log(
+                    f"sweep {sweep.name}: {sweep.dataset}, {total} {what}; "
+                    f"{total - todo} already stored, {todo} to train in {shown} -> {store_path}"
+                )
+                train = (
+                    conn,
+                    store_path,
+                    plan,
+                    opened,
+                    todo,
+                    progress,
+                    log,
+                    keeper,
+                    method,
+                    engine,
+                )
+                summary = _train_and_record(train, start, counts, (total, todo))
+                steps = store.steps_trained(conn, sweep.name) if method is not None else None
+                grid_steps = _grid_steps(conn, plan)
+        finally:
+            engine.close()
     if method is None:
         return summary
     return dataclasses.replace(summary, method=method.name, steps=(steps, grid_steps))
@@ -204,30 +223,28 @@ def _check_search_record(conn, plan: Preflight, store_path) -> None:
         )
 
 
-def _train(conn, store_path, plan: Preflight, opened: Opened, todo, progress, log, keeper, method):
-    """Start the engine, drive the groups (or the search) through it; ``(tally, engine
+def _train(
+    conn, store_path, plan: Preflight, opened: Opened, todo, progress, log, keeper, method, engine
+):
+    """Drive the groups (or the search) through the started ``engine``; ``(tally, engine
     start-up seconds)``. ``todo``: configs (or trials) left, for the progress bar."""
     name = plan.sweep.name
-    engine = make_engine(plan.options, name, plan.prepared, plan.settings["curve_points"])
     retries = plan.options.retry_limit
-    try:
-        with (
-            Leases(conn, store_path, plan.options.lease) as leases,
-            _progress_bar(todo, progress, name) as bar,
-        ):
-            if method is None:
-                tally = drive(
-                    conn, opened, name, engine, leases,
-                    retries=retries, log=log, bar=bar, keeper=keeper,
-                )  # fmt: skip
-            else:
-                tally = drive_search(
-                    conn, plan, method, opened.sweep_id, engine, leases, keeper,
-                    retries=retries, log=log, bar=bar,
-                )  # fmt: skip
-                tally.elsewhere = max(0, todo - tally.trained)
-    finally:
-        engine.close()
+    with (
+        Leases(conn, store_path, plan.options.lease) as leases,
+        _progress_bar(todo, progress, name) as bar,
+    ):
+        if method is None:
+            tally = drive(
+                conn, opened, name, engine, leases,
+                retries=retries, log=log, bar=bar, keeper=keeper,
+            )  # fmt: skip
+        else:
+            tally = drive_search(
+                conn, plan, method, opened.sweep_id, engine, leases, keeper,
+                retries=retries, log=log, bar=bar,
+            )  # fmt: skip
+            tally.elsewhere = max(0, todo - tally.trained)
     return tally, getattr(engine, "startup_seconds", 0.0)
 
 

@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import math
 
+from .._limits import INT32_MAX, range_text
+from .values import one_of
+
 METHODS = ("grid", "halving", "pbt", "optuna")
 SAMPLERS = ("tpe", "cmaes", "gp", "random", "qmc")
 PRUNERS = ("none", "halving")
@@ -46,9 +49,11 @@ GRID = {"method": "grid"}
 
 
 def _int_at_least(low: int):
+    """An int from ``low`` to 2**31 - 1: the one rule for ints (:mod:`jaxnet._limits`)."""
+
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ValueError(f"an int of at least {low}")
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= INT32_MAX:
+            raise ValueError(range_text(low))
         return int(v)
 
     return check
@@ -76,15 +81,6 @@ def _factors(v):
     return [float(f) for f in v]
 
 
-def _one_of(names):
-    def check(v):
-        if v not in names:
-            raise ValueError(f"one of {', '.join(names)}")
-        return v
-
-    return check
-
-
 def _trials(v):
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_TRIALS:
         raise ValueError(f"an int from 1 to {MAX_TRIALS:,} (how many trials the study asks for)")
@@ -110,11 +106,11 @@ METHOD_KEYS = {
         "seed": (_int_at_least(0), 0),
     },
     "optuna": {
-        "sampler": (_one_of(SAMPLERS), "tpe"),
+        "sampler": (one_of(SAMPLERS), "tpe"),
         "trials": (_trials, None),
         "batch": (_batch, "auto"),
         "seed": (_int_at_least(0), 0),
-        "pruner": (_one_of(PRUNERS), "none"),
+        "pruner": (one_of(PRUNERS), "none"),
         "min_steps": (_int_at_least(1), 0),  # 0: not given; required with pruner = "halving"
         "factor": (_above_one, 3.0),
     },

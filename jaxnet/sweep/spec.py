@@ -106,8 +106,23 @@ import re
 from pathlib import Path
 
 from .. import activations, data, losses, mlp, schedules, train
+from .._limits import shown
+from .._reading import read_regular
 from ..sizing import MAX_GROUP_BYTES as MAX_GROUP_BYTES
 from .search_table import GRID, check_search, check_space, is_study
+from .values import (
+    boolean,
+    dropout_rate,
+    fraction,
+    int_from,
+    is_int,
+    is_number,
+    lr_factor,
+    non_negative_float,
+    one_of,
+    padding,
+    positive_float,
+)
 
 try:
     import tomllib
@@ -193,77 +208,8 @@ class SweepError(ValueError):
 # --- checking values --------------------------------------------------------------------------
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _int_from(low: int, high: int | None = None):
-    def check(v):
-        if not _is_int(v) or v < low or (high is not None and v >= high):
-            top = "" if high is None else f" and below {high}"
-            raise ValueError(f"an int of at least {low}{top}")
-        return int(v)
-
-    return check
-
-
-def _positive_float(v):
-    if not _is_number(v) or v <= 0:
-        raise ValueError("a positive finite number")
-    return float(v)
-
-
-def _non_negative_float(v):
-    if not _is_number(v) or v < 0:
-        raise ValueError("a finite number of at least 0")
-    return float(v)
-
-
-def _dropout_rate(v):
-    if not _is_number(v) or not 0 <= v < 1:
-        raise ValueError("a number in [0, 1): the probability of dropping a hidden unit")
-    return float(v)
-
-
-def _lr_factor(v):
-    if not _is_number(v) or not 0 <= v <= 1:
-        raise ValueError("a number in [0, 1]: the learning rate's factor at the last step")
-    return float(v)
-
-
-def _padding(v):
-    if not _is_number(v) or v < 1:
-        raise ValueError("a number of at least 1 (1 turns width buckets off)")
-    return float(v)
-
-
-def _fraction(v):
-    if not _is_number(v) or not 0 <= v < 1:
-        raise ValueError("a number in [0, 1)")
-    return float(v)
-
-
-def _one_of(names):
-    def check(v):
-        if v not in names:
-            raise ValueError(f"one of {', '.join(map(str, names))}")
-        return v
-
-    return check
-
-
-def _boolean(v):
-    if not isinstance(v, bool):
-        raise ValueError("true or false")
-    return v
-
-
 def _hidden_sizes(v):
-    if not isinstance(v, list) or not all(_is_int(s) and s > 0 for s in v):
+    if not isinstance(v, list) or not all(is_int(s) and s > 0 for s in v):
         raise ValueError("a list of positive ints, e.g. [16, 8] ([] for no hidden layer)")
     if len(v) > MAX_DEPTH:
         raise ValueError(f"at most {MAX_DEPTH} hidden sizes (jaxnet.sweep.spec.MAX_DEPTH)")
@@ -287,46 +233,46 @@ FLOAT_AXES = ("learning_rate", "init_scale", "dropout", "weight_decay", "lr_fina
 _ACTIVATION_NAMES = tuple(sorted(activations.ACTIVATIONS))
 _SCALERS = (*data.SCALER_KINDS, "none")
 AXIS_CHECKS = {
-    "depth": _int_from(1, MAX_DEPTH + 1),
-    "width": _int_from(1),
+    "depth": int_from(1, MAX_DEPTH + 1),
+    "width": int_from(1),
     "hidden": _hidden_sizes,
-    "activation": _one_of(_ACTIVATION_NAMES),
-    "bias": _boolean,
-    "optimizer": _one_of(tuple(train.OPTIMIZERS)),
-    "learning_rate": _positive_float,
-    "batch_size": _int_from(0),
-    "steps": _int_from(1, MAX_STEPS),
-    "seed": _int_from(0, 2**31),
-    "init_scale": _positive_float,
-    "residual": _boolean,
-    "dropout": _dropout_rate,
-    "weight_decay": _non_negative_float,
-    "grads": _one_of(tuple(train.GRAD_FNS)),
-    "lr_schedule": _one_of(schedules.KINDS),
-    "lr_final": _lr_factor,
-    "warmup_steps": _int_from(1, MAX_STEPS),
+    "activation": one_of(_ACTIVATION_NAMES),
+    "bias": boolean,
+    "optimizer": one_of(tuple(train.OPTIMIZERS)),
+    "learning_rate": positive_float,
+    "batch_size": int_from(0),
+    "steps": int_from(1, MAX_STEPS),
+    "seed": int_from(0),
+    "init_scale": positive_float,
+    "residual": boolean,
+    "dropout": dropout_rate,
+    "weight_decay": non_negative_float,
+    "grads": one_of(tuple(train.GRAD_FNS)),
+    "lr_schedule": one_of(schedules.KINDS),
+    "lr_final": lr_factor,
+    "warmup_steps": int_from(1, MAX_STEPS),
 }
 SETTING_CHECKS = {
     "name": _sweep_name,
-    "dataset": _one_of((*data.DATASETS, *FILE_DATASETS)),
+    "dataset": one_of((*data.DATASETS, *FILE_DATASETS)),
     "description": _text,
-    "data_seed": _int_from(0),
-    "val_fraction": _fraction,
-    "test_fraction": _fraction,
-    "scaler": _one_of(_SCALERS),
-    "target_scaler": _one_of(_SCALERS),
-    "loss": _one_of(tuple(sorted(losses.LOSSES))),
-    "output_activation": _one_of(_ACTIVATION_NAMES),
-    "init": _one_of(mlp.INITS),
-    "evals": _int_from(1),
-    "curve_points": _int_from(2),
-    "metric": _one_of(METRICS),
+    "data_seed": int_from(0),
+    "val_fraction": fraction,
+    "test_fraction": fraction,
+    "scaler": one_of(_SCALERS),
+    "target_scaler": one_of(_SCALERS),
+    "loss": one_of(tuple(sorted(losses.LOSSES))),
+    "output_activation": one_of(_ACTIVATION_NAMES),
+    "init": one_of(mlp.INITS),
+    "evals": int_from(1),
+    "curve_points": int_from(2),
+    "metric": one_of(METRICS),
     "csv": _text,
     "target": _text,
     "npz": _text,
-    "task": _one_of(data.TASKS),
-    "max_padding": _padding,
-    "patience": _int_from(1),
+    "task": one_of(data.TASKS),
+    "max_padding": padding,
+    "patience": int_from(1),
 }
 
 
@@ -335,7 +281,7 @@ def _checked(where: str, key: str, check, value):
     try:
         return check(value)
     except ValueError as e:
-        raise SweepError(f"{where}: {key} must be {e}; got {value!r}") from None
+        raise SweepError(f"{where}: {key} must be {e}; got {shown(value)}") from None
 
 
 def _unknown(where: str, table: str, given, known) -> None:
@@ -409,7 +355,7 @@ def _distribution(where: str, axis: str, spec):
         allowed = "a list" + (" or int_uniform/int_log_uniform" if axis in INT_AXES else "")
         allowed += " or uniform/log_uniform" if axis in FLOAT_AXES else ""
         raise SweepError(f"{where}: {key} cannot be drawn from {kind}; use {allowed}")
-    ok = isinstance(bounds, list) and len(bounds) == 2 and all(_is_number(b) for b in bounds)
+    ok = isinstance(bounds, list) and len(bounds) == 2 and all(is_number(b) for b in bounds)
     if not ok or bounds[0] > bounds[1] or (kind.endswith("log_uniform") and bounds[0] <= 0):
         raise SweepError(
             f"{where}: {key}.{kind} must be [low, high] with low <= high "
@@ -426,8 +372,8 @@ def _random(where: str, table) -> tuple[dict, int, int]:
     _unknown(where, "random", table, ("n", "seed", *AXIS_CHECKS))
     if "n" not in table:
         raise SweepError(f"{where}: random.n is missing: how many draws to make")
-    n = _checked(where, "random.n", _int_from(1), table["n"])
-    seed = _checked(where, "random.seed", _int_from(0), table.get("seed", 0))
+    n = _checked(where, "random.n", int_from(1), table["n"])
+    seed = _checked(where, "random.seed", int_from(0), table.get("seed", 0))
     axes = {k: _distribution(where, k, v) for k, v in table.items() if k not in ("n", "seed")}
     if not axes:
         raise SweepError(
@@ -561,12 +507,27 @@ def parse(text: str, where: str = "sweep") -> Sweep:
     return from_dict(spec, where, source=text)
 
 
+MAX_FILE_BYTES = 4 * 2**20  # a sweep file is a page of settings, never megabytes
+
+
 def load(path) -> Sweep:
-    """The sweep in the TOML file ``path``."""
+    """The sweep in the TOML file ``path``: a regular UTF-8 file of at most
+    :data:`MAX_FILE_BYTES` (a device, a FIFO or a binary file is refused in one line)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise SweepError(f"cannot read sweep file {path}: {e.strerror}") from None
+        content = read_regular(
+            path, MAX_FILE_BYTES, "sweep file", "jaxnet.sweep.spec.MAX_FILE_BYTES"
+        )
+    except (OSError, ValueError) as e:
+        raise SweepError(str(e)) from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SweepError(
+            f"{path} is not a sweep file: not UTF-8 text (byte {e.start:,} is "
+            f"{content[e.start]:#04x})"
+        ) from None
+    if "\x00" in text:
+        raise SweepError(f"{path} is not a sweep file: it holds NUL bytes (a binary file)")
     sweep = parse(text, str(path))
     return _with_file_beside(sweep, Path(path).parent)
 

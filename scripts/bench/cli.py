@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .benchmarks import (
     digits,
+    gradcheck_depth,
     grads,
     install,
     population,
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "tiers": tiers.bench_tiers,
     "sweep_sklearn": sweep_sklearn.bench_sweep_sklearn,
     "study": study.bench_study,
+    "gradcheck_depth": gradcheck_depth.bench_gradcheck_depth,
 }
 # minutes long: run with --only NAME
 OPT_IN = (
@@ -62,6 +64,7 @@ OPT_IN = (
     "sweep_sklearn",
     "sklearn_match",
     "study",
+    "gradcheck_depth",
 )
 COMMAND = "python scripts/bench"
 

@@ -41,6 +41,7 @@ class Config:
     sklearn_match_seeds: int = 10  # issue 22: convergence side by side, seeds per size
     sklearn_match_sizes: int = 4  # how many of sklearn_match.SIZES (hidden, max_iter) to run
     sklearn_match_accuracy_seeds: int = 5  # test accuracy: 4 splits x this many seeds
+    gradcheck_depths: tuple[int, ...] = (50, 100, 200)  # issue 25: memory bounded at any depth
     sweep_file: str = "experiments/sweeps/demo.toml"
     sweep_old: str | None = None  # an older checkout to time the same sweep with (--old-checkout)
     search_quick: bool = False  # search: 24 configs and short runs instead of 108
@@ -87,6 +88,7 @@ QUICK = Config(
     tiers_fit_steps=1000,
     sklearn_sweep_rows=1000,
     sklearn_sweep_epochs=5,
+    gradcheck_depths=(10, 20, 40),
 )
 # For a GPU machine: nothing to install beyond jax and optax; no CPU baselines.
 GPU = Config(

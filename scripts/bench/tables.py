@@ -56,6 +56,15 @@ def markdown(name: str, result: dict) -> str:
             verdict = "MET" if t["met"] else "MISSED"
             lines.append(f"- **{verdict}**: {t['what']}: {t['value']:.3g} (target {t['target']})")
         lines.append("")
+    if result.get("rows"):
+        lines += [f"#### {name}", "", "| run | seconds | peak memory (MiB) | exit | last line |"]
+        lines.append("|---|---:|---:|---:|---|")
+        for label, r in result["rows"].items():
+            lines.append(
+                f"| {label} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['status']} "
+                f"| {r['last_line']} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -47,9 +47,10 @@ def watch(
 ) -> int:
     """Rewrite the report whenever the store changes, until its sweeps complete or Ctrl-C.
 
-    It stops by itself once it has seen the store change and every sweep in it then holds all
-    its configs; watching a store that is complete already waits for more (Ctrl-C ends it).
-    The last page written does not reload itself.
+    It stops by itself as soon as every sweep in the store holds all its configs: after the
+    change that completes them, or at its first look at a store that is complete already
+    (then it writes the final page once and says so). The last page written does not reload
+    itself.
 
     Args:
       store_path, out_dir, sweep_name, metric: as for :func:`.writer.write_page` (the store may
@@ -65,17 +66,17 @@ def watch(
     if not (isinstance(interval, (int, float)) and math.isfinite(interval) and interval > 0):
         raise ValueError(f"interval must be a positive number of seconds; got {interval!r}")
     log = log or functools.partial(print, flush=True)
-    last, changed, writes = None, False, 0
+    last, writes = None, 0
     log(f"watching {store_path}: {Path(out_dir) / PAGE} follows it (Ctrl-C stops)")
     try:
         while stop is None or not stop.is_set():
             state = store_state(store_path)
             if state is not None and state != last:
-                changed, last = last is not None, state
+                last = state
                 files = write_page(store_path, out_dir, sweep_name, metric, watching=True)
                 writes += 1
                 log(f"{time.strftime('%H:%M:%S')} {state[1]} runs -> {files.page}")
-                if changed and _complete(store_path):
+                if _complete(store_path):
                     log("every sweep in the store is complete")
                     break
             elif state is None and last is None and writes == 0:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 from ... import store
-from ..driver import Tally, group_label
+from ..driver import Tally, check_identity, group_label, same_data
 from ..plan import config_id
 from .rows import finished_model, finished_row
 from .segment import train_segment
@@ -36,6 +36,7 @@ class _Search:
         self.metric = preflight.settings["metric"]
         self.sweep_id, self.engine, self.leases = sweep_id, engine, leases
         self.keeper, self.log, self.bar = keeper, log, bar
+        self.identity = preflight.prepared.identity  # checked at each claim and commit
         self.running: dict[int, object] = {}  # index -> task
         self.attempts: dict[str, int] = {}
         self.next_index = 0
@@ -79,9 +80,11 @@ class _Search:
             for row, cid in zip(rows, todo):
                 model = finished_model(row, by_id[cid], states.get(cid), self.plan.prepared)
                 models += [model] if model is not None else []
-        inserted = store.finish_configs(
-            self.conn, self.sweep_id, self.name, rows, models, self.keeper.keep, self.keeper.order
-        )
+        with same_data(self.conn, self.name, self.identity):
+            inserted = store.finish_configs(
+                self.conn, self.sweep_id, self.name, rows, models, self.keeper.keep,
+                self.keeper.order,
+            )  # fmt: skip
         self.tally.trained += inserted
         self.bar.update(inserted)
 
@@ -98,6 +101,7 @@ class _Search:
         for task in tasks:
             if len(self.running) >= self.engine.slots:
                 return
+            check_identity(self.conn, self.name, self.identity)  # the data is still ours
             if task.key in held or not self.leases.claim(self.name, task.key):
                 continue
             if self._stored(task):  # its last holder committed it after we planned
@@ -147,9 +151,10 @@ class _Search:
         self._submit(task)
 
     def _commit(self, task, result) -> None:
-        inserted = store.save_segment(
-            self.conn, self.name, result.results, result.states, list(task.lineage)
-        )
+        with same_data(self.conn, self.name, self.identity):
+            inserted = store.save_segment(
+                self.conn, self.name, result.results, result.states, list(task.lineage)
+            )
         self.leases.release(self.name, task.key)
         t = self.tally
         t.groups += 1
