@@ -37,8 +37,10 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/jaxnet sweep experiments/sweeps/demo.toml --store runs/demo.sqlite --report runs/demo
 
+# One worker a core (a small net's training keeps about one core busy); each file on one worker.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

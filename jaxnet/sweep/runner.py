@@ -17,7 +17,7 @@ import time
 from tqdm.auto import tqdm
 
 from .. import _progress, compile_cache, store
-from ..tiers import enabled, parse_switch, switched
+from ..tiers import compile_count, enabled, parse_switch, switched
 from ..tiers import switches as tier_switches
 from ..tiers import used as tiers_used
 from .driver import Leases, Opened, Tally, drive, open_sweep
@@ -255,15 +255,22 @@ def _progress_bar(total: int, progress: bool | None, desc: str):
 
 def _compile_counts() -> tuple:
     """``(XLA programs requested, persistent-cache hits, background compile seconds, programs
-    run at tier 1, at tier 2, tier switches)`` in this process so far."""
+    run at tier 1, at tier 2, tier switches, population programs compiled)`` in this process
+    so far."""
     hits, used = compile_cache.stats()["hits"], tiers_used()
     background = compile_cache.background_clock()
-    return compile_cache.xla_compiles(), hits, background, used[1], used[2], tier_switches()
+    return (
+        compile_cache.xla_compiles(), hits, background, used[1], used[2], tier_switches(),
+        compile_count(),
+    )  # fmt: skip
 
 
 def _summary(plan, store_path, opened, left, tally, seconds, startup, counts) -> SweepSummary:
     deltas = (now - was for now, was in zip(_compile_counts(), counts))
-    programs, hits, background, tier1, tier2, switches = deltas
+    programs, hits, background, tier1, tier2, switches, compiled = deltas
+    # In this process a group's programs may be compiled ahead, while the group before it
+    # trains: only the whole call's count is exact. Workers report their own.
+    compiles = compiled if plan.options.engine == "in-process" else tally.compiles
     ends = (plan.prepared.n_features, plan.prepared.n_outputs)
     total, todo = left
     return SweepSummary(
@@ -273,7 +280,7 @@ def _summary(plan, store_path, opened, left, tally, seconds, startup, counts) ->
         total - todo,
         tally.trained,
         tally.groups,
-        tally.compiles,
+        compiles,
         seconds,
         tally.group_seconds,
         tally.compile_seconds,

@@ -45,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[Config], dict]] = {
     "population": population.bench_population,
     "sweep_engines": sweep_engines.bench_sweep_engines,
     "sklearn": sklearn.bench_sklearn,
+    "sklearn_search": sklearn.bench_sklearn_search,
     "sklearn_match": sklearn_match.bench_sklearn_match,
     "sweep": sweep.bench_sweep,
     "search": search.bench_search,
@@ -63,6 +64,7 @@ OPT_IN = (
     "tiers",
     "sweep_sklearn",
     "sklearn_match",
+    "sklearn_search",
     "study",
     "gradcheck_depth",
 )
@@ -70,10 +72,13 @@ COMMAND = "python scripts/bench"
 
 
 def benchmark_list() -> str:
-    """One line a benchmark: its ``--only`` name and the first line of its module's docstring."""
+    """One line a benchmark: its ``--only`` name and the first line of its module's docstring
+    (of its function's, where a module holds several benchmarks)."""
     lines = []
     for name, run in BENCHMARKS.items():
         first = inspect.getmodule(run).__doc__.strip().splitlines()[0].replace("``", "")
+        if not first.startswith(f"{name}:"):
+            first = f"{name}: " + run.__doc__.strip().splitlines()[0].replace("``", "")
         lines.append(f"  {first}{' (opt-in)' if name in OPT_IN else ''}")
     default = "all but the opt-in ones; with --gpu, population and wide"
     return f"benchmarks (default: {default}):\n" + "\n".join(lines)

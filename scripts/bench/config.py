@@ -38,6 +38,7 @@ class Config:
     sklearn_big_epochs: int = 100
     sklearn_search_folds: int = 5
     sklearn_search_epochs: int = 100
+    sklearn_search_rows: int = 5000  # sklearn_search: the searches alone, on this many rows
     sklearn_match_seeds: int = 10  # issue 22: convergence side by side, seeds per size
     sklearn_match_sizes: int = 4  # how many of sklearn_match.SIZES (hidden, max_iter) to run
     sklearn_match_accuracy_seeds: int = 5  # test accuracy: 4 splits x this many seeds
@@ -76,6 +77,7 @@ QUICK = Config(
     sklearn_big_epochs=10,
     sklearn_search_folds=2,
     sklearn_search_epochs=10,
+    sklearn_search_rows=1000,
     sklearn_match_seeds=2,
     sklearn_match_sizes=2,
     sklearn_match_accuracy_seeds=1,

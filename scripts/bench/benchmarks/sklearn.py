@@ -273,3 +273,29 @@ def bench_sklearn(cfg: Config) -> dict:
         search=search,
     )
     return {"cases": {"sklearn": result}}
+
+
+def bench_sklearn_search(cfg: Config) -> dict:
+    """the searches alone: jaxnet's population searches vs scikit-learn's, n_jobs=2.
+
+    Issue 22's figure: 12 candidates x 5 folds of a (100, 100) net at 100 epochs on
+    ``cfg.sklearn_search_rows`` rows of ``make_classification``."""
+    from sklearn import datasets
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import StandardScaler
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    rows = cfg.sklearn_search_rows
+    x, y = datasets.make_classification(rows, 20, n_informative=10, random_state=0)
+    search = search_side_by_side(cfg, StandardScaler().fit_transform(x), y)
+    result = case(
+        f"{cfg.sklearn_search_folds}-fold searches over 12 candidates of a (100, 100) net, "
+        f"{cfg.sklearn_search_epochs} epochs, make_classification {rows} rows x 20 features; "
+        "scikit-learn with n_jobs=2",
+        1,
+        {},
+        {},
+        search_targets(search),
+        search=search,
+    )
+    return {"cases": {"sklearn_search": result}}
