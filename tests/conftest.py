@@ -31,6 +31,17 @@ def tiers_off():
     tiers.use_tiers(None)
 
 
+@pytest.fixture
+def fresh_programs():
+    """Start the test with none of this process's compiled programs (queued background compiles
+    finished first), for tests that count compiles: what an earlier test in the same worker
+    compiled would otherwise be counted as cached."""
+    from jaxnet import tiers
+
+    tiers.forget()
+    yield
+
+
 def tree_max_rel_err(a, b) -> float:
     """max over leaves of max|a - b| / max|b| (a floor of 1e-300 keeps zeros finite)."""
     errs = jax.tree.map(

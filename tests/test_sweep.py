@@ -147,7 +147,7 @@ def _rows(db) -> list[tuple]:
         return conn.execute("SELECT config_id, id, created, train_loss FROM runs").fetchall()
 
 
-def test_a_sweep_compiles_once_per_shape_stores_everything_and_resumes(tmp_path):
+def test_a_sweep_compiles_once_per_shape_stores_everything_and_resumes(tmp_path, fresh_programs):
     spec, db = sweep.load(_write(tmp_path)), tmp_path / "r.sqlite"
     before, lines = population.compile_count(), []
     summary = sweep.run(spec, db, log=lines.append)
