@@ -482,3 +482,14 @@ def test_an_x_beyond_float32_is_named_by_its_value_and_index_not_as_inf(data):
         with pytest.raises(ValueError, match=r"X holds 1e\+39 at index \(3, 1\), beyond the range "
                            r"of float32"):  # fmt: skip
             est.fit(x, y)
+
+
+def test_early_stopping_scores_a_validation_split_every_epoch(data):
+    """The held-out rows (with their weights) reach the epochs program: one score an epoch, the
+    best of them kept, and the fit stops n_iter_no_change epochs after it."""
+    x, y = data
+    clf = MLPClassifier(**{**SMALL, "max_iter": 40}, early_stopping=True, n_iter_no_change=3)
+    clf.fit(x, y, sample_weight=np.ones(len(y)))
+    scores = clf.validation_scores_
+    assert len(scores) == clf.n_iter_ and clf.best_validation_score_ == max(scores)
+    assert all(0 <= s <= 1 for s in scores)

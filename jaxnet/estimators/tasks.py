@@ -154,7 +154,8 @@ def stochastic_task(est, X, Y, weight, *, first: bool, incremental: bool) -> Tas
     val = None
     if early:
         X, Y, weight, val = _split(est, rng, X, Y, weight)
-        val = tuple(host_cast(a, name, dtype) for a, name in zip(val, ("X", "y")))
+        xv, yv, wv = val  # the validation rows, their targets and weights
+        val = (host_cast(xv, "X", dtype), host_cast(yv, "y", dtype), np.asarray(wv, dtype))
     rows = X.shape[0]
     spec = Spec(
         without_dropout(net), est._loss_kind(Y.shape[1]), est.solver,
