@@ -228,7 +228,8 @@ def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready
     toml, db = tmp_path / "c.toml", tmp_path / "c.sqlite"
     toml.write_text(
         'name = "c"\ndataset = "xor"\nevals = 1\n[grid]\nhidden = [[2], [3], [4], [5], [6]]\n'
-        "steps = [300]\nbatch_size = [0]\n"
+        # two activations: two groups, so there is work left after the first commit
+        'steps = [300]\nbatch_size = [0]\nactivation = ["tanh", "relu"]\n'
     )
     command = [sys.executable, "-m", "jaxnet.cli", "sweep", str(toml), "--store", str(db)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -245,7 +246,7 @@ def test_ctrl_c_during_a_sweep_says_what_is_stored_and_exits_130(tmp_path, ready
     stored = max(_stored(db, "SELECT count(*) FROM runs"), 0)
     assert proc.returncode == 130 and groups >= (1 if "runs" in ready else 0), err
     assert err.strip() == (
-        f"jaxnet sweep: interrupted, {stored} of the file's 5 configs stored in {db} "
+        f"jaxnet sweep: interrupted, {stored} of the file's 10 configs stored in {db} "
         f"({groups} group{'' if groups == 1 else 's'}), rerun to resume"
     ), err
 

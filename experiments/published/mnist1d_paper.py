@@ -27,7 +27,7 @@ import time
 
 import jax
 import numpy as np
-from _report import arrays, parse_args, pm, save, summary, table
+from _report import arrays, parse_args, pm, reproducible, save, summary, table
 
 import jaxnet as jn
 from jaxnet.data import load, one_hot
@@ -77,6 +77,7 @@ def train_and_test(sizes, seeds: int, residual: bool = False) -> dict:
     }
 
 
+@reproducible
 def main(quick: bool = False) -> dict:
     """Both models; print the table; write the results file."""
     started = time.perf_counter()

@@ -28,7 +28,7 @@ import warnings
 
 import jax
 import optax
-from _report import arrays, parse_args, pm, save, summary, table
+from _report import arrays, parse_args, pm, reproducible, save, summary, table
 
 import jaxnet as jn
 from jaxnet.data import Scaler, load, one_hot
@@ -113,6 +113,7 @@ def theirs(params: dict, seeds: int) -> dict | None:
     return summary(scores)
 
 
+@reproducible
 def main(quick: bool = False) -> dict:
     """Every strategy, ours and scikit-learn's; print the table; write the results file."""
     started = time.perf_counter()

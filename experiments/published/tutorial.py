@@ -20,7 +20,7 @@ import time
 import jax
 import numpy as np
 import optax
-from _report import arrays, parse_args, pm, save, summary, table
+from _report import arrays, parse_args, pm, reproducible, save, summary, table
 
 import jaxnet as jn
 from jaxnet.data import Scaler, load
@@ -110,6 +110,7 @@ def population_run(bias: bool, tx, members: int) -> dict:
     }
 
 
+@reproducible
 def main(quick: bool = False) -> dict:
     """Run the single run and every configuration; print the table; write the results file."""
     started = time.perf_counter()

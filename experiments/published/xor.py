@@ -25,7 +25,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _report import FIGURES, arrays, output, parse_args, save, summary, table
+from _report import FIGURES, arrays, output, parse_args, reproducible, save, summary, table
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -158,6 +158,7 @@ def plot(runs: dict, seeds: int, path) -> None:
     fig.savefig(path, dpi=120)
 
 
+@reproducible
 def main(quick: bool = False) -> dict:
     """Run every population, print the table, draw the figure, write the results file."""
     started = time.perf_counter()
