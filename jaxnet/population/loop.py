@@ -14,9 +14,8 @@ import dataclasses
 
 import numpy as np
 
-from ..tiers import Ladder, training_flops
 from ..train import chunking, progress_bar
-from .programs import fast_members, guarded_members, weighted_members
+from .programs import ChunkPrograms, fast_members, guarded_members, weighted_members
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,36 +54,6 @@ class PopulationHistory:
         )
 
 
-class _Programs:
-    """The loop's chunk programs, each a :class:`~jaxnet.tiers.Ladder` (tier 1 first, tier 2
-    when it pays), made on first use for the first chunk's arguments (later states may carry
-    equivalent shardings that would not match a new signature)."""
-
-    def __init__(self, states, masks, data, total, static):
-        x, y, val, weights = data
-        shapes = (states, masks, x, y, val)
-        self._args = {
-            "fast": (fast_members, shapes),
-            "guarded": (guarded_members, (*shapes, total)),
-            "weighted": (weighted_members, (states, weights, x, y, val, total)),
-        }
-        rows = static["batch_size"] or x.shape[0]
-        members = states.step.shape[0]
-        self._flops = training_flops(static["net"].n_params, rows, static["length"], members)
-        self._static, self._programs = static, {}
-
-    def __getitem__(self, kind: str) -> Ladder:
-        if kind not in self._programs:
-            fn, args = self._args[kind]
-            self._programs[kind] = Ladder(kind, fn, args, self._static, flops=self._flops)
-        return self._programs[kind]
-
-    @property
-    def seconds(self) -> float:
-        """Compile seconds the ladders cost this thread."""
-        return sum(ladder.seconds for ladder in self._programs.values())
-
-
 def train_members(
     states, masks, data, n: int, steps: int, eval_every: int, static, progress, watch=None
 ):
@@ -103,7 +72,15 @@ def train_members(
     x, y, val, weights = data
     n_chunks, length = chunking(steps, eval_every)
     total = np.int32(steps)
-    programs = _Programs(states, masks, data, total, dict(static, length=length))
+    shapes = (states, masks, x, y, val)
+    programs = ChunkPrograms(
+        {
+            "fast": (fast_members, shapes),
+            "guarded": (guarded_members, (*shapes, total)),
+            "weighted": (weighted_members, (states, weights, x, y, val, total)),
+        },
+        dict(static, length=length),
+    )
     chunks, evals, done, live, chunk_tiers = [], [], 0, True, []
     with progress_bar(steps, progress, f"population of {n}") as bar:
         for i in range(n_chunks):

@@ -137,3 +137,33 @@ def initial_states(keys, take, lrs, scales, own, layer_scales, *, net, tx, dtype
     else:
         states = jax.vmap(lambda p, k, r: chunks.init_state(p, tx, k, r))(params, batch_keys, lrs)
     return states, masks
+
+
+class ChunkPrograms:
+    """A training loop's chunk programs by kind, each a :class:`~jaxnet.tiers.Ladder` (tier 1
+    first, tier 2 when it pays), made on first use for the first chunk's arguments (later states
+    may carry equivalent shardings that would not match a new signature).
+
+    Args:
+      args: ``{kind: (program function, its arguments)}``; every kind's arguments start with
+        ``(states, masks, x, ...)``: states of P members, x (rows, features).
+      static: the programs' static arguments (``net``, ``batch_size``, ``length``, ...).
+    """
+
+    def __init__(self, args: dict, static: dict):
+        states, _, x = args["fast"][1][:3]
+        rows = static["batch_size"] or x.shape[0]
+        members = states.step.shape[0]
+        self._flops = tiers.training_flops(static["net"].n_params, rows, static["length"], members)
+        self._args, self._static, self._programs = args, static, {}
+
+    def __getitem__(self, kind: str) -> tiers.Ladder:
+        if kind not in self._programs:
+            fn, args = self._args[kind]
+            self._programs[kind] = tiers.Ladder(kind, fn, args, self._static, flops=self._flops)
+        return self._programs[kind]
+
+    @property
+    def seconds(self) -> float:
+        """Compile seconds the ladders cost this thread."""
+        return sum(ladder.seconds for ladder in self._programs.values())

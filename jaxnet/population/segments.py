@@ -35,9 +35,10 @@ from jax.sharding import PartitionSpec as P
 
 from .. import _validate, chunks, optimizers, train
 from ..mlp import MLP, check_net, init
-from ..tiers import Ladder, once_tier, training_flops
+from ..tiers import once_tier
 from .buckets import bucket_mask, bucket_net, layer_scales
 from .programs import (
+    ChunkPrograms,
     compiled,
     evaluate_parts,
     fast_members,
@@ -387,41 +388,17 @@ def _finish(run: _Run, states, masks, start: int, until: int, start_time: float,
     return own, history
 
 
-class _Programs:
-    """A segment's chunk programs, each a :class:`~jaxnet.tiers.Ladder` (tier 1 first, tier 2
-    when it pays), made on first use for the first chunk's arguments (later states may carry
-    equivalent shardings that would not match a new signature)."""
-
-    def __init__(self, states, masks, data, total, static):
-        shapes = (states, masks, *data)
-        self._args = {
-            "fast": (fast_members, shapes),
-            "guarded": (guarded_members, (*shapes, total)),
-        }
-        rows = static["batch_size"] or data[0].shape[0]
-        members = states.step.shape[0]
-        self._flops = training_flops(static["net"].n_params, rows, static["length"], members)
-        self._static, self._programs = static, {}
-
-    def __getitem__(self, kind: str) -> Ladder:
-        if kind not in self._programs:
-            fn, args = self._args[kind]
-            self._programs[kind] = Ladder(kind, fn, args, self._static, flops=self._flops)
-        return self._programs[kind]
-
-    @property
-    def seconds(self) -> float:
-        """Compile seconds the ladders cost this thread."""
-        return sum(ladder.seconds for ladder in self._programs.values())
-
-
 def _chunks(run: _Run, states, masks, start: int, until: int):
     """Run the segment's chunks (unguarded while every member lives and the chunk fits);
     ``(states, (losses, evals), compile seconds)``."""
     x, y, val = run.data
     n_chunks, length = segment_chunks(until - start, run.eval_every)
     total = np.int32(until)
-    programs = _Programs(states, masks, run.data, total, dict(run.static, length=length))
+    shapes = (states, masks, *run.data)
+    programs = ChunkPrograms(
+        {"fast": (fast_members, shapes), "guarded": (guarded_members, (*shapes, total))},
+        dict(run.static, length=length),
+    )
     losses, evals = [], []
     alive = np.asarray(states.alive)[: run.n]
     done, live = start, bool(alive.all())
