@@ -78,6 +78,20 @@ def fake_row(config_id: str, **overrides) -> dict:
     return {**row, **overrides}
 
 
+# A sweep file's grid of one tiny shape (7 tanh units, 30 full-batch steps, 4 configs): the
+# files that use it share one compiled program when they run in one pytest process.
+TINY_GRID = """
+evals = 2
+curve_points = 10
+[grid]
+hidden = [[7]]
+activation = ["tanh"]
+learning_rate = [0.05, 0.2]
+seed = [0, 1]
+steps = [30]
+batch_size = [0]
+"""
+
 SYNTHETIC_SPEC = """
 name = "synthetic"
 dataset = "digits"

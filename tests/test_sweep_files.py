@@ -4,22 +4,12 @@ import sqlite3
 
 import numpy as np
 import pytest
+from helpers import TINY_GRID
 
 from jaxnet import data, sweep
 from jaxnet.cli import main
 
-# tests/test_sweep.py's tiny shape: the same compiled program when run in one pytest process.
-GRID = """
-evals = 2
-curve_points = 10
-[grid]
-hidden = [[7]]
-activation = ["tanh"]
-learning_rate = [0.05, 0.2]
-seed = [0, 1]
-steps = [30]
-batch_size = [0]
-"""
+GRID = TINY_GRID
 
 
 def _xor_csv(path, rows=None) -> None:

@@ -10,24 +10,13 @@ import re
 import sqlite3
 
 import pytest
-from helpers import fake_row
+from helpers import TINY_GRID, fake_row
 
 from jaxnet import data, store, sweep
 from jaxnet.cli import main
 from jaxnet.sweep import driver, engines
 
-# tests/test_sweep_files.py's grid on the same data: one compiled program for both files.
-GRID = """
-evals = 2
-curve_points = 10
-[grid]
-hidden = [[7]]
-activation = ["tanh"]
-learning_rate = [0.05, 0.2]
-seed = [0, 1]
-steps = [30]
-batch_size = [0]
-"""
+GRID = TINY_GRID
 
 
 def _csv(path, nudge: float = 0.0) -> None:
